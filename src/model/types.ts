@@ -1,0 +1,226 @@
+/**
+ * The mesh model: plain, readonly, serializable data. Sources (file store, Kubernetes)
+ * produce it; translation consumes it. Nothing here knows about Envoy.
+ */
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** Where an object came from: a file path (file store) or `k8s`. */
+export interface ObjectMeta {
+  readonly name: string;
+  readonly namespace: string;
+  readonly labels: Labels;
+  readonly annotations: Labels;
+  /** RFC 3339, as Kubernetes writes it; absent in hand-written files. */
+  readonly creationTimestamp?: string;
+  /** Kubernetes resourceVersion or a content hash; used to detect no-op updates. */
+  readonly resourceVersion?: string;
+  readonly uid?: string;
+  readonly source: string;
+}
+
+/** Protocol of a service port, from the port name prefix or `appProtocol`, as Istio does. */
+export type PortProtocol = 'HTTP' | 'HTTP2' | 'GRPC' | 'HTTPS' | 'TLS' | 'TCP' | 'UNSUPPORTED';
+
+export interface ServicePort {
+  readonly name: string;
+  readonly port: number;
+  /** The workload's port; defaults to `port`. A named targetPort is resolved per workload. */
+  readonly targetPort: number | string;
+  readonly protocol: PortProtocol;
+}
+
+export interface Service {
+  readonly meta: ObjectMeta;
+  /** `<name>.<namespace>.svc.<domain suffix>` */
+  readonly hostname: string;
+  /** ClusterIP, when known (needed for TCP in transparent interception). */
+  readonly clusterIP?: string;
+  /** Absent selector: endpoints are not selected from workloads (none in this model). */
+  readonly selector?: Labels;
+  readonly ports: readonly ServicePort[];
+}
+
+/**
+ * A workload instance: a WorkloadEntry in the file store, a Pod in Kubernetes.
+ * `meshed` is false for workloads without a sidecar (they get plaintext).
+ */
+export interface Workload {
+  readonly meta: ObjectMeta;
+  /** Workload name used for proxy matching (WorkloadEntry name, or the pod's name). */
+  readonly name: string;
+  readonly namespace: string;
+  readonly address: string;
+  readonly labels: Labels;
+  readonly serviceAccount: string;
+  /** Port name → port number on the workload (WorkloadEntry `ports`). */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly meshed: boolean;
+  /**
+   * Where the sidecar hands inbound traffic to the app in explicit interception mode
+   * (annotation `meshd.dev/app-address`, default 127.0.0.1).
+   */
+  readonly appAddress?: string;
+  /**
+   * Address outbound listeners bind to in explicit interception mode
+   * (annotation `meshd.dev/outbound-address`, default 127.0.0.1).
+   */
+  readonly outboundAddress?: string;
+  /** Kubernetes Pod phase/readiness; file-store workloads are always ready. */
+  readonly ready: boolean;
+}
+
+export interface Namespace {
+  readonly meta: ObjectMeta;
+}
+
+// ---- security.istio.io ----------------------------------------------------------------
+
+export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+
+export interface PeerAuthentication {
+  readonly meta: ObjectMeta;
+  readonly apiVersion: string;
+  readonly selector?: Labels;
+  readonly mtls?: { readonly mode: MtlsMode };
+  readonly portLevelMtls?: Readonly<Record<string, { readonly mode: MtlsMode }>>;
+}
+
+export type AuthzAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+
+export interface AuthzSource {
+  readonly principals?: readonly string[];
+  readonly notPrincipals?: readonly string[];
+  readonly requestPrincipals?: readonly string[];
+  readonly notRequestPrincipals?: readonly string[];
+  readonly namespaces?: readonly string[];
+  readonly notNamespaces?: readonly string[];
+  readonly ipBlocks?: readonly string[];
+  readonly notIpBlocks?: readonly string[];
+  readonly remoteIpBlocks?: readonly string[];
+  readonly notRemoteIpBlocks?: readonly string[];
+}
+
+export interface AuthzOperation {
+  readonly hosts?: readonly string[];
+  readonly notHosts?: readonly string[];
+  readonly ports?: readonly string[];
+  readonly notPorts?: readonly string[];
+  readonly methods?: readonly string[];
+  readonly notMethods?: readonly string[];
+  readonly paths?: readonly string[];
+  readonly notPaths?: readonly string[];
+}
+
+export interface AuthzCondition {
+  readonly key: string;
+  readonly values?: readonly string[];
+  readonly notValues?: readonly string[];
+}
+
+export interface AuthzRule {
+  readonly from?: readonly { readonly source: AuthzSource }[];
+  readonly to?: readonly { readonly operation: AuthzOperation }[];
+  readonly when?: readonly AuthzCondition[];
+}
+
+export interface AuthorizationPolicy {
+  readonly meta: ObjectMeta;
+  readonly apiVersion: string;
+  readonly selector?: Labels;
+  readonly targetRefs?: readonly unknown[];
+  readonly action: AuthzAction;
+  /** Absent `rules` (as in `spec: {}`) differs from `rules: []`: both allow nothing for ALLOW. */
+  readonly rules?: readonly AuthzRule[];
+  readonly provider?: { readonly name: string };
+  /** `istio.io/dry-run: "true"` */
+  readonly dryRun: boolean;
+}
+
+// ---- mesh-wide settings ----------------------------------------------------------------
+
+export interface MeshConfig {
+  readonly trustDomain: string;
+  /** Namespace whose policies apply mesh-wide (Istio's root namespace). */
+  readonly rootNamespace: string;
+  /** Cluster domain suffix for hostnames. */
+  readonly domainSuffix: string;
+  /** ext_authz providers by name, for CUSTOM AuthorizationPolicies. */
+  readonly extensionProviders: readonly ExtAuthzProvider[];
+}
+
+export interface ExtAuthzProvider {
+  readonly name: string;
+  /** `host:port` of an ext_authz gRPC service. */
+  readonly service: string;
+  readonly port: number;
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
+  trustDomain: 'cluster.local',
+  rootNamespace: 'istio-system',
+  domainSuffix: 'cluster.local',
+  extensionProviders: [],
+});
+
+/**
+ * The whole mesh at one moment. Immutable; replaced as a whole after a debounced batch.
+ * Arrays are sorted by namespace then name, so output built from them is deterministic.
+ */
+export interface MeshSnapshot {
+  /** Monotonic per process; only for logs and debug, never in generated resources. */
+  readonly generation: number;
+  readonly config: MeshConfig;
+  readonly namespaces: readonly Namespace[];
+  readonly services: readonly Service[];
+  readonly workloads: readonly Workload[];
+  readonly peerAuthentications: readonly PeerAuthentication[];
+  readonly authorizationPolicies: readonly AuthorizationPolicy[];
+}
+
+/** A problem with one object, as data: the file (or `k8s`), the object and the field. */
+export interface Diagnostic {
+  readonly severity: 'error' | 'warning';
+  readonly source: string;
+  readonly kind: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  /** A field path such as `spec.rules[0].when[1].key`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Formats a diagnostic the same way everywhere (file store, webhook, status, CLI). */
+export function formatDiagnostic(d: Diagnostic): string {
+  const obj = d.name ? `${d.kind} ${d.namespace ? d.namespace + '/' : ''}${d.name}` : d.kind;
+  return `${d.severity}: ${d.source}: ${obj}: ${d.field}: ${d.message}`;
+}
+
+export type InterceptionMode = 'NONE' | 'REDIRECT';
+
+/**
+ * A connected proxy as translation sees it. `identity` is set only from an authenticated
+ * credential; node metadata never sets it.
+ */
+export interface ProxyInfo {
+  readonly id: string;
+  readonly ip: string;
+  readonly workloadName: string;
+  readonly namespace: string;
+  readonly labels: Labels;
+  readonly interceptionMode: InterceptionMode;
+  /** Proxyless gRPC clients (`@grpc/grpc-js-xds`) get API listeners instead of sidecar ones. */
+  readonly proxyless: boolean;
+}
+
+/** Verified workload identity (SPIFFE `spiffe://<td>/ns/<namespace>/sa/<serviceAccount>`). */
+export interface Identity {
+  readonly trustDomain: string;
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
+/** The SPIFFE URI of an identity. */
+export function spiffeId(id: Identity): string {
+  return `spiffe://${id.trustDomain}/ns/${id.namespace}/sa/${id.serviceAccount}`;
+}

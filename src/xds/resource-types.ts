@@ -1,0 +1,104 @@
+/**
+ * Type URLs, filter names and the packing of `Any`, each in one place.
+ */
+import { messageType } from './protos.js';
+
+export const TYPE_PREFIX = 'type.googleapis.com/';
+
+export const ResourceType = {
+  Cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  Endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  Listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  Route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  Secret: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+} as const;
+export type ResourceTypeUrl = (typeof ResourceType)[keyof typeof ResourceType];
+
+/** Push order, make-before-break: clusters before their endpoints, listeners before routes. */
+export const PUSH_ORDER: readonly ResourceTypeUrl[] = [
+  ResourceType.Secret,
+  ResourceType.Cluster,
+  ResourceType.Endpoint,
+  ResourceType.Listener,
+  ResourceType.Route,
+];
+
+/** Short names, for metrics and logs. */
+export const SHORT_NAME: Readonly<Record<ResourceTypeUrl, string>> = {
+  [ResourceType.Cluster]: 'CDS',
+  [ResourceType.Endpoint]: 'EDS',
+  [ResourceType.Listener]: 'LDS',
+  [ResourceType.Route]: 'RDS',
+  [ResourceType.Secret]: 'SDS',
+};
+
+/** Whether a type URL is one this server serves. */
+export function isResourceTypeUrl(s: string): s is ResourceTypeUrl {
+  return (PUSH_ORDER as readonly string[]).includes(s);
+}
+
+/** Wildcard types: the proxy gets all of them. The others are named subscriptions. */
+export function isWildcardType(t: ResourceTypeUrl): boolean {
+  return t === ResourceType.Cluster || t === ResourceType.Listener;
+}
+
+/** Envoy's well-known extension names. */
+export const Filter = {
+  HttpConnectionManager: 'envoy.filters.network.http_connection_manager',
+  TcpProxy: 'envoy.filters.network.tcp_proxy',
+  NetworkRbac: 'envoy.filters.network.rbac',
+  HttpRbac: 'envoy.filters.http.rbac',
+  Router: 'envoy.filters.http.router',
+  TlsInspector: 'envoy.filters.listener.tls_inspector',
+  OriginalDst: 'envoy.filters.listener.original_dst',
+  HttpInspector: 'envoy.filters.listener.http_inspector',
+  TransportSocketTls: 'envoy.transport_sockets.tls',
+  FileAccessLog: 'envoy.access_loggers.file',
+  StdoutAccessLog: 'envoy.access_loggers.stdout',
+} as const;
+
+/** Message type names behind the typed configs we emit. */
+export const TypeName = {
+  HttpConnectionManager: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  TcpProxy: 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+  NetworkRbac: 'envoy.extensions.filters.network.rbac.v3.RBAC',
+  HttpRbac: 'envoy.extensions.filters.http.rbac.v3.RBAC',
+  Router: 'envoy.extensions.filters.http.router.v3.Router',
+  TlsInspector: 'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+  OriginalDst: 'envoy.extensions.filters.listener.original_dst.v3.OriginalDst',
+  HttpInspector: 'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
+  UpstreamTlsContext: 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  DownstreamTlsContext: 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  FileAccessLog: 'envoy.extensions.access_loggers.file.v3.FileAccessLog',
+  StdoutAccessLog: 'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
+  HttpProtocolOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+} as const;
+
+/** A JSON-like object in Envoy's own YAML/JSON form: snake_case fields, `@type` for `Any`. */
+export type EnvoyObject = { readonly [k: string]: unknown };
+
+/** An `Any` value in Envoy's JSON form: `{"@type": url, ...fields}`. */
+export function typed(typeName: string, fields: EnvoyObject): EnvoyObject {
+  return { '@type': TYPE_PREFIX + typeName, ...fields };
+}
+
+/** Message name for a resource type URL. */
+export function messageNameOf(typeUrl: string): string {
+  return typeUrl.slice(typeUrl.lastIndexOf('/') + 1);
+}
+
+/**
+ * Encodes one resource (Envoy JSON form) to protobuf bytes. Throws with the field path
+ * protobufjs reports when the object does not fit the message (a programmer error).
+ */
+export function encodeResource(typeUrl: ResourceTypeUrl, resource: EnvoyObject): Uint8Array {
+  const t = messageType(messageNameOf(typeUrl));
+  const msg = t.fromObject(resource as Record<string, unknown>);
+  return t.encode(msg).finish();
+}
+
+/** Decodes resource bytes back to Envoy JSON form (for debug output and tests). */
+export function decodeResource(typeUrl: string, bytes: Uint8Array): Record<string, unknown> {
+  const t = messageType(messageNameOf(typeUrl));
+  return t.toObject(t.decode(bytes), { json: true, longs: String, enums: String, defaults: false, oneofs: false }) as Record<string, unknown>;
+}
