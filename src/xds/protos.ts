@@ -58,14 +58,15 @@ let cached: protobuf.Root | undefined;
 /** The shared protobuf root with Envoy's types; loaded on first use, then reused. */
 export function envoyRoot(): protobuf.Root {
   if (cached) return cached;
-  const includes = [...envoyProtoIncludeDirs(), projectProtoDir];
+  const protobufjsDir = dirname(require.resolve('protobufjs/package.json'));
+  const includes = [...envoyProtoIncludeDirs(), projectProtoDir, protobufjsDir];
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string): string => {
     for (const dir of includes) {
       const p = join(dir, target);
       if (existsSync(p)) return p;
     }
-    // protobufjs ships google/protobuf/*.proto itself; let it resolve those.
+    // Well-known types (any, duration, struct, ...) are built into protobufjs.
     return target;
   };
   root.loadSync(ENVOY_FILES, { keepCase: true, alternateCommentMode: false });

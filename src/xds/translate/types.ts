@@ -2,19 +2,24 @@ import type { EnvoyObject } from '../resource-types.js';
 import type { Diagnostic } from '../../model/types.js';
 
 /**
- * Everything one proxy should have, in Envoy's JSON form, each list sorted by name.
+ * A list of resources of one type, sorted by name. Chunks that are the same for many
+ * proxies (all outbound clusters, all endpoints, a shared route configuration) are the same
+ * frozen array instance for every proxy translated from the same snapshot, and the same
+ * objects inside; so the resource cache encodes each once and the server can tell "nothing
+ * changed" by identity. Names are unique across the chunks of one type.
+ */
+export type ResourceChunk = readonly EnvoyObject[];
+
+/**
+ * Everything one proxy should have, in Envoy's JSON form (snake_case, `@type` for Any).
  * Secrets are not here: listeners and clusters refer to SDS names; `src/sds` serves them.
- *
- * Rule: resources that are the same for many proxies (outbound clusters, endpoints, shared
- * route configurations) are the same object instance for every proxy translated from the
- * same snapshot, so the resource cache encodes them once. The returned objects are frozen
- * and must not be mutated.
+ * The returned objects are frozen and must not be mutated.
  */
 export interface ProxyResources {
-  readonly clusters: readonly EnvoyObject[];
-  readonly endpoints: readonly EnvoyObject[];
-  readonly listeners: readonly EnvoyObject[];
-  readonly routes: readonly EnvoyObject[];
+  readonly clusters: readonly ResourceChunk[];
+  readonly endpoints: readonly ResourceChunk[];
+  readonly listeners: readonly ResourceChunk[];
+  readonly routes: readonly ResourceChunk[];
   /** Problems met while translating for this proxy (for example a policy that cannot apply). */
   readonly diagnostics: readonly Diagnostic[];
 }
