@@ -211,6 +211,12 @@ export interface ProxyInfo {
   readonly interceptionMode: InterceptionMode;
   /** Proxyless gRPC clients (`@grpc/grpc-js-xds`) get API listeners instead of sidecar ones. */
   readonly proxyless: boolean;
+  /**
+   * Where the proxy gets its `default`/`ROOTCA` secrets: from meshd over ADS (default), or
+   * from the node agent beside it over a Unix socket (static cluster `sds-grpc`), in which case
+   * the private key never leaves the agent.
+   */
+  readonly secretSource?: 'ads' | 'agent';
 }
 
 /** Verified workload identity (SPIFFE `spiffe://<td>/ns/<namespace>/sa/<serviceAccount>`). */

@@ -1,0 +1,59 @@
+/**
+ * Small upstream apps for end-to-end tests: an HTTP echo server that says who it is and what
+ * its sidecar told it about the caller (x-forwarded-client-cert), and a plain HTTP client.
+ */
+import { createServer, request as httpRequest, type Server } from 'node:http';
+
+export interface EchoReply {
+  app: string;
+  method: string;
+  path: string;
+  host: string;
+  xfcc?: string;
+}
+
+export interface RunningApp { readonly server: Server; readonly requests: EchoReply[]; close(): Promise<void> }
+
+/** Starts an echo app on `host:port`. */
+export async function startEchoApp(app: string, host: string, port: number): Promise<RunningApp> {
+  const requests: EchoReply[] = [];
+  const server = createServer((req, res) => {
+    const reply: EchoReply = {
+      app, method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '',
+      ...(req.headers['x-forwarded-client-cert'] ? { xfcc: String(req.headers['x-forwarded-client-cert']) } : {}),
+    };
+    requests.push(reply);
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(reply));
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, resolve); });
+  return {
+    server, requests,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+  };
+}
+
+export interface HttpResult { status: number; body: string; headers: Record<string, string | string[] | undefined> }
+
+/** One HTTP/1.1 request with an explicit Host header; rejects on connection errors. */
+export function httpCall(opts: { host: string; port: number; path?: string; method?: string; hostHeader?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({
+      host: opts.host, port: opts.port, path: opts.path ?? '/', method: opts.method ?? 'GET',
+      headers: { ...(opts.hostHeader ? { host: opts.hostHeader } : {}), ...opts.headers },
+      agent: false, timeout: opts.timeoutMs ?? 5000,
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
