@@ -1,0 +1,7 @@
+import type { Command } from './command.js';
+import { bootstrapCommand } from './bootstrap-command.js';
+
+/** Every meshctl subcommand, in help order. */
+export const commands: readonly Command[] = [
+  bootstrapCommand,
+];

@@ -1,0 +1,78 @@
+/**
+ * meshd's flags; each is also settable by an environment variable.
+ */
+import type { FlagSpec, FlagValues } from '../util/flags.js';
+
+export const MESHD_FLAGS: readonly FlagSpec[] = [
+  { name: 'config-dir', env: 'MESHD_CONFIG_DIR', type: 'string', default: 'examples/mesh', help: 'file store: a directory of YAML (Services, WorkloadEntries, Namespaces, PeerAuthentication, AuthorizationPolicy), watched' },
+  { name: 'state-dir', env: 'MESHD_STATE_DIR', type: 'string', default: 'state', help: 'where the CA, its keys and other state live (created 0700)' },
+  { name: 'listen-address', env: 'MESHD_LISTEN_ADDRESS', type: 'string', default: '127.0.0.1', help: 'address all ports bind to (0.0.0.0 in containers)' },
+  { name: 'xds-port', env: 'MESHD_XDS_PORT', type: 'int', default: '15010', help: 'plaintext gRPC: ADS and the CA service (0 picks a free port)' },
+  { name: 'secure-xds-port', env: 'MESHD_SECURE_XDS_PORT', type: 'int', default: '15012', help: 'TLS gRPC with a certificate from meshd\'s CA: ADS and the CA service (0 picks)' },
+  { name: 'admin-port', env: 'MESHD_ADMIN_PORT', type: 'int', default: '15014', help: 'HTTP: /ready, /metrics, /debug/* (0 picks)' },
+  { name: 'trust-domain', env: 'MESHD_TRUST_DOMAIN', type: 'string', default: 'cluster.local', help: 'SPIFFE trust domain' },
+  { name: 'root-namespace', env: 'MESHD_ROOT_NAMESPACE', type: 'string', default: 'istio-system', help: 'namespace whose policies apply mesh-wide' },
+  { name: 'cert-ttl', env: 'MESHD_CERT_TTL', type: 'duration', default: '24h', help: 'workload certificate lifetime (at most 90d)' },
+  { name: 'rotation-fraction', env: 'MESHD_ROTATION_FRACTION', type: 'string', default: '0.5', help: 'renew certificates after this fraction of their lifetime (plus jitter)' },
+  { name: 'ca-key-type', env: 'MESHD_CA_KEY_TYPE', type: 'string', default: 'ec', help: 'key type of a new root and of workload keys: ec (P-256) or rsa (2048)' },
+  { name: 'cacerts-dir', env: 'MESHD_CACERTS_DIR', type: 'string', help: 'plugged-in intermediate CA (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)' },
+  { name: 'allow-unauthenticated', env: 'MESHD_ALLOW_UNAUTHENTICATED', type: 'bool', default: 'false', help: 'serve listeners/clusters (never secrets) to streams without a credential' },
+  { name: 'debounce-quiet', env: 'MESHD_DEBOUNCE_QUIET', type: 'duration', default: '100ms', help: 'push after config has been quiet this long' },
+  { name: 'debounce-max', env: 'MESHD_DEBOUNCE_MAX', type: 'duration', default: '1s', help: '...but never wait longer than this' },
+  { name: 'kubeconfig', env: 'KUBECONFIG', type: 'string', help: 'watch Kubernetes instead of the file store (also automatic in a cluster)' },
+  { name: 'log-level', env: 'MESHD_LOG_LEVEL', type: 'string', default: 'info', help: 'debug, info, warn, error' },
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+export interface MeshdOptions {
+  readonly configDir: string;
+  readonly stateDir: string;
+  readonly listenAddress: string;
+  readonly xdsPort: number;
+  readonly secureXdsPort: number;
+  readonly adminPort: number;
+  readonly trustDomain: string;
+  readonly rootNamespace: string;
+  readonly certTtlMs: number;
+  readonly rotationFraction: number;
+  readonly caKeyType: 'ec' | 'rsa';
+  readonly cacertsDir?: string;
+  readonly allowUnauthenticated: boolean;
+  readonly debounceQuietMs: number;
+  readonly debounceMaxMs: number;
+  readonly kubeconfig?: string;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+/** Turns parsed flag values into typed options; throws a FlagError-like Error on bad values. */
+export function toMeshdOptions(v: FlagValues): MeshdOptions {
+  const keyType = String(v['ca-key-type']);
+  if (keyType !== 'ec' && keyType !== 'rsa') throw new Error(`--ca-key-type: must be ec or rsa, got ${keyType}`);
+  const level = String(v['log-level']);
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`--log-level: must be debug, info, warn or error`);
+  const fraction = Number(v['rotation-fraction']);
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`--rotation-fraction: must be between 0 and 1`);
+  for (const p of ['xds-port', 'secure-xds-port', 'admin-port']) {
+    const n = v[p] as number;
+    if (n < 0 || n > 65535) throw new Error(`--${p}: must be 0-65535`);
+  }
+  return {
+    configDir: String(v['config-dir']),
+    stateDir: String(v['state-dir']),
+    listenAddress: String(v['listen-address']),
+    xdsPort: v['xds-port'] as number,
+    secureXdsPort: v['secure-xds-port'] as number,
+    adminPort: v['admin-port'] as number,
+    trustDomain: String(v['trust-domain']),
+    rootNamespace: String(v['root-namespace']),
+    certTtlMs: v['cert-ttl'] as number,
+    rotationFraction: fraction,
+    caKeyType: keyType,
+    ...(v['cacerts-dir'] ? { cacertsDir: String(v['cacerts-dir']) } : {}),
+    allowUnauthenticated: Boolean(v['allow-unauthenticated']),
+    debounceQuietMs: v['debounce-quiet'] as number,
+    debounceMaxMs: v['debounce-max'] as number,
+    ...(v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {}),
+    logLevel: level as MeshdOptions['logLevel'],
+  };
+}
