@@ -55,11 +55,96 @@ const ENVOY_FILES = [
 
 let cached: protobuf.Root | undefined;
 
+/**
+ * protobufjs only knows Envoy's JSON form for `Any`; these wrappers teach it the others that
+ * Envoy's YAML uses (Duration `"1.5s"`, Struct/Value as plain JSON, wrapper types as bare
+ * values), both ways: fromObject takes the JSON form (the proto form still works where it is
+ * unambiguous), toObject with `json: true` gives the JSON form back.
+ */
+function registerJsonWellKnownTypes(): void {
+  type Wrapper = { fromObject(this: protobuf.Type, o: Record<string, unknown>): protobuf.Message; toObject(this: protobuf.Type, m: protobuf.Message, opts?: protobuf.IConversionOptions): Record<string, unknown> };
+  const w = protobuf.wrappers as unknown as Record<string, Wrapper>;
+  const isMsg = (t: protobuf.Type, o: unknown): boolean => o instanceof t.ctor;
+  const own = (m: object, k: string): boolean => Object.prototype.hasOwnProperty.call(m, k);
+  // protobufjs' built-in struct.proto spells these fields in camelCase, whatever keepCase says.
+  w['.google.protobuf.Duration'] = {
+    fromObject(o) {
+      if (typeof o !== 'string') return this.fromObject(o);
+      const m = /^(-?)(\d+)(?:\.(\d{1,9}))?s$/.exec(o);
+      if (!m) throw new TypeError(`bad duration ${JSON.stringify(o)}`);
+      const sign = m[1] === '-' ? -1 : 1;
+      return this.create({ seconds: sign * Number(m[2]), nanos: sign * Number((m[3] ?? '').padEnd(9, '0')) });
+    },
+    toObject(m, opts) {
+      if (!opts?.json) return this.toObject(m, opts);
+      const p = this.toObject(m, { ...opts, longs: String, defaults: true });
+      const nanos = Number(p.nanos ?? 0);
+      const frac = nanos ? '.' + String(Math.abs(nanos)).padStart(9, '0').replace(/0+$/, '') : '';
+      return `${String(p.seconds ?? '0')}${frac}s` as unknown as Record<string, unknown>;
+    },
+  };
+  const valueFrom = (t: protobuf.Type, v: unknown): protobuf.Message => {
+    if (isMsg(t, v)) return v as protobuf.Message;
+    const structT = t.lookupType('.google.protobuf.Struct');
+    const listT = t.lookupType('.google.protobuf.ListValue');
+    if (v === null || v === undefined) return t.create({ nullValue: 0 });
+    if (typeof v === 'number') return t.create({ numberValue: v });
+    if (typeof v === 'string') return t.create({ stringValue: v });
+    if (typeof v === 'boolean') return t.create({ boolValue: v });
+    if (Array.isArray(v)) return t.create({ listValue: listT.create({ values: v.map((x) => valueFrom(t, x)) }) });
+    if (typeof v === 'object') return t.create({ structValue: structT.fromObject(v as Record<string, unknown>) });
+    throw new TypeError(`cannot encode ${typeof v} as google.protobuf.Value`);
+  };
+  const valueTo = (m: Record<string, unknown>, opts: protobuf.IConversionOptions): unknown => {
+    if (own(m, 'structValue')) return structTo(m.structValue as Record<string, unknown>, opts);
+    if (own(m, 'listValue')) return ((m.listValue as { values?: Record<string, unknown>[] }).values ?? []).map((x) => valueTo(x, opts));
+    if (own(m, 'stringValue')) return m.stringValue;
+    if (own(m, 'numberValue')) return m.numberValue;
+    if (own(m, 'boolValue')) return m.boolValue;
+    return null;
+  };
+  const structTo = (m: Record<string, unknown>, opts: protobuf.IConversionOptions): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    const fields = (m.fields ?? {}) as Record<string, Record<string, unknown>>;
+    for (const k of Object.keys(fields)) out[k] = valueTo(fields[k]!, opts);
+    return out;
+  };
+  w['.google.protobuf.Struct'] = {
+    fromObject(o) {
+      if (isMsg(this, o)) return o as unknown as protobuf.Message;
+      const valueT = this.lookupType('.google.protobuf.Value');
+      const fields: Record<string, protobuf.Message> = {};
+      for (const [k, v] of Object.entries(o)) fields[k] = valueFrom(valueT, v);
+      return this.create({ fields });
+    },
+    toObject(m, opts) { return opts?.json ? structTo(m as unknown as Record<string, unknown>, opts) : this.toObject(m, opts); },
+  };
+  w['.google.protobuf.Value'] = {
+    fromObject(o) { return valueFrom(this, o); },
+    toObject(m, opts) { return opts?.json ? valueTo(m as unknown as Record<string, unknown>, opts) as Record<string, unknown> : this.toObject(m, opts); },
+  };
+  w['.google.protobuf.ListValue'] = {
+    fromObject(o) {
+      if (!Array.isArray(o)) return this.fromObject(o);
+      const valueT = this.lookupType('.google.protobuf.Value');
+      return this.create({ values: (o as unknown[]).map((x) => valueFrom(valueT, x)) });
+    },
+    toObject(m, opts) { return opts?.json ? valueTo({ listValue: m }, opts) as Record<string, unknown> : this.toObject(m, opts); },
+  };
+  for (const name of ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes']) {
+    w[`.google.protobuf.${name}Value`] = {
+      fromObject(o) { return o !== null && typeof o === 'object' ? this.fromObject(o) : this.fromObject({ value: o }); },
+      toObject(m, opts) { return opts?.json ? this.toObject(m, { ...opts, defaults: true }).value as Record<string, unknown> : this.toObject(m, opts); },
+    };
+  }
+}
+
 /** The shared protobuf root with Envoy's types; loaded on first use, then reused. */
 export function envoyRoot(): protobuf.Root {
   if (cached) return cached;
   const protobufjsDir = dirname(require.resolve('protobufjs/package.json'));
   const includes = [...envoyProtoIncludeDirs(), projectProtoDir, protobufjsDir];
+  registerJsonWellKnownTypes();
   const root = new protobuf.Root();
   root.resolvePath = (_origin: string, target: string): string => {
     for (const dir of includes) {
@@ -73,6 +158,40 @@ export function envoyRoot(): protobuf.Root {
   root.resolveAll();
   cached = root;
   return root;
+}
+
+const WRAPPER_TYPES = new Set(['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((n) => `.google.protobuf.${n}Value`));
+
+/**
+ * Rewrites Envoy's JSON form into what protobufjs' fromObject accepts where its generated code
+ * insists on an object: Duration strings and bare wrapper values (`destination_port: 8080`)
+ * become messages; `Any` bodies (`@type`) are walked with their own type. Never mutates `o`.
+ */
+export function normalizeEnvoyJson(type: protobuf.Type, o: unknown): unknown {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) return o;
+  const src = o as Record<string, unknown>;
+  let t = type;
+  if (type.fullName === '.google.protobuf.Any' && typeof src['@type'] === 'string') {
+    const url = src['@type'];
+    t = type.root.lookupType(url.slice(url.lastIndexOf('/') + 1));
+  }
+  if (t.fullName === '.google.protobuf.Struct' || t.fullName === '.google.protobuf.Value' || t.fullName === '.google.protobuf.ListValue') return o;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(src)) {
+    const f = t.fields[k];
+    const rt = f?.resolvedType;
+    if (!f || !(rt instanceof protobuf.Type)) { out[k] = v; continue; }
+    const one = (x: unknown): unknown => {
+      if (rt.fullName === '.google.protobuf.Duration' && typeof x === 'string') return rt.fromObject(x as unknown as Record<string, unknown>);
+      if (WRAPPER_TYPES.has(rt.fullName) && x !== null && typeof x !== 'object') return { value: x };
+      if (rt.fullName === '.google.protobuf.Value' && (x === null || typeof x !== 'object')) return rt.fromObject(x as unknown as Record<string, unknown>);
+      return normalizeEnvoyJson(rt, x);
+    };
+    if (f.map && v && typeof v === 'object') out[k] = Object.fromEntries(Object.entries(v).map(([mk, mv]) => [mk, one(mv)]));
+    else if (f.repeated && Array.isArray(v)) out[k] = v.map(one);
+    else out[k] = one(v);
+  }
+  return out;
 }
 
 /** Looks up a message type by its full name (without the leading dot); throws if unknown. */

@@ -1,7 +1,7 @@
 /**
  * Type URLs, filter names and the packing of `Any`, each in one place.
  */
-import { messageType } from './protos.js';
+import { messageType, normalizeEnvoyJson } from './protos.js';
 
 export const TYPE_PREFIX = 'type.googleapis.com/';
 
@@ -93,7 +93,7 @@ export function messageNameOf(typeUrl: string): string {
  */
 export function encodeResource(typeUrl: ResourceTypeUrl, resource: EnvoyObject): Uint8Array {
   const t = messageType(messageNameOf(typeUrl));
-  const msg = t.fromObject(resource as Record<string, unknown>);
+  const msg = t.fromObject(normalizeEnvoyJson(t, resource) as Record<string, unknown>);
   return t.encode(msg).finish();
 }
 
