@@ -1,0 +1,182 @@
+/**
+ * The node agent: keeps its workload key in its own process, gets and renews its
+ * certificate through meshd's CSR API (TLS, meshd verified against the root), and serves
+ * `default` and `ROOTCA` to the Envoy beside it over SDS on a Unix socket.
+ * CLI: `meshctl agent --meshd HOST:PORT --token-file F --socket /path/sds.sock [--ca-cert root.pem]`.
+ */
+import { Client, credentials, Metadata, Server, ServerCredentials, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import { readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { caServiceDefinition, type IstioCertificateRequest, type IstioCertificateResponse } from '../ca/ca-proto.js';
+import { createCsr, csrToPem } from '../ca/csr.js';
+import { generateP256, p256PrivateKeyObject } from '../ca/keys.js';
+import { parseCertificatesPem } from '../ca/pem.js';
+import { renewalDelayMs, scheduleAfter, type RenewalPolicy } from '../ca/rotation-timing.js';
+import { parseCertificate } from '../ca/x509.js';
+import { SECRET_DEFAULT, SECRET_ROOTCA } from '../xds/names.js';
+import type { EnvoyObject } from '../xds/resource-types.js';
+import { addSdsService, type SecretSource } from './sds-server.js';
+import { tlsCertificateSecret, trustBundleSecret } from './secrets.js';
+
+export interface AgentOptions {
+  /** meshd's CA address, `HOST:PORT` (its TLS port when `caCertFile` is given). */
+  readonly meshd: string;
+  /** File holding the bearer token (re-read at every renewal, so it may be rotated). */
+  readonly tokenFile: string;
+  /** Unix socket path Envoy connects to for SDS. */
+  readonly socket: string;
+  /** Root certificate(s) to verify meshd's TLS certificate; without it the agent uses plaintext. */
+  readonly caCertFile?: string;
+  /** TLS name to expect on meshd's certificate (default: the host in `meshd`). */
+  readonly serverName?: string;
+  readonly ttlSeconds?: number;
+  readonly renewal?: RenewalPolicy;
+  readonly log?: (line: string) => void;
+}
+
+export interface AgentHandle {
+  /** The secrets served to Envoy (contain the private key: redact before printing). */
+  readonly source: SecretSource;
+  /** NotAfter of the current certificate. */
+  notAfter(): Date | undefined;
+  /** Gets a fresh certificate now. */
+  renewNow(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A certificate request that failed; `permanent` when retrying cannot help (bad token, bad CSR). */
+export class AgentError extends Error {
+  override readonly name = 'AgentError';
+  constructor(message: string, readonly permanent: boolean) {
+    super(message);
+  }
+}
+
+/** Parses `meshctl agent` arguments; returns the options or an error message. */
+export function parseAgentArgs(args: readonly string[]): AgentOptions | { error: string } {
+  const v: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const m = /^--(meshd|token-file|socket|ca-cert|server-name)(?:=(.*))?$/.exec(a);
+    if (!m) return { error: `unknown argument ${a}` };
+    const val = m[2] ?? args[++i];
+    if (val === undefined) return { error: `${a} needs a value` };
+    v[m[1]!] = val;
+  }
+  for (const k of ['meshd', 'token-file', 'socket']) if (!v[k]) return { error: `--${k} is required` };
+  return { meshd: v['meshd']!, tokenFile: v['token-file']!, socket: v['socket']!, caCertFile: v['ca-cert'], serverName: v['server-name'] };
+}
+
+interface Current {
+  readonly chain: readonly string[];
+  readonly bundle: readonly string[];
+  readonly keyPem: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** Starts the agent: first certificate, then the SDS socket, then renewals. */
+export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
+  const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
+  let creds: ChannelCredentials;
+  if (opts.caCertFile) {
+    creds = credentials.createSsl(readFileSync(opts.caCertFile));
+  } else {
+    log(`agent: no --ca-cert given: talking to ${opts.meshd} in plaintext, meshd is not verified`);
+    creds = credentials.createInsecure();
+  }
+  const channelOptions = opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {};
+  const client = new Client(opts.meshd, creds, channelOptions);
+  const def = caServiceDefinition().CreateCertificate;
+
+  let current: Current | undefined;
+  let generation = 0;
+  let defaultSecret: EnvoyObject | undefined;
+  let rootSecret: EnvoyObject | undefined;
+  const listeners = new Set<() => void>();
+  const source: SecretSource = {
+    get: (name) => (name === SECRET_DEFAULT ? defaultSecret : name === SECRET_ROOTCA ? rootSecret : undefined),
+    names: () => (current ? [SECRET_ROOTCA, SECRET_DEFAULT] : []),
+    version: () => String(generation),
+    onChange: (fn) => {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+  };
+
+  const request = (req: IstioCertificateRequest, md: Metadata): Promise<IstioCertificateResponse> =>
+    new Promise((resolve, reject) => {
+      client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + 10_000 }, (err: ServiceError | null, res?: IstioCertificateResponse) => {
+        if (err || !res) reject(new AgentError(`CreateCertificate: ${err?.details ?? 'no response'}`, err?.code === status.UNAUTHENTICATED || err?.code === status.INVALID_ARGUMENT || err?.code === status.PERMISSION_DENIED));
+        else resolve(res);
+      });
+    });
+
+  const fetchCertificate = async (): Promise<void> => {
+    const token = readFileSync(opts.tokenFile, 'utf8').trim();
+    const key = generateP256();
+    const csr = csrToPem(createCsr(p256PrivateKeyObject(key), key.spki));
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    const res = await request({ csr, validity_duration: opts.ttlSeconds ?? 0 }, md);
+    if (res.cert_chain.length === 0) throw new AgentError('CreateCertificate: empty certificate chain', false);
+    const leafDer = parseCertificatesPem(res.cert_chain[0]!)[0];
+    const leaf = leafDer ? parseCertificate(leafDer) : undefined;
+    if (!leaf || !leaf.spki.equals(key.spki)) throw new AgentError('CreateCertificate: the certificate is not for the requested key', false);
+    const bundle = res.trust_bundle.length > 0 ? res.trust_bundle : [res.cert_chain[res.cert_chain.length - 1]!];
+    current = { chain: res.cert_chain, bundle, keyPem: key.privateKeyPem, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
+    defaultSecret = tlsCertificateSecret(current.chain, current.keyPem);
+    rootSecret = trustBundleSecret(current.bundle);
+    generation++;
+    log(`agent: certificate for ${leaf.uris.join(',')} valid until ${leaf.notAfter.toISOString()}`);
+    for (const fn of [...listeners]) fn();
+  };
+
+  let closed = false;
+  let cancel: (() => void) | undefined;
+  let failures = 0;
+  const renewLoop = async (): Promise<void> => {
+    if (closed) return;
+    try {
+      await fetchCertificate();
+      failures = 0;
+      cancel = scheduleAfter(renewalDelayMs(current!.notBefore, current!.notAfter, Date.now(), opts.renewal), () => void renewLoop());
+    } catch (e) {
+      failures++;
+      const backoff = Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5));
+      log(`agent: ${e instanceof Error ? e.message : String(e)}; retrying in ${backoff} ms`);
+      cancel = scheduleAfter(backoff, () => void renewLoop());
+    }
+  };
+
+  // The first certificate: permanent errors (bad token, rejected CSR) fail the start.
+  try {
+    await fetchCertificate();
+    cancel = scheduleAfter(renewalDelayMs(current!.notBefore, current!.notAfter, Date.now(), opts.renewal), () => void renewLoop());
+  } catch (e) {
+    if (e instanceof AgentError && e.permanent) {
+      client.close();
+      throw e;
+    }
+    log(`agent: ${e instanceof Error ? e.message : String(e)}; retrying in the background`);
+    cancel = scheduleAfter(1000, () => void renewLoop());
+  }
+
+  if (existsSync(opts.socket) && statSync(opts.socket).isSocket()) rmSync(opts.socket);
+  const server = new Server();
+  addSdsService(server, source, { log });
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${opts.socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  log(`agent: serving SDS on ${opts.socket}`);
+
+  return {
+    source,
+    notAfter: () => current?.notAfter,
+    renewNow: fetchCertificate,
+    close: async () => {
+      closed = true;
+      cancel?.();
+      client.close();
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      if (existsSync(opts.socket)) rmSync(opts.socket);
+    },
+  };
+}
