@@ -72,3 +72,16 @@ export function parseNodeId(id: string): { type: string; ip: string; name: strin
   if (dot <= 0 || !type || !ip || !domain) return undefined;
   return { type, ip, name: podAndNs.slice(0, dot), namespace: podAndNs.slice(dot + 1) };
 }
+
+/**
+ * API listener (and its route configuration) for proxyless gRPC clients: the `xds:///` target
+ * itself, `backend.production.svc.cluster.local:8080`, since grpc-js-xds asks LDS for it.
+ */
+export function apiListenerName(host: string, port?: number): string {
+  return port === undefined ? host : `${host}:${port}`;
+}
+
+/** Filter chain names on inbound listeners: `inbound|8080|mtls`. */
+export function inboundChainName(kind: 'mtls' | 'plaintext' | 'tls-passthrough', port: number): string {
+  return `inbound|${port}|${kind}`;
+}

@@ -23,3 +23,9 @@ export interface ProxyResources {
   /** Problems met while translating for this proxy (for example a policy that cannot apply). */
   readonly diagnostics: readonly Diagnostic[];
 }
+
+/** Knobs for translation that are not part of the mesh model (mesh-wide settings come from snapshot.config). */
+export interface TranslateOptions {
+  /** Upstream connect timeout of outbound clusters, in Envoy's duration form. Default `10s`. */
+  readonly connectTimeout?: string;
+}

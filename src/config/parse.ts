@@ -1,0 +1,98 @@
+/**
+ * One dispatcher from raw objects (YAML documents, Kubernetes objects) to model objects, used
+ * by the file store and the Kubernetes source alike.
+ */
+import type { AuthorizationPolicy, Diagnostic, Namespace, PeerAuthentication, Service, Workload } from '../model/types.js';
+import type { ParseContext, ParseResult } from '../model/parse-result.js';
+import { DEFAULT_MESH_CONFIG } from '../model/types.js';
+import { parseAuthorizationPolicy, parsePeerAuthentication } from '../authz/index.js';
+import { isRecord } from './fields.js';
+import { peekIdentity } from './meta.js';
+import { parseNamespace } from './namespace.js';
+import { type ParseOptions, parseService } from './service.js';
+import { parseWorkloadEntry } from './workload-entry.js';
+
+export type MeshObjectKind = 'Namespace' | 'Service' | 'WorkloadEntry' | 'PeerAuthentication' | 'AuthorizationPolicy';
+
+/** A validated model object tagged with its kind. */
+export type MeshObject =
+  | { readonly kind: 'Namespace'; readonly value: Namespace }
+  | { readonly kind: 'Service'; readonly value: Service }
+  | { readonly kind: 'WorkloadEntry'; readonly value: Workload }
+  | { readonly kind: 'PeerAuthentication'; readonly value: PeerAuthentication }
+  | { readonly kind: 'AuthorizationPolicy'; readonly value: AuthorizationPolicy };
+
+/** Identity of an object across versions: `Service/production/backend`, `Namespace//prod`. */
+export type ObjectKey = string;
+
+/**
+ * The outcome of parsing one raw object: a model object (maybe with warnings), an invalid
+ * object (with its key when its kind and name could be read, so a source can keep the last
+ * good version), or an object of a kind this mesh ignores (with a warning).
+ */
+export type ParseObjectResult =
+  | { readonly status: 'ok'; readonly key: ObjectKey; readonly object: MeshObject; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly status: 'invalid'; readonly key?: ObjectKey; readonly diagnostics: readonly Diagnostic[] }
+  | { readonly status: 'ignored'; readonly diagnostics: readonly Diagnostic[] };
+
+/** The key of a kind/namespace/name triple; cluster-scoped objects have namespace ''. */
+export function objectKey(kind: string, namespace: string, name: string): ObjectKey {
+  return `${kind}/${namespace}/${name}`;
+}
+
+/** The key of a parsed object. */
+export function keyOf(o: MeshObject): ObjectKey {
+  const meta = o.value.meta;
+  return objectKey(o.kind, meta.namespace, meta.name);
+}
+
+interface KindEntry {
+  readonly groups: readonly string[];
+  readonly namespaced: boolean;
+  readonly parse: (raw: unknown, ctx: ParseContext, opts: ParseOptions) => ParseResult<MeshObject['value']>;
+}
+
+const ISTIO_NETWORKING = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'];
+const ISTIO_SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
+
+const KINDS: Readonly<Record<MeshObjectKind, KindEntry>> = {
+  Namespace: { groups: ['v1'], namespaced: false, parse: (r, c) => parseNamespace(r, c) },
+  Service: { groups: ['v1'], namespaced: true, parse: (r, c, o) => parseService(r, c, o) },
+  WorkloadEntry: { groups: ISTIO_NETWORKING, namespaced: true, parse: (r, c) => parseWorkloadEntry(r, c) },
+  PeerAuthentication: { groups: ISTIO_SECURITY, namespaced: true, parse: (r, c) => parsePeerAuthentication(r, c) },
+  AuthorizationPolicy: { groups: ISTIO_SECURITY, namespaced: true, parse: (r, c) => parseAuthorizationPolicy(r, c) },
+};
+
+function isMeshKind(k: string): k is MeshObjectKind {
+  return Object.prototype.hasOwnProperty.call(KINDS, k);
+}
+
+/**
+ * Parses one raw object by its `apiVersion`/`kind`. Unknown kinds are ignored with a warning;
+ * a parser that throws (a bug) is reported as an error diagnostic rather than crashing the source.
+ */
+export function parseObject(raw: unknown, ctx: ParseContext, opts: ParseOptions = { domainSuffix: DEFAULT_MESH_CONFIG.domainSuffix }): ParseObjectResult {
+  const kind = isRecord(raw) && typeof raw.kind === 'string' ? raw.kind : '';
+  const apiVersion = isRecord(raw) && typeof raw.apiVersion === 'string' ? raw.apiVersion : '';
+  const base = { severity: 'error' as const, source: ctx.source, kind: kind || '(unknown)' };
+  if (!isRecord(raw)) return { status: 'invalid', diagnostics: [{ ...base, field: '', message: 'a document must be a mapping' }] };
+  if (!kind || !apiVersion) {
+    return { status: 'invalid', diagnostics: [{ ...base, field: kind ? 'apiVersion' : 'kind', message: 'is required' }] };
+  }
+  const id = peekIdentity(raw, ctx, !isMeshKind(kind) || KINDS[kind].namespaced);
+  const named = { ...(id.namespace ? { namespace: id.namespace } : {}), ...(id.name ? { name: id.name } : {}) };
+  if (!isMeshKind(kind) || !KINDS[kind].groups.includes(apiVersion)) {
+    return { status: 'ignored', diagnostics: [{ ...base, ...named, severity: 'warning', field: 'kind', message: `${apiVersion} ${kind} is not a kind this mesh reads; ignored` }] };
+  }
+  const key = id.name ? objectKey(kind, id.namespace ?? '', id.name) : undefined;
+  let r: ParseResult<MeshObject['value']>;
+  try {
+    r = KINDS[kind].parse(raw, ctx, opts);
+  } catch (e: unknown) {
+    const message = `internal error while validating: ${e instanceof Error ? e.message : String(e)}`;
+    return { status: 'invalid', ...(key ? { key } : {}), diagnostics: [{ ...base, ...named, field: '', message }] };
+  }
+  if (!r.ok) return { status: 'invalid', ...(key ? { key } : {}), diagnostics: r.diagnostics };
+  const object = { kind, value: r.value } as MeshObject;
+  return { status: 'ok', key: keyOf(object), object, diagnostics: r.warnings };
+}

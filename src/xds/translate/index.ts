@@ -1,0 +1,105 @@
+/**
+ * translate(snapshot, proxy) → the proxy's Envoy resources. Pure: no I/O, no clock. Chunks that
+ * do not depend on the proxy are built once per snapshot (WeakMap) and shared by identity.
+ */
+import type { Diagnostic, MeshSnapshot, ProxyInfo, Workload } from '../../model/types.js';
+import type { EnvoyObject } from '../resource-types.js';
+import { outboundRouteName } from '../names.js';
+import type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
+import { chunk, freeze, type SecretSource } from './common.js';
+import { explicitInboundListeners, inboundCluster, inboundPorts, virtualInboundListener } from './inbound.js';
+import { loadAssignment, meshPorts, proxylessCluster, sidecarCluster, specialClusters } from './outbound-clusters.js';
+import { explicitOutboundListeners, transparentOutboundListeners } from './outbound-listeners.js';
+import { outboundRouteConfig, portsByNumber } from './outbound-routes.js';
+import { proxylessListeners, proxylessRoutes } from './proxyless.js';
+
+export type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
+
+const DEFAULT_CONNECT_TIMEOUT = '10s';
+
+/** Per-snapshot memo of the shared chunks, keyed further by what they depend on. */
+interface Shared {
+  readonly byKey: Map<string, ResourceChunk>;
+}
+const memo = new WeakMap<MeshSnapshot, Shared>();
+
+function shared(snapshot: MeshSnapshot, key: string, build: () => EnvoyObject[]): ResourceChunk {
+  let s = memo.get(snapshot);
+  if (!s) { s = { byKey: new Map() }; memo.set(snapshot, s); }
+  let c = s.byKey.get(key);
+  if (!c) { c = chunk(build()); s.byKey.set(key, c); }
+  return c;
+}
+
+/** Outbound sidecar clusters for every service port (shared per snapshot, secret source and timeout). */
+function outboundClusters(snapshot: MeshSnapshot, src: SecretSource, timeout: string): ResourceChunk {
+  return shared(snapshot, `clusters|${src}|${timeout}`, () =>
+    snapshot.services.flatMap((svc) => meshPorts(svc).map((sp) => sidecarCluster(snapshot, svc, sp, src, timeout))));
+}
+
+function endpoints(snapshot: MeshSnapshot): ResourceChunk {
+  return shared(snapshot, 'endpoints', () =>
+    snapshot.services.flatMap((svc) => meshPorts(svc).map((sp) => loadAssignment(snapshot, svc, sp))));
+}
+
+function routes(snapshot: MeshSnapshot, proxy: ProxyInfo): ResourceChunk {
+  return shared(snapshot, `routes|${proxy.namespace}|${proxy.interceptionMode}`, () =>
+    [...portsByNumber(snapshot, true)].map(([port, list]) => outboundRouteConfig(port, list, proxy.namespace, proxy.interceptionMode)));
+}
+
+/** The workload a proxy runs for: by namespace and name, else by IP within its namespace. */
+export function findWorkload(snapshot: MeshSnapshot, proxy: ProxyInfo): Workload | undefined {
+  const inNs = snapshot.workloads.filter((w) => w.namespace === proxy.namespace);
+  return inNs.find((w) => w.name === proxy.workloadName) ?? inNs.find((w) => w.address === proxy.ip);
+}
+
+function translateProxyless(snapshot: MeshSnapshot): ProxyResources {
+  return freeze({
+    clusters: [shared(snapshot, 'proxyless|clusters', () => snapshot.services.flatMap((svc) => meshPorts(svc).map((sp) => proxylessCluster(svc, sp))))],
+    endpoints: [endpoints(snapshot)],
+    listeners: [shared(snapshot, 'proxyless|listeners', () => proxylessListeners(snapshot))],
+    routes: [shared(snapshot, 'proxyless|routes', () => proxylessRoutes(snapshot))],
+    diagnostics: [],
+  });
+}
+
+/**
+ * Everything one proxy should get. An unknown proxy (no matching workload) gets outbound
+ * config only. Outputs are frozen; shared chunks are identical objects across proxies.
+ */
+export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: TranslateOptions = {}): ProxyResources {
+  if (proxy.proxyless) return translateProxyless(snapshot);
+  const src: SecretSource = proxy.secretSource ?? 'ads';
+  const timeout = options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+  const diagnostics: Diagnostic[] = [];
+  const w = findWorkload(snapshot, proxy);
+  const ports = w ? inboundPorts(snapshot, w, diagnostics) : [];
+  const listeners: EnvoyObject[] = [];
+  if (proxy.interceptionMode === 'REDIRECT') {
+    listeners.push(...transparentOutboundListeners(snapshot, diagnostics));
+    if (w && ports.length) listeners.push(virtualInboundListener(snapshot, w, ports, src, diagnostics));
+  } else {
+    const inbound = w ? explicitInboundListeners(snapshot, w, ports, src, diagnostics) : [];
+    const taken = new Set(inbound.map((l) => String(l.name)));
+    for (const l of explicitOutboundListeners(snapshot, w?.outboundAddress ?? '127.0.0.1', diagnostics)) {
+      if (taken.has(String(l.name))) {
+        diagnostics.push({ severity: 'warning', source: 'translate', kind: 'WorkloadEntry', namespace: w!.namespace, name: w!.name, field: 'metadata.annotations', message: `outbound listener ${String(l.name)} collides with an inbound listener; set meshd.dev/outbound-address to another address` });
+        continue;
+      }
+      listeners.push(l);
+    }
+    listeners.push(...inbound);
+  }
+  const routeChunk = routes(snapshot, proxy);
+  return freeze({
+    clusters: [
+      outboundClusters(snapshot, src, timeout),
+      shared(snapshot, `special|${timeout}`, () => specialClusters(timeout)),
+      chunk(ports.map((p) => inboundCluster(w, p.port))),
+    ],
+    endpoints: [endpoints(snapshot)],
+    listeners: [chunk(listeners)],
+    routes: [routeChunk],
+    diagnostics,
+  });
+}

@@ -1,0 +1,124 @@
+/**
+ * Outbound clusters and their endpoints: one EDS cluster per service port, the same for every
+ * proxy (auto-mTLS is decided per endpoint by metadata, not per proxy).
+ */
+import type { MeshSnapshot, Service, ServicePort, Workload } from '../../model/types.js';
+import { spiffeId } from '../../model/types.js';
+import { effectiveMtls } from '../../authz/index.js';
+import { isHttpProtocol } from '../../config/protocol.js';
+import { TypeName, typed, type EnvoyObject } from '../resource-types.js';
+import { BLACKHOLE_CLUSTER, MESH_ALPN, PASSTHROUGH_CLUSTER, outboundClusterName } from '../names.js';
+import { ADS_SOURCE, RAW_BUFFER_SOCKET, cmp, selectedWorkloads, socketAddress, upstreamTlsSocket, workloadPort, type SecretSource } from './common.js';
+
+/** Endpoint metadata key Envoy reads for `transport_socket_matches`. */
+export const TLS_MODE_METADATA = 'envoy.transport_socket_match';
+
+/** Service ports the mesh proxies (UNSUPPORTED ones, such as UDP, are left alone). */
+export function meshPorts(svc: Service): readonly ServicePort[] {
+  return svc.ports.filter((p) => p.protocol !== 'UNSUPPORTED');
+}
+
+/** One endpoint of a service port: a ready workload and the port it serves on. */
+export interface Endpoint {
+  readonly workload: Workload;
+  readonly port: number;
+  /** Whether callers should use mesh mTLS: meshed and not DISABLE for that port. */
+  readonly mtls: boolean;
+}
+
+/**
+ * Endpoints of a service port: ready workloads selected by the service, sorted by address and
+ * port; a second workload on the same address:port is dropped (first by name wins).
+ */
+export function serviceEndpoints(snapshot: MeshSnapshot, svc: Service, sp: ServicePort): Endpoint[] {
+  const out: Endpoint[] = [];
+  const seen = new Set<string>();
+  for (const w of selectedWorkloads(snapshot, svc)) {
+    if (!w.ready) continue;
+    const port = workloadPort(w, sp);
+    if (port === undefined) continue;
+    const id = `${w.address}|${port}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    let mtls = w.meshed;
+    if (mtls) {
+      const eff = effectiveMtls(snapshot, w);
+      mtls = (eff.ports.get(port) ?? eff.mode) !== 'DISABLE';
+    }
+    out.push({ workload: w, port, mtls });
+  }
+  return out.sort((a, b) => cmp(a.workload.address, b.workload.address) || a.port - b.port);
+}
+
+/** SPIFFE ids of the meshed service accounts behind a service, sorted and unique. */
+export function serviceSans(snapshot: MeshSnapshot, svc: Service): string[] {
+  const td = snapshot.config.trustDomain;
+  const ids = new Set<string>();
+  for (const w of selectedWorkloads(snapshot, svc)) {
+    if (w.meshed) ids.add(spiffeId({ trustDomain: td, namespace: w.namespace, serviceAccount: w.serviceAccount }));
+  }
+  return [...ids].sort(cmp);
+}
+
+/** ClusterLoadAssignment for a service port; mTLS endpoints carry `tlsMode: istio`. */
+export function loadAssignment(snapshot: MeshSnapshot, svc: Service, sp: ServicePort): EnvoyObject {
+  const lbEndpoints = serviceEndpoints(snapshot, svc, sp).map((e) => ({
+    endpoint: { address: socketAddress(e.workload.address, e.port) },
+    ...(e.mtls ? { metadata: { filter_metadata: { [TLS_MODE_METADATA]: { tlsMode: 'istio' } } } } : {}),
+  }));
+  return {
+    cluster_name: outboundClusterName(sp.port, svc.hostname),
+    // grpc-js-xds rejects localities that are unset, so an empty one is always sent.
+    ...(lbEndpoints.length ? { endpoints: [{ locality: {}, lb_endpoints: lbEndpoints }] } : {}),
+  };
+}
+
+/**
+ * Upstream HTTP protocol: gRPC/HTTP2 ports always speak HTTP/2; HTTP ports use `auto_config`,
+ * so mesh mTLS negotiates h2 by ALPN while plaintext to apps outside the mesh stays HTTP/1.1.
+ */
+function httpProtocolOptions(sp: ServicePort): EnvoyObject {
+  const cfg = sp.protocol === 'HTTP'
+    ? { auto_config: { http_protocol_options: {}, http2_protocol_options: {} } }
+    : { explicit_http_config: { http2_protocol_options: {} } };
+  return { [TypeName.HttpProtocolOptions]: typed(TypeName.HttpProtocolOptions, cfg) };
+}
+
+/**
+ * A sidecar's outbound cluster: EDS over ADS; auto-mTLS by `transport_socket_matches` (mesh
+ * mTLS to endpoints tagged `tlsMode: istio`, plaintext to the rest).
+ */
+export function sidecarCluster(snapshot: MeshSnapshot, svc: Service, sp: ServicePort, src: SecretSource, connectTimeout: string): EnvoyObject {
+  const http = isHttpProtocol(sp.protocol);
+  const alpn = http ? [MESH_ALPN, 'h2', 'http/1.1'] : [MESH_ALPN];
+  return {
+    name: outboundClusterName(sp.port, svc.hostname),
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_SOURCE },
+    connect_timeout: connectTimeout,
+    lb_policy: 'ROUND_ROBIN',
+    transport_socket_matches: [
+      { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: upstreamTlsSocket(src, alpn, serviceSans(snapshot, svc)) },
+      { name: 'tlsMode-disabled', match: {}, transport_socket: RAW_BUFFER_SOCKET },
+    ],
+    ...(http ? { typed_extension_protocol_options: httpProtocolOptions(sp) } : {}),
+  };
+}
+
+/** A proxyless gRPC client's cluster: EDS over ADS, plaintext (grpc-js-xds does its own TLS, if any). */
+export function proxylessCluster(svc: Service, sp: ServicePort): EnvoyObject {
+  return {
+    name: outboundClusterName(sp.port, svc.hostname),
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_SOURCE },
+    lb_policy: 'ROUND_ROBIN',
+  };
+}
+
+/** PassthroughCluster (original destination) and BlackHoleCluster (no endpoints). */
+export function specialClusters(connectTimeout: string): EnvoyObject[] {
+  return [
+    { name: BLACKHOLE_CLUSTER, type: 'STATIC', connect_timeout: connectTimeout },
+    { name: PASSTHROUGH_CLUSTER, type: 'ORIGINAL_DST', connect_timeout: connectTimeout, lb_policy: 'CLUSTER_PROVIDED' },
+  ];
+}
