@@ -1,0 +1,192 @@
+/**
+ * AuthorizationPolicies of a workload → Envoy RBAC (and ext_authz) filters for one inbound port.
+ * Order as Istio: CUSTOM (RBAC in shadow mode marking requests + ext_authz enabled by that
+ * mark), AUDIT (RBAC LOG), DENY, ALLOW. Dry-run policies go to `shadow_rules`.
+ *
+ * Saying why a request was denied: every RBAC policy key is `ns[<ns>]-policy[<name>]-rule[<i>]`;
+ * Envoy puts the matched key in the response code details (`rbac_access_denied_matched_policy[...]`,
+ * visible as `%RESPONSE_CODE_DETAILS%` in access logs) and in dynamic metadata under
+ * `envoy.filters.http.rbac` (`<prefix>shadow_effective_policy_id` for dry-run, and the enforced
+ * id where the Envoy version emits it). HTTP filters set `track_per_rule_stats`, so each policy
+ * key has its own allowed/denied counters, and each action has its own stat prefix.
+ */
+import type { AuthorizationPolicy, AuthzAction, Diagnostic, ExtAuthzProvider, MeshSnapshot, Workload } from '../model/types.js';
+import { Filter, TypeName, typed } from '../xds/resource-types.js';
+import type { EnvoyObject } from '../xds/resource-types.js';
+import { outboundClusterName, rbacPolicyName } from '../xds/names.js';
+import { MATCH_NEVER, ruleToPolicy } from './rbac-rule.js';
+import { authorizationPoliciesFor } from './select.js';
+
+/** ext_authz names; they belong next to `Filter`/`TypeName` in resource-types.ts once that file is free. */
+export const ExtAuthzFilter = {
+  Http: 'envoy.filters.http.ext_authz',
+  Network: 'envoy.filters.network.ext_authz',
+  HttpType: 'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz',
+  NetworkType: 'envoy.extensions.filters.network.ext_authz.v3.ExtAuthz',
+} as const;
+
+/** Stat prefix of the shadow rules that mark requests for ext_authz; Envoy prepends it to the metadata key. */
+export const EXT_AUTHZ_SHADOW_PREFIX = 'meshd_ext_authz_';
+/** Policy key prefix for CUSTOM rules of one provider: `ext-authz[<provider>]ns[..]-policy[..]-rule[..]`. */
+export function extAuthzKeyPrefix(provider: string): string {
+  return `ext-authz[${provider}]`;
+}
+/** Suffix of keys that deny in place of a CUSTOM policy whose provider is missing (fail closed, as Istio). */
+export const BAD_CUSTOM_SUFFIX = '-deny-due-to-bad-CUSTOM-action';
+
+export interface InboundAuthz {
+  /** HTTP filters to put before the router, in order (ext_authz, RBAC DENY, RBAC ALLOW, shadow). */
+  readonly httpFilters: readonly EnvoyObject[];
+  /** Network filters to put before tcp_proxy, in order. */
+  readonly networkFilters: readonly EnvoyObject[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+type Entries = [string, EnvoyObject][];
+interface PolicyOut { readonly entries: Entries; readonly diagnostics: readonly Diagnostic[] }
+
+const perPolicy = new WeakMap<AuthorizationPolicy, { http?: PolicyOut; tcp?: PolicyOut }>();
+
+function diag(p: AuthorizationPolicy, severity: 'error' | 'warning', field: string, message: string): Diagnostic {
+  return { severity, source: p.meta.source, kind: 'AuthorizationPolicy', namespace: p.meta.namespace, name: p.meta.name, field, message };
+}
+
+/** Translates one policy's rules for HTTP or TCP; cached per policy object (shared by all workloads). */
+function policyEntries(p: AuthorizationPolicy, forTCP: boolean, keyPrefix: string): PolicyOut {
+  let c = perPolicy.get(p);
+  if (!c) { c = {}; perPolicy.set(p, c); }
+  const cached = forTCP ? c.tcp : c.http;
+  if (cached) return cached;
+  const entries: Entries = [];
+  const diagnostics: Diagnostic[] = [];
+  const rules = p.rules ?? [];
+  if (rules.length === 0) entries.push([keyPrefix + rbacPolicyName(p.meta.namespace, p.meta.name, 0), MATCH_NEVER]);
+  rules.forEach((r, i) => {
+    const res = ruleToPolicy(r, p.action, forTCP);
+    if (res.dropped) diagnostics.push(diag(p, 'warning', `spec.rules[${i}]`, `ignored on TCP ports: ${res.dropped}`));
+    if (res.ignoredFields.length) diagnostics.push(diag(p, 'warning', `spec.rules[${i}]`, `on TCP ports the HTTP-only ${res.ignoredFields.join(', ')} ${res.ignoredFields.length > 1 ? 'are' : 'is'} ignored, so this ${p.action} rule matches more requests`));
+    if (res.policy) entries.push([keyPrefix + rbacPolicyName(p.meta.namespace, p.meta.name, i), res.policy]);
+  });
+  const out: PolicyOut = { entries, diagnostics };
+  if (forTCP) c.tcp = out; else c.http = out;
+  return out;
+}
+
+function rbacConfig(action: 'ALLOW' | 'DENY' | 'LOG', entries: Entries): EnvoyObject {
+  return { action, policies: Object.fromEntries(entries) };
+}
+
+const RBAC_ACTION: Readonly<Record<'ALLOW' | 'DENY' | 'AUDIT', 'ALLOW' | 'DENY' | 'LOG'>> = { ALLOW: 'ALLOW', DENY: 'DENY', AUDIT: 'LOG' };
+
+function rbacFilter(protocol: 'http' | 'tcp', port: number, label: string, fields: { rules?: EnvoyObject; shadow_rules?: EnvoyObject; shadowPrefix?: string }): EnvoyObject {
+  const common: Record<string, unknown> = {};
+  if (fields.rules) common.rules = fields.rules;
+  if (fields.shadow_rules) { common.shadow_rules = fields.shadow_rules; common.shadow_rules_stat_prefix = fields.shadowPrefix ?? `meshd_dry_run_${label}_`; }
+  if (protocol === 'http') {
+    return { name: Filter.HttpRbac, typed_config: typed(TypeName.HttpRbac, { ...common, rules_stat_prefix: `meshd_${label}_`, track_per_rule_stats: true }) };
+  }
+  return { name: Filter.NetworkRbac, typed_config: typed(TypeName.NetworkRbac, { ...common, stat_prefix: `meshd_${label}_${port}.` }) };
+}
+
+function extAuthzFilter(protocol: 'http' | 'tcp', port: number, p: ExtAuthzProvider): EnvoyObject {
+  const host = p.service.includes(':') ? p.service.slice(0, p.service.lastIndexOf(':')) : p.service;
+  const grpc_service = { envoy_grpc: { cluster_name: outboundClusterName(p.port, host) } };
+  const enabled = (filter: string): EnvoyObject => ({
+    filter, path: [{ key: `${EXT_AUTHZ_SHADOW_PREFIX}shadow_effective_policy_id` }],
+    value: { string_match: { prefix: extAuthzKeyPrefix(p.name) } },
+  });
+  if (protocol === 'http') {
+    return { name: ExtAuthzFilter.Http, typed_config: typed(ExtAuthzFilter.HttpType, { grpc_service, transport_api_version: 'V3', filter_enabled_metadata: enabled(Filter.HttpRbac) }) };
+  }
+  return { name: ExtAuthzFilter.Network, typed_config: typed(ExtAuthzFilter.NetworkType, { stat_prefix: `meshd_ext_authz_${port}.`, grpc_service, transport_api_version: 'V3', filter_enabled_metadata: enabled(Filter.NetworkRbac) }) };
+}
+
+function customFilters(snapshot: MeshSnapshot, policies: readonly AuthorizationPolicy[], protocol: 'http' | 'tcp', port: number, diags: Diagnostic[]): EnvoyObject[] {
+  const byProvider = new Map<string, AuthorizationPolicy[]>();
+  for (const p of policies) {
+    const name = p.provider?.name ?? '';
+    if (p.dryRun) { diags.push(diag(p, 'warning', `metadata.annotations[istio.io/dry-run]`, 'dry-run is not supported for CUSTOM policies; the policy is skipped')); continue; }
+    const l = byProvider.get(name);
+    if (l) l.push(p); else byProvider.set(name, [p]);
+  }
+  const out: EnvoyObject[] = [];
+  for (const name of [...byProvider.keys()].sort()) {
+    const ps = byProvider.get(name)!;
+    const provider = snapshot.config.extensionProviders.find((e) => e.name === name);
+    const prefix = extAuthzKeyPrefix(name);
+    const entries: Entries = [];
+    for (const p of ps) {
+      const r = policyEntries(p, protocol === 'tcp', prefix);
+      entries.push(...r.entries);
+      diags.push(...r.diagnostics);
+    }
+    if (!provider) {
+      for (const p of ps) diags.push(diag(p, 'error', 'spec.provider.name', `no extension provider "${name}" in the mesh config: requests this policy would send to it are denied`));
+      out.push(rbacFilter(protocol, port, 'bad_custom', { rules: rbacConfig('DENY', entries.map(([k, v]) => [k + BAD_CUSTOM_SUFFIX, v])) }));
+      continue;
+    }
+    out.push(rbacFilter(protocol, port, 'ext_authz', { shadow_rules: rbacConfig('DENY', entries), shadowPrefix: EXT_AUTHZ_SHADOW_PREFIX }));
+    out.push(extAuthzFilter(protocol, port, provider));
+  }
+  return out;
+}
+
+function actionFilter(action: 'ALLOW' | 'DENY' | 'AUDIT', policies: readonly AuthorizationPolicy[], protocol: 'http' | 'tcp', port: number, diags: Diagnostic[]): EnvoyObject | undefined {
+  if (policies.length === 0) return undefined;
+  const enforced: Entries = [];
+  const shadow: Entries = [];
+  let anyEnforced = false;
+  let anyShadow = false;
+  for (const p of policies) {
+    const r = policyEntries(p, protocol === 'tcp', '');
+    diags.push(...r.diagnostics);
+    if (p.dryRun) { anyShadow = true; shadow.push(...r.entries); } else { anyEnforced = true; enforced.push(...r.entries); }
+  }
+  const ra = RBAC_ACTION[action];
+  return rbacFilter(protocol, port, action.toLowerCase(), {
+    ...(anyEnforced ? { rules: rbacConfig(ra, enforced) } : {}),
+    ...(anyShadow ? { shadow_rules: rbacConfig(ra, shadow) } : {}),
+  });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o as object)) deepFreeze(v);
+  }
+  return o;
+}
+
+const memo = new WeakMap<MeshSnapshot, Map<string, InboundAuthz>>();
+
+/**
+ * Builds the authorization filters for one inbound port of a workload (memoized per snapshot,
+ * workload and port; the result is frozen). Only the filters for `protocol` are filled.
+ */
+export function inboundAuthz(snapshot: MeshSnapshot, workload: Workload, port: number, protocol: 'http' | 'tcp'): InboundAuthz {
+  let bySnap = memo.get(snapshot);
+  if (!bySnap) { bySnap = new Map(); memo.set(snapshot, bySnap); }
+  const key = `${workload.namespace}/${workload.name}|${port}|${protocol}`;
+  const hit = bySnap.get(key);
+  if (hit) return hit;
+  const groups: Record<AuthzAction, AuthorizationPolicy[]> = { CUSTOM: [], AUDIT: [], DENY: [], ALLOW: [] };
+  for (const p of authorizationPoliciesFor(snapshot, workload)) groups[p.action].push(p);
+  const diags: Diagnostic[] = [];
+  const filters: EnvoyObject[] = [...customFilters(snapshot, groups.CUSTOM, protocol, port, diags)];
+  for (const a of ['AUDIT', 'DENY', 'ALLOW'] as const) {
+    const f = actionFilter(a, groups[a], protocol, port, diags);
+    if (f) filters.push(f);
+  }
+  const out: InboundAuthz = deepFreeze({
+    httpFilters: protocol === 'http' ? filters : [],
+    networkFilters: protocol === 'tcp' ? filters : [],
+    diagnostics: dedupe(diags),
+  });
+  bySnap.set(key, out);
+  return out;
+}
+
+function dedupe(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => { const k = JSON.stringify(d); if (seen.has(k)) return false; seen.add(k); return true; });
+}
