@@ -1,0 +1,104 @@
+/**
+ * The consistency check run before a proxy's resources are sent: every EDS name a cluster
+ * refers to exists among its ClusterLoadAssignments, and every route configuration a
+ * listener's HCM names via RDS exists among its RouteConfigurations (as go-control-plane's
+ * `Snapshot.Consistent`). References are extracted once per chunk.
+ */
+import { ResourceType, TypeName, TYPE_PREFIX, type EnvoyObject } from '../resource-types.js';
+import type { Chunk, ResourceCache } from './resource-cache.js';
+
+/** A proxy's resources by type URL, each a list of shared chunks. */
+export type ChunksByType = Readonly<Partial<Record<string, readonly Chunk[]>>>;
+
+const HCM_TYPE = TYPE_PREFIX + TypeName.HttpConnectionManager;
+const MEMO_LIMIT = 10_000;
+
+function asObject(v: unknown): EnvoyObject | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as EnvoyObject) : undefined;
+}
+
+function asArray(v: unknown): readonly unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/** The EDS service name a cluster refers to, or undefined when it is not of type EDS. */
+export function edsNameOf(cluster: EnvoyObject): string | undefined {
+  const t = cluster['type'];
+  if (t !== 'EDS' && t !== 3) return undefined;
+  const svc = asObject(cluster['eds_cluster_config'])?.['service_name'];
+  const name = cluster['name'];
+  if (typeof svc === 'string' && svc.length > 0) return svc;
+  return typeof name === 'string' ? name : undefined;
+}
+
+/** Route configuration names a listener refers to through HCM `rds.route_config_name`. */
+export function rdsNamesOf(listener: EnvoyObject): string[] {
+  const out: string[] = [];
+  const fromHcm = (cfg: EnvoyObject | undefined): void => {
+    if (!cfg || cfg['@type'] !== HCM_TYPE) return;
+    const n = asObject(cfg['rds'])?.['route_config_name'];
+    if (typeof n === 'string' && n.length > 0) out.push(n);
+  };
+  const fromChain = (chain: unknown): void => {
+    for (const f of asArray(asObject(chain)?.['filters'])) fromHcm(asObject(asObject(f)?.['typed_config']));
+  };
+  for (const chain of asArray(listener['filter_chains'])) fromChain(chain);
+  fromChain(listener['default_filter_chain']);
+  fromHcm(asObject(asObject(listener['api_listener'])?.['api_listener']));
+  return out;
+}
+
+/** Checks reference consistency of one proxy's resources; memoized by chunk identity. */
+export class ConsistencyChecker {
+  private readonly edsRefs = new WeakMap<Chunk, readonly string[]>();
+  private readonly rdsRefs = new WeakMap<Chunk, readonly string[]>();
+  private readonly memo = new Map<string, readonly string[]>();
+
+  constructor(private readonly cache: ResourceCache) {}
+
+  /** Problems found, as sentences naming the missing resource; empty when consistent. */
+  check(res: ChunksByType): readonly string[] {
+    const clusters = res[ResourceType.Cluster] ?? [];
+    const endpoints = res[ResourceType.Endpoint] ?? [];
+    const listeners = res[ResourceType.Listener] ?? [];
+    const routes = res[ResourceType.Route] ?? [];
+    const ids = (t: typeof ResourceType[keyof typeof ResourceType], cs: readonly Chunk[]): string =>
+      cs.map((c) => this.cache.chunk(t, c).id).join(',');
+    const key = [
+      ids(ResourceType.Cluster, clusters),
+      ids(ResourceType.Endpoint, endpoints),
+      ids(ResourceType.Listener, listeners),
+      ids(ResourceType.Route, routes),
+    ].join('|');
+    const hit = this.memo.get(key);
+    if (hit) return hit;
+    const problems: string[] = [];
+    for (const c of clusters) {
+      for (const name of this.refs(this.edsRefs, c, (o) => {
+        const n = edsNameOf(o);
+        return n === undefined ? [] : [n];
+      })) {
+        if (!this.cache.lookup(ResourceType.Endpoint, endpoints, name)) {
+          problems.push(`cluster refers to EDS resource "${name}", which does not exist`);
+        }
+      }
+    }
+    for (const c of listeners) {
+      for (const name of this.refs(this.rdsRefs, c, rdsNamesOf)) {
+        if (!this.cache.lookup(ResourceType.Route, routes, name)) {
+          problems.push(`listener refers to route configuration "${name}", which does not exist`);
+        }
+      }
+    }
+    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+    const result = Object.freeze(problems);
+    this.memo.set(key, result);
+    return result;
+  }
+
+  private refs(memo: WeakMap<Chunk, readonly string[]>, chunk: Chunk, f: (o: EnvoyObject) => string[]): readonly string[] {
+    let r = memo.get(chunk);
+    if (!r) memo.set(chunk, (r = chunk.flatMap(f)));
+    return r;
+  }
+}

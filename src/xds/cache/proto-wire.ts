@@ -1,0 +1,86 @@
+/**
+ * Hand-written protobuf framing for the few envelope fields the ADS server writes itself.
+ * Resource bodies are encoded once elsewhere; here we only frame them (tag + length).
+ */
+
+const WIRE_LEN = 2;
+
+/** Bytes of an unsigned varint (values up to 2^53; lengths and tags only). */
+export function varint(n: number): Buffer {
+  const out: number[] = [];
+  let v = n;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+  return Buffer.from(out);
+}
+
+/** A length-delimited field: tag(field, LEN) + varint(length) + bytes. */
+export function lenField(field: number, bytes: Uint8Array): Buffer {
+  const head = Buffer.concat([varint((field << 3) | WIRE_LEN), varint(bytes.length)]);
+  return Buffer.concat([head, bytes]);
+}
+
+/** A string field; empty strings are omitted, as proto3 does for defaults. */
+export function stringField(field: number, s: string): Buffer {
+  if (s.length === 0) return Buffer.alloc(0);
+  return lenField(field, Buffer.from(s, 'utf8'));
+}
+
+/** The header (tag + length) of a length-delimited field whose body is written separately. */
+export function lenHeader(field: number, length: number): Buffer {
+  return Buffer.concat([varint((field << 3) | WIRE_LEN), varint(length)]);
+}
+
+/** `google.protobuf.Any` bytes: type_url (1) + value (2). */
+export function anyBytes(typeUrl: string, value: Uint8Array): Buffer {
+  return Buffer.concat([stringField(1, typeUrl), lenField(2, value)]);
+}
+
+/** One field read by {@link readFields}: its number, wire type and raw value. */
+export interface WireField {
+  readonly field: number;
+  readonly wire: number;
+  /** Varint value (wire 0), else 0. */
+  readonly num: number;
+  /** Body of a length-delimited field (wire 2), else an empty slice. */
+  readonly bytes: Buffer;
+}
+
+/**
+ * Reads the top-level fields of a message, in order; throws on truncated input.
+ * Only what the tests and the bench's simulated sidecars need (varint, 64/32-bit, LEN).
+ */
+export function readFields(buf: Buffer): WireField[] {
+  const out: WireField[] = [];
+  let pos = 0;
+  const readVarint = (): number => {
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      if (pos >= buf.length) throw new Error('truncated varint');
+      const b = buf[pos++]!;
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 0x80;
+    }
+  };
+  const empty = buf.subarray(0, 0);
+  while (pos < buf.length) {
+    const key = readVarint();
+    const field = Math.floor(key / 8);
+    const wire = key & 7;
+    if (wire === 0) out.push({ field, wire, num: readVarint(), bytes: empty });
+    else if (wire === 2) {
+      const len = readVarint();
+      if (pos + len > buf.length) throw new Error('truncated field');
+      out.push({ field, wire, num: 0, bytes: buf.subarray(pos, pos + len) });
+      pos += len;
+    } else if (wire === 1) pos += 8;
+    else if (wire === 5) pos += 4;
+    else throw new Error(`unsupported wire type ${wire}`);
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+/**
+ * The ADS server's Prometheus metrics (`meshd_xds_*`), registered on the Registry the
+ * caller passes; without one they are kept on a private Registry.
+ */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export interface XdsMetrics {
+  readonly connected: Gauge<'protocol'>;
+  readonly pushes: Counter<'type'>;
+  readonly pushDuration: Histogram<string>;
+  readonly nacks: Counter<'type'>;
+  readonly convergence: Histogram<string>;
+  readonly protocolErrors: Counter<'reason'>;
+}
+
+/** Creates and registers the metrics; one set per server. */
+export function createXdsMetrics(registry: Registry = new Registry()): XdsMetrics {
+  const registers = [registry];
+  return {
+    connected: new Gauge({ name: 'meshd_xds_connected_proxies', help: 'Connected ADS streams', labelNames: ['protocol'], registers }),
+    pushes: new Counter({ name: 'meshd_xds_pushes_total', help: 'Responses sent, by resource type', labelNames: ['type'], registers }),
+    pushDuration: new Histogram({
+      name: 'meshd_xds_push_duration_seconds',
+      help: 'From push() to every affected proxy regenerated and queued',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    nacks: new Counter({ name: 'meshd_xds_nacks_total', help: 'NACKs received, by resource type', labelNames: ['type'], registers }),
+    convergence: new Histogram({
+      name: 'meshd_xds_convergence_seconds',
+      help: 'From push() (a config change) to the last affected proxy ACK',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    protocolErrors: new Counter({
+      name: 'meshd_xds_protocol_errors_total',
+      help: 'Requests ignored or streams ended for bad input, by reason',
+      labelNames: ['reason'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The ADS server: registers the service on a grpc.Server, owns the resource cache, and
+ * exposes the narrow seam to the rest of meshd (`push`, `connectedProxies`, `syncStatus`,
+ * `rejections`, `close`). It knows nothing of Istio.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { SHORT_NAME, type ResourceTypeUrl } from '../resource-types.js';
+import { ConsistencyChecker } from '../cache/consistency.js';
+import { ResourceCache } from '../cache/resource-cache.js';
+import { createXdsMetrics, type XdsMetrics } from './metrics.js';
+import { adsServiceDefinition, type AdsServiceDefinition, type Decoded, type DeltaRequest, type SotwRequest } from './service.js';
+import { AdsStream } from './stream.js';
+import type { StreamHost } from './stream-host.js';
+import type {
+  AuthContext,
+  AuthResult,
+  ConnectedProxy,
+  GeneratedResources,
+  Logger,
+  ProxySyncStatus,
+  PushOutcome,
+  Rejection,
+  XdsCounters,
+  XdsServerOptions,
+} from './types.js';
+
+const REJECTIONS_KEPT = 200;
+
+/** HTTP/2 keepalive and size options for a grpc.Server that carries ADS. */
+export const ADS_SERVER_OPTIONS: grpc.ServerOptions = {
+  'grpc.keepalive_time_ms': 30_000,
+  'grpc.keepalive_timeout_ms': 10_000,
+  'grpc.keepalive_permit_without_calls': 1,
+  'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+  'grpc.max_receive_message_length': 16 * 1024 * 1024,
+  'grpc.max_send_message_length': -1,
+};
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+type MutableCounters = { -readonly [K in keyof XdsCounters]: number };
+
+export class XdsServer {
+  readonly cache = new ResourceCache();
+  readonly metrics: XdsMetrics;
+  private readonly checker: ConsistencyChecker;
+  private readonly streams = new Set<AdsStream>();
+  private readonly rejected: Rejection[] = [];
+  private readonly counters: MutableCounters = { staleNonces: 0, unknownTypes: 0, malformed: 0, nacks: 0, responses: 0, inconsistent: 0 };
+  private seq = 0;
+  private nextConnection = 0;
+  private grpcServer: grpc.Server | undefined;
+  private readonly host: StreamHost;
+
+  constructor(private readonly opts: XdsServerOptions) {
+    this.metrics = createXdsMetrics(opts.registry);
+    this.checker = new ConsistencyChecker(this.cache);
+    const log = opts.logger ?? silent;
+    this.host = {
+      cache: this.cache,
+      checker: this.checker,
+      log,
+      ackTimeoutMs: opts.ackTimeoutMs ?? 5000,
+      controlPlaneId: opts.controlPlaneId,
+      authenticate: opts.authenticate ? (ctx: AuthContext): Promise<AuthResult> | AuthResult => opts.authenticate!(ctx) : undefined,
+      generate: (p: ConnectedProxy): Promise<GeneratedResources> | GeneratedResources => opts.generate(p),
+      pushSeq: () => this.seq,
+      count: (c, reason) => {
+        this.counters[c]++;
+        this.metrics.protocolErrors.inc({ reason });
+      },
+      recordRejection: (r) => {
+        this.counters.nacks++;
+        this.metrics.nacks.inc({ type: SHORT_NAME[r.typeUrl as ResourceTypeUrl] ?? r.typeUrl });
+        this.rejected.push(r);
+        if (this.rejected.length > REJECTIONS_KEPT) this.rejected.shift();
+      },
+      onResponse: (t) => {
+        this.counters.responses++;
+        this.metrics.pushes.inc({ type: SHORT_NAME[t] });
+      },
+      onReady: (s) => {
+        this.streams.add(s);
+        this.metrics.connected.inc({ protocol: s.protocol });
+      },
+      onClose: (s) => {
+        if (this.streams.delete(s)) this.metrics.connected.dec({ protocol: s.protocol });
+      },
+    };
+  }
+
+  /** Adds the ADS service to a grpc.Server (create it with ADS_SERVER_OPTIONS). */
+  addTo(server: grpc.Server): void {
+    const open = (protocol: 'sotw' | 'delta') => (call: grpc.ServerDuplexStream<Decoded<SotwRequest | DeltaRequest>, Buffer>) => {
+      new AdsStream(this.host, call, protocol, `${protocol}-${++this.nextConnection}`);
+    };
+    server.addService(adsServiceDefinition as unknown as AdsServiceDefinition, {
+      StreamAggregatedResources: open('sotw'),
+      DeltaAggregatedResources: open('delta'),
+    });
+  }
+
+  /** Starts a grpc.Server of its own on `address` (`127.0.0.1:0` for any port); returns the port. */
+  async listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+    const server = new grpc.Server(ADS_SERVER_OPTIONS);
+    this.addTo(server);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.grpcServer = server;
+    return port;
+  }
+
+  /**
+   * Regenerates the proxies `filter` selects (all when absent) and sends each only what
+   * changed. Resolves when every affected proxy has answered (ACK or NACK) or the
+   * convergence timeout passed; the time is observed as `meshd_xds_convergence_seconds`.
+   */
+  async push(filter?: (proxy: ConnectedProxy) => boolean): Promise<PushOutcome> {
+    const seq = ++this.seq;
+    const t0 = performance.now();
+    const affected = [...this.streams].filter((s) => s.ready && s.proxy && (!filter || filter(s.proxy)));
+    const taken: AdsStream[] = [];
+    await Promise.all(
+      affected.map(async (s) => {
+        try {
+          const gen = await this.opts.generate(s.proxy!);
+          if (s.setResources(gen, seq)) taken.push(s);
+        } catch (e: unknown) {
+          s.lastError = `generate failed: ${e instanceof Error ? e.message : String(e)}`;
+          this.host.log.error('xds: generate failed on push', { node: s.proxy?.info.id, error: s.lastError });
+        }
+      }),
+    );
+    this.metrics.pushDuration.observe((performance.now() - t0) / 1000);
+    const timeoutMs = this.opts.convergenceTimeoutMs ?? 30_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const all = Promise.all(taken.map((s) => s.waitGen(seq))).then((r) => r.every(Boolean));
+    const converged = await Promise.race([all, timeout]);
+    clearTimeout(timer);
+    const ms = performance.now() - t0;
+    if (converged) this.metrics.convergence.observe(ms / 1000);
+    return { proxies: affected.length, converged, ms };
+  }
+
+  /** Streams that passed authentication and got their first resources. */
+  connectedProxies(): ConnectedProxy[] {
+    return [...this.streams].flatMap((s) => (s.proxy ? [s.proxy] : []));
+  }
+
+  /** Per stream and type: sent version/nonce, acked version, last NACK; sorted by proxy id. */
+  syncStatus(): ProxySyncStatus[] {
+    return [...this.streams].map((s) => s.syncStatus()).sort((a, b) => a.proxyId.localeCompare(b.proxyId) || a.connectionId.localeCompare(b.connectionId));
+  }
+
+  /** The latest NACKs (oldest first, at most 200), for the admin endpoint. */
+  rejections(): readonly Rejection[] {
+    return [...this.rejected];
+  }
+
+  /** Protocol event counters (stale nonces, unknown types, malformed requests, ...). */
+  counts(): XdsCounters {
+    return { ...this.counters };
+  }
+
+  /** Ends every stream and, when `listen` started one, the grpc.Server. */
+  async close(): Promise<void> {
+    for (const s of [...this.streams]) s.fail(grpc.status.UNAVAILABLE, 'server shutting down');
+    const server = this.grpcServer;
+    this.grpcServer = undefined;
+    if (server) {
+      // A client that never reads keeps its stream open; do not wait for it forever.
+      await Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), new Promise((r) => setTimeout(r, 1000))]);
+      server.forceShutdown();
+    }
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * The ADS service definition, hand-written so that requests are decoded with protobufjs
+ * into plain typed data and responses go out as pre-built bytes (no re-encoding).
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
+import { messageType } from '../protos.js';
+
+export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
+export const SOTW_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
+export const DELTA_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;
+
+export interface ErrorDetail {
+  readonly code: number;
+  readonly message: string;
+}
+
+/**
+ * A decoded DiscoveryRequest. Envoy repeats the whole `resource_names` list in every
+ * request (1,000 EDS names in each ACK), so names are decoded only on demand and
+ * `namesDigest` (a hash of their raw bytes) lets a stream skip an unchanged list cheaply.
+ */
+export interface SotwRequest {
+  readonly versionInfo: string;
+  /** The decoded `Node` message, or undefined when the request has none. */
+  node(): unknown;
+  readonly typeUrl: string;
+  readonly responseNonce: string;
+  readonly errorDetail?: ErrorDetail;
+  readonly namesCount: number;
+  readonly namesDigest: string;
+  resourceNames(): string[];
+}
+
+/** A decoded DeltaDiscoveryRequest. */
+export interface DeltaRequest {
+  readonly node: unknown;
+  readonly typeUrl: string;
+  readonly subscribe: readonly string[];
+  readonly unsubscribe: readonly string[];
+  readonly initialVersions: ReadonlyMap<string, string>;
+  readonly responseNonce: string;
+  readonly errorDetail?: ErrorDetail;
+}
+
+/** A request, or why it could not be decoded (the stream is then ended by the handler). */
+export type Decoded<T> = { readonly ok: true; readonly req: T } | { readonly ok: false; readonly error: string };
+
+type Rec = { readonly [k: string]: unknown };
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+function errorDetailOf(v: unknown): ErrorDetail | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const o = v as Rec;
+  return { code: typeof o['code'] === 'number' ? o['code'] : 0, message: str(o['message']) };
+}
+
+function decodeWith(name: string, buf: Buffer): Rec {
+  return messageType(name).decode(buf) as unknown as Rec;
+}
+
+/** Decodes DiscoveryRequest bytes by hand (envelope only); never throws. */
+export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
+  try {
+    let versionInfo = '';
+    let typeUrl = '';
+    let responseNonce = '';
+    let nodeBytes: Buffer | undefined;
+    let errorBytes: Buffer | undefined;
+    let namesStart = -1;
+    let namesEnd = -1;
+    let namesCount = 0;
+    let pos = 0;
+    const readVarint = (): number => {
+      let result = 0;
+      let mul = 1;
+      for (let i = 0; i < 10; i++) {
+        if (pos >= buf.length) throw new Error('truncated varint');
+        const b = buf[pos++]!;
+        result += (b & 0x7f) * mul;
+        if (b < 0x80) return result;
+        mul *= 0x80;
+      }
+      throw new Error('varint too long');
+    };
+    while (pos < buf.length) {
+      const fieldStart = pos;
+      const key = readVarint();
+      const field = Math.floor(key / 8);
+      const wire = key & 7;
+      if (field === 0) throw new Error('field number 0');
+      if (wire === 0) { readVarint(); continue; }
+      if (wire === 1) { pos += 8; continue; }
+      if (wire === 5) { pos += 4; continue; }
+      if (wire !== 2) throw new Error(`unsupported wire type ${wire}`);
+      const len = readVarint();
+      if (pos + len > buf.length) throw new Error('truncated field');
+      const body = buf.subarray(pos, pos + len);
+      pos += len;
+      switch (field) {
+        case 1: versionInfo = body.toString('utf8'); break;
+        case 2: nodeBytes = body; break;
+        case 3:
+          if (namesStart < 0) namesStart = fieldStart;
+          namesEnd = pos;
+          namesCount++;
+          break;
+        case 4: typeUrl = body.toString('utf8'); break;
+        case 5: responseNonce = body.toString('utf8'); break;
+        case 6: errorBytes = body; break;
+        default: break;
+      }
+    }
+    const namesRegion = namesStart < 0 ? buf.subarray(0, 0) : buf.subarray(namesStart, namesEnd);
+    const namesDigest = namesCount === 0 ? '' : createHash('sha1').update(namesRegion).digest('base64');
+    let errorDetail: ErrorDetail | undefined;
+    if (errorBytes) errorDetail = errorDetailOf(messageType('google.rpc.Status').decode(errorBytes));
+    let node: unknown;
+    let nodeDecoded = false;
+    return {
+      ok: true,
+      req: {
+        versionInfo,
+        typeUrl,
+        responseNonce,
+        errorDetail,
+        namesCount,
+        namesDigest,
+        node(): unknown {
+          if (!nodeDecoded && nodeBytes) node = messageType('envoy.config.core.v3.Node').decode(nodeBytes);
+          nodeDecoded = true;
+          return node;
+        },
+        resourceNames(): string[] {
+          const out: string[] = [];
+          let p = 0;
+          const region = namesRegion;
+          while (p < region.length) {
+            // Each entry: tag 0x1a, varint length, bytes (other fields never sit between names).
+            const key = region[p++]!;
+            let len = 0;
+            let mul = 1;
+            for (;;) {
+              const b = region[p++]!;
+              len += (b & 0x7f) * mul;
+              if (b < 0x80) break;
+              mul *= 0x80;
+            }
+            if (key === 0x1a) out.push(region.toString('utf8', p, p + len));
+            p += len;
+          }
+          return out;
+        },
+      },
+    };
+  } catch (e: unknown) {
+    return { ok: false, error: `malformed DiscoveryRequest: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+/** Decodes DeltaDiscoveryRequest bytes; never throws. */
+export function decodeDeltaRequest(buf: Buffer): Decoded<DeltaRequest> {
+  try {
+    const m = decodeWith('envoy.service.discovery.v3.DeltaDiscoveryRequest', buf);
+    const iv = m['initial_resource_versions'];
+    const initialVersions = new Map<string, string>();
+    if (typeof iv === 'object' && iv !== null) {
+      for (const [k, v] of Object.entries(iv as Rec)) if (typeof v === 'string') initialVersions.set(k, v);
+    }
+    return {
+      ok: true,
+      req: {
+        node: m['node'] ?? undefined,
+        typeUrl: str(m['type_url']),
+        subscribe: strings(m['resource_names_subscribe']),
+        unsubscribe: strings(m['resource_names_unsubscribe']),
+        initialVersions,
+        responseNonce: str(m['response_nonce']),
+        errorDetail: errorDetailOf(m['error_detail']),
+      },
+    };
+  } catch (e: unknown) {
+    return { ok: false, error: `malformed DeltaDiscoveryRequest: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+/** The service definition: responses are pre-built Buffers, requests decode to plain data. */
+export const adsServiceDefinition = {
+  StreamAggregatedResources: {
+    path: SOTW_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: decodeSotwRequest,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+  DeltaAggregatedResources: {
+    path: DELTA_PATH,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: identity,
+    requestDeserialize: decodeDeltaRequest,
+    responseSerialize: identity,
+    responseDeserialize: identity,
+  },
+} as const;
+
+/** The type grpc-js needs for `addService`. */
+export type AdsServiceDefinition = grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;

@@ -1,0 +1,24 @@
+import type { ConsistencyChecker } from '../cache/consistency.js';
+import type { ResourceCache } from '../cache/resource-cache.js';
+import type { ResourceTypeUrl } from '../resource-types.js';
+import type { AdsStream } from './stream.js';
+import type { AuthContext, AuthResult, ConnectedProxy, GeneratedResources, Logger, Rejection, XdsCounters } from './types.js';
+
+/** What a stream needs from its server (kept narrow so streams are testable alone). */
+export interface StreamHost {
+  readonly cache: ResourceCache;
+  readonly checker: ConsistencyChecker;
+  readonly log: Logger;
+  readonly ackTimeoutMs: number;
+  readonly controlPlaneId: string | undefined;
+  readonly authenticate: ((ctx: AuthContext) => Promise<AuthResult> | AuthResult) | undefined;
+  generate(proxy: ConnectedProxy): Promise<GeneratedResources> | GeneratedResources;
+  /** The sequence number of the latest push() call. */
+  pushSeq(): number;
+  /** Counts a protocol event (and the error metric with `reason`). */
+  count(counter: keyof XdsCounters, reason: string): void;
+  recordRejection(r: Rejection): void;
+  onResponse(typeUrl: ResourceTypeUrl): void;
+  onReady(stream: AdsStream): void;
+  onClose(stream: AdsStream): void;
+}

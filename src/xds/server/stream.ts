@@ -1,0 +1,354 @@
+/**
+ * One ADS stream (SotW or Delta). Requests update per-type state synchronously; a single
+ * pump per stream sends responses in PUSH_ORDER, one message in flight at a time. A type
+ * waits while an earlier (or the same) type awaits its ACK, up to `ackTimeoutMs`. Because
+ * responses are planned from the latest resources when they are written, pushes that
+ * arrive while the stream is slow coalesce (latest state wins) and memory stays bounded.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { PUSH_ORDER, SHORT_NAME, isResourceTypeUrl, type ResourceTypeUrl } from '../resource-types.js';
+import type { Chunk } from '../cache/resource-cache.js';
+import { deltaResponse, sotwResponse } from '../cache/responses.js';
+import { nodeInfoOf, proxyInfoOf } from './node.js';
+import type { Decoded, DeltaRequest, ErrorDetail, SotwRequest } from './service.js';
+import { TypeState, planDelta, planSotw, type Plan } from './type-state.js';
+import type { StreamHost } from './stream-host.js';
+import type { ConnectedProxy, GeneratedResources, ProxySyncStatus, TypeSyncStatus } from './types.js';
+
+type Protocol = 'sotw' | 'delta';
+type AnyRequest = SotwRequest | DeltaRequest;
+type Call = grpc.ServerDuplexStream<Decoded<AnyRequest>, Buffer>;
+
+const NO_CHUNKS: readonly Chunk[] = [];
+
+export class AdsStream {
+  proxy: ConnectedProxy | undefined;
+  lastError: string | undefined;
+  private readonly types = new Map<ResourceTypeUrl, TypeState>();
+  private current: GeneratedResources = {};
+  private resSeq = -1;
+  private wantGen = 0;
+  private doneGen = 0;
+  private waiters: { gen: number; resolve: (ok: boolean) => void }[] = [];
+  private nonce = 0;
+  private queue: AnyRequest[] | undefined = [];
+  private closed = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly host: StreamHost,
+    private readonly call: Call,
+    readonly protocol: Protocol,
+    readonly connectionId: string,
+  ) {
+    call.on('data', (d: Decoded<AnyRequest>) => this.onData(d));
+    call.on('end', () => this.close());
+    call.on('error', () => this.close());
+    call.on('cancelled', () => this.close());
+    call.on('close', () => this.close());
+  }
+
+  get ready(): boolean {
+    return this.proxy !== undefined && this.queue === undefined && !this.closed;
+  }
+
+  private onData(d: Decoded<AnyRequest>): void {
+    if (this.closed) return;
+    if (!d.ok) {
+      this.host.count('malformed', 'malformed');
+      this.host.log.warn('xds: malformed request, ending stream', { connection: this.connectionId, error: d.error });
+      this.fail(grpc.status.INVALID_ARGUMENT, d.error);
+      return;
+    }
+    if (this.queue) {
+      this.queue.push(d.req);
+      if (this.queue.length === 1 && !this.proxy) void this.init(d.req);
+      return;
+    }
+    this.handle(d.req);
+  }
+
+  /** Ends the stream with a status (the client sees `code` and `message`). */
+  fail(code: grpc.status, message: string): void {
+    if (this.closed) return;
+    this.call.emit('error', { code, details: message });
+    this.close();
+  }
+
+  private async init(first: AnyRequest): Promise<void> {
+    const node = nodeInfoOf(typeof first.node === 'function' ? first.node() : first.node);
+    if (!node) return this.fail(grpc.status.INVALID_ARGUMENT, 'the first request must carry a node with an id');
+    const peer = this.call.getPeer();
+    const pi = proxyInfoOf(node, peer);
+    if (!pi.ok) return this.fail(grpc.status.INVALID_ARGUMENT, pi.error);
+    let identity;
+    if (this.host.authenticate) {
+      try {
+        const res = await this.host.authenticate({
+          metadata: this.call.metadata,
+          peerCertificate: this.call.getAuthContext()?.sslPeerCertificate,
+          node,
+          peer,
+        });
+        if (!res.ok) {
+          this.host.log.warn('xds: authentication failed', { node: node.id, message: res.message });
+          return this.fail(res.code, res.message);
+        }
+        identity = res.identity;
+      } catch (e: unknown) {
+        this.host.log.error('xds: authenticate threw', { node: node.id, error: String(e) });
+        return this.fail(grpc.status.UNAVAILABLE, 'authentication error');
+      }
+    }
+    if (this.closed) return;
+    this.proxy = { connectionId: this.connectionId, info: pi.info, identity, node, protocol: this.protocol, peer, connectedAt: Date.now() };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const seq = this.host.pushSeq();
+      try {
+        const gen = await this.host.generate(this.proxy);
+        this.setResources(gen, seq);
+      } catch (e: unknown) {
+        this.lastError = `generate failed: ${e instanceof Error ? e.message : String(e)}`;
+        this.host.log.error('xds: generate failed', { node: node.id, error: this.lastError });
+        return this.fail(grpc.status.UNAVAILABLE, 'resource generation failed');
+      }
+      if (this.closed) return;
+      if (this.host.pushSeq() === seq) break;
+    }
+    const queued = this.queue ?? [];
+    this.queue = undefined;
+    this.host.onReady(this);
+    for (const r of queued) this.handle(r);
+    void this.pump();
+  }
+
+  /**
+   * Replaces this stream's resources unless a newer push already did; an inconsistent set
+   * is refused (kept out of the stream) and recorded. Returns whether it was taken.
+   */
+  setResources(gen: GeneratedResources, seq: number): boolean {
+    if (seq < this.resSeq) return false;
+    this.resSeq = seq;
+    const problems = this.host.checker.check(gen);
+    if (problems.length > 0) {
+      this.lastError = `inconsistent resources, not sent: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ''}`;
+      this.host.count('inconsistent', 'inconsistent');
+      this.host.log.warn('xds: inconsistent resources, not sent', { node: this.proxy?.info.id, problems: problems.slice(0, 5) });
+      return false;
+    }
+    this.lastError = undefined;
+    this.current = gen;
+    this.wantGen = Math.max(this.wantGen, seq);
+    this.signal();
+    return true;
+  }
+
+  /** Resolves true once every response planned for push `seq` (or later) was answered. */
+  waitGen(seq: number): Promise<boolean> {
+    if (this.doneGen >= seq) return Promise.resolve(true);
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => this.waiters.push({ gen: seq, resolve }));
+  }
+
+  private state(t: ResourceTypeUrl): TypeState {
+    let st = this.types.get(t);
+    if (!st) this.types.set(t, (st = new TypeState(t)));
+    return st;
+  }
+
+  private intern(t: ResourceTypeUrl): (n: string) => string {
+    const chunks = this.current[t] ?? NO_CHUNKS;
+    return (n) => this.host.cache.lookup(t, chunks, n)?.name ?? n;
+  }
+
+  private handle(req: AnyRequest): void {
+    const t = req.typeUrl;
+    if (!isResourceTypeUrl(t)) {
+      this.host.count('unknownTypes', 'unknown_type');
+      this.host.log.warn('xds: request for an unknown type URL ignored', { node: this.proxy?.info.id, typeUrl: t });
+      return;
+    }
+    const st = this.state(t);
+    let stale = false;
+    if (req.responseNonce !== '') {
+      if (req.responseNonce !== st.sentNonce) {
+        stale = true;
+        this.host.count('staleNonces', 'stale_nonce');
+        this.host.log.debug('xds: stale or unknown nonce ignored', { node: this.proxy?.info.id, type: SHORT_NAME[t], nonce: req.responseNonce });
+      } else if (req.errorDetail) {
+        this.onNack(st, req.errorDetail);
+      } else {
+        st.ackedVersion = 'versionInfo' in req ? req.versionInfo : st.sentVersion;
+        st.awaitingAck = false;
+      }
+    }
+    if ('namesDigest' in req) {
+      // SotW: a stale request is ignored whole; the next one repeats the full subscription.
+      if (stale) return;
+      const reset = req.responseNonce === '' && st.requested;
+      if (!st.requested || reset || req.namesDigest !== st.namesDigest) {
+        st.replace(req.resourceNames(), this.intern(t));
+        st.namesDigest = req.namesDigest;
+      }
+      if (reset) st.base = undefined;
+      st.requested = true;
+    } else {
+      // Delta: subscription changes apply even with a stale nonce (they are not repeated).
+      if (!st.requested) {
+        st.requested = true;
+        if (req.initialVersions.size > 0) st.initialVersions = req.initialVersions;
+        if (req.subscribe.length === 0) st.replace([], this.intern(t));
+      }
+      st.subscribe(req.subscribe, this.intern(t));
+      st.unsubscribe(req.unsubscribe);
+    }
+    this.signal();
+  }
+
+  private onNack(st: TypeState, err: ErrorDetail): void {
+    const rejection = {
+      proxyId: this.proxy?.info.id ?? '',
+      connectionId: this.connectionId,
+      typeUrl: st.typeUrl,
+      version: st.sentVersion ?? '',
+      nonce: st.sentNonce ?? '',
+      message: err.message,
+      time: new Date().toISOString(),
+    };
+    st.lastNack = rejection;
+    st.awaitingAck = false;
+    // The proxy keeps its last good config; re-send everything only with the next new version.
+    st.forceFull = true;
+    this.host.recordRejection(rejection);
+    this.host.log.warn('xds: NACK', { node: rejection.proxyId, type: SHORT_NAME[st.typeUrl], version: rejection.version, message: err.message });
+  }
+
+  private signal(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(ms) ? setTimeout(() => this.signal(), Math.max(1, ms)) : undefined;
+      this.wake = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async pump(): Promise<void> {
+    const ackTimeout = this.host.ackTimeoutMs;
+    while (!this.closed) {
+      const now = Date.now();
+      let blocked = false;
+      let awaiting = false;
+      let deadline = Infinity;
+      let plan: Plan | undefined;
+      let planState: TypeState | undefined;
+      for (const t of PUSH_ORDER) {
+        const st = this.types.get(t);
+        if (!st) continue;
+        const cur = this.current[t] ?? NO_CHUNKS;
+        if (st.awaitingAck) {
+          awaiting = true;
+          const d = st.sentAt + ackTimeout;
+          if (now < d) {
+            blocked = true;
+            deadline = Math.min(deadline, d);
+          }
+        }
+        if (!st.pending(cur)) continue;
+        if (blocked) break;
+        plan = this.protocol === 'sotw' ? planSotw(this.host.cache, st, cur) : planDelta(this.host.cache, st, cur);
+        if (plan) {
+          planState = st;
+          break;
+        }
+      }
+      if (plan && planState) {
+        await this.send(planState, plan);
+        continue;
+      }
+      if (!awaiting && !this.anyPending()) this.settle();
+      await this.sleep(deadline - now);
+    }
+  }
+
+  private anyPending(): boolean {
+    for (const [t, st] of this.types) if (st.pending(this.current[t] ?? NO_CHUNKS)) return true;
+    return false;
+  }
+
+  private settle(): void {
+    this.doneGen = this.wantGen;
+    if (this.waiters.length === 0) return;
+    const keep: typeof this.waiters = [];
+    for (const w of this.waiters) (w.gen <= this.doneGen ? w.resolve(true) : keep.push(w));
+    this.waiters = keep;
+  }
+
+  private async send(st: TypeState, plan: Plan): Promise<void> {
+    const nonce = (++this.nonce).toString(36);
+    const cp = this.host.controlPlaneId;
+    const buf =
+      this.protocol === 'sotw'
+        ? sotwResponse({ versionInfo: plan.version, typeUrl: st.typeUrl, resources: plan.resources, nonce, controlPlane: cp })
+        : deltaResponse({ systemVersionInfo: plan.version, typeUrl: st.typeUrl, resources: plan.resources, removed: plan.removed, nonce, controlPlane: cp });
+    st.sentVersion = plan.version;
+    st.sentNonce = nonce;
+    st.awaitingAck = true;
+    st.sentAt = Date.now();
+    st.forceFull = false;
+    this.host.onResponse(st.typeUrl);
+    await this.write(buf);
+  }
+
+  /** Writes one message and resolves when grpc-js has handed it to HTTP/2 (or the stream closed). */
+  private write(buf: Buffer): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      let done = false;
+      const finish = (): void => {
+        if (done) return;
+        done = true;
+        this.call.off('close', finish);
+        resolve();
+      };
+      this.call.once('close', finish);
+      try {
+        this.call.write(buf, () => finish());
+      } catch {
+        finish();
+      }
+    });
+  }
+
+  /** Marks the stream closed, wakes everything waiting on it. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.signal();
+    for (const w of this.waiters) w.resolve(false);
+    this.waiters = [];
+    this.host.onClose(this);
+    if (!this.call.destroyed && this.call.writable) {
+      try {
+        this.call.end();
+      } catch {
+        /* already ended */
+      }
+    }
+  }
+
+  /** Sync state per type, for the admin endpoint. */
+  syncStatus(): ProxySyncStatus {
+    const types: Partial<Record<ResourceTypeUrl, TypeSyncStatus>> = {};
+    for (const [t, st] of this.types) {
+      types[t] = { sentVersion: st.sentVersion, sentNonce: st.sentNonce, ackedVersion: st.ackedVersion, awaitingAck: st.awaitingAck, lastNack: st.lastNack };
+    }
+    return { proxyId: this.proxy?.info.id ?? '', connectionId: this.connectionId, protocol: this.protocol, types, lastError: this.lastError };
+  }
+}

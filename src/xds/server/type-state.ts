@@ -1,0 +1,201 @@
+/**
+ * Per-stream, per-type protocol state, and the planning of the next response. State keeps
+ * references to shared chunks (`base`: the content the client's resources were last
+ * evaluated against) instead of per-name version maps, so a connected proxy stays small.
+ */
+import { isWildcardType, type ResourceTypeUrl } from '../resource-types.js';
+import type { Chunk, Encoded, ResourceCache } from '../cache/resource-cache.js';
+import type { Rejection } from './types.js';
+
+export const WILDCARD = '*';
+
+/** What one type on one stream has asked for and been sent. */
+export class TypeState {
+  /** The client has sent at least one request for this type. */
+  requested = false;
+  wildcard = false;
+  /** Named subscriptions (strings interned against resource names where possible). */
+  readonly names = new Set<string>();
+  /** Subscribed since the last response, not yet served. */
+  newNames: Set<string> | undefined;
+  /** Wildcard was just switched on: the whole set is due. */
+  newWildcard = false;
+  /** Content the client was last brought up to date with; undefined before the first response. */
+  base: readonly Chunk[] | undefined;
+  /** Delta reconnect: versions the client already has (consumed by the first response). */
+  initialVersions: ReadonlyMap<string, string> | undefined;
+  /** After a NACK, the next content change re-sends every subscribed resource. */
+  forceFull = false;
+  /** SotW: digest of the last request's resource_names bytes, to skip unchanged lists cheaply. */
+  namesDigest = '';
+  sentVersion: string | undefined;
+  sentNonce: string | undefined;
+  ackedVersion: string | undefined;
+  awaitingAck = false;
+  sentAt = 0;
+  lastNack: Rejection | undefined;
+
+  constructor(readonly typeUrl: ResourceTypeUrl) {}
+
+  /** Whether `name` is wanted (wildcard or named). */
+  wants(name: string): boolean {
+    return this.wildcard || this.names.has(name);
+  }
+
+  /** Adds named subscriptions; newly added ones are due for a response. */
+  subscribe(names: Iterable<string>, intern: (n: string) => string): void {
+    for (const raw of names) {
+      if (raw === WILDCARD) {
+        if (!this.wildcard) this.newWildcard = true;
+        this.wildcard = true;
+        continue;
+      }
+      if (this.names.has(raw)) continue;
+      const n = intern(raw);
+      this.names.add(n);
+      (this.newNames ??= new Set()).add(n);
+    }
+  }
+
+  /** Removes named subscriptions (`*` ends the wildcard). */
+  unsubscribe(names: Iterable<string>): void {
+    for (const n of names) {
+      if (n === WILDCARD) this.wildcard = false;
+      this.names.delete(n);
+      this.newNames?.delete(n);
+    }
+  }
+
+  /** Replaces the subscription with a SotW request's full list. */
+  replace(names: readonly string[], intern: (n: string) => string): void {
+    const next = new Set(names);
+    const wildcard = next.has(WILDCARD) || (names.length === 0 && isWildcardType(this.typeUrl));
+    next.delete(WILDCARD);
+    for (const n of [...this.names]) if (!next.has(n)) this.names.delete(n);
+    if (wildcard && !this.wildcard) this.newWildcard = true;
+    this.wildcard = wildcard;
+    this.subscribe(next, intern);
+  }
+
+  /** True when a response may be due: new subscriptions, first response, or changed content. */
+  pending(current: readonly Chunk[]): boolean {
+    if (!this.requested) return false;
+    if (this.base === undefined || this.newWildcard || (this.newNames !== undefined && this.newNames.size > 0)) return true;
+    if (this.base.length !== current.length) return true;
+    for (let i = 0; i < current.length; i++) if (this.base[i] !== current[i]) return true;
+    return false;
+  }
+}
+
+/** A response to send: pre-framed resource fields, removed names, and the type version. */
+export interface Plan {
+  readonly version: string;
+  /** SotW: `sotwField`s or whole-chunk bytes. Delta: `deltaField()`s. */
+  readonly resources: readonly Buffer[];
+  readonly removed: readonly string[];
+  readonly count: number;
+}
+
+function selection(cache: ResourceCache, st: TypeState, current: readonly Chunk[]): Encoded[] {
+  const out: Encoded[] = [];
+  if (st.wildcard) {
+    for (const e of cache.all(st.typeUrl, current)) out.push(e);
+    return out;
+  }
+  for (const n of st.names) {
+    const e = cache.lookup(st.typeUrl, current, n);
+    if (e) out.push(e);
+  }
+  return out;
+}
+
+function finish(st: TypeState, current: readonly Chunk[]): void {
+  st.base = current;
+  st.newNames = undefined;
+  st.newWildcard = false;
+  st.initialVersions = undefined;
+}
+
+/**
+ * Plans a SotW response and advances the state as if it were sent; undefined when nothing
+ * is due. LDS/CDS responses carry the full subscribed set; EDS/RDS/SDS responses may carry
+ * only changed or newly subscribed resources. A NACKed version is never planned again:
+ * only content whose version differs from the last sent one is.
+ */
+export function planSotw(cache: ResourceCache, st: TypeState, current: readonly Chunk[]): Plan | undefined {
+  const t = st.typeUrl;
+  const version = cache.typeVersion(t, current);
+  const first = st.base === undefined;
+  const subscriptionChanged = st.newWildcard || (st.newNames?.size ?? 0) > 0;
+  if (isWildcardType(t)) {
+    const contentChanged = version !== st.sentVersion;
+    const due = first || subscriptionChanged || contentChanged;
+    finish(st, current);
+    if (!due) return undefined;
+    if (st.wildcard) {
+      const resources = current.map((c) => cache.chunk(t, c).sotwBytes());
+      const count = current.reduce((a, c) => a + c.length, 0);
+      return { version, resources, removed: [], count };
+    }
+    const sel = selection(cache, st, current);
+    return { version, resources: sel.map((e) => e.sotwField), removed: [], count: sel.length };
+  }
+  let picked: Encoded[];
+  if (first) picked = selection(cache, st, current);
+  else {
+    const d = cache.diff(t, st.base!, current);
+    const changed = d.changed.filter((e) => st.wants(e.name));
+    if (st.forceFull && (changed.length > 0 || d.removed.length > 0)) picked = selection(cache, st, current);
+    else {
+      picked = changed;
+      if (st.newWildcard) picked = selection(cache, st, current);
+      else if (st.newNames) {
+        const have = new Set(picked.map((e) => e.name));
+        for (const n of st.newNames) {
+          const e = have.has(n) ? undefined : cache.lookup(t, current, n);
+          if (e) picked.push(e);
+        }
+      }
+    }
+  }
+  finish(st, current);
+  if (picked.length === 0) return undefined;
+  return { version, resources: picked.map((e) => e.sotwField), removed: [], count: picked.length };
+}
+
+/**
+ * Plans a Delta response and advances the state; undefined when nothing is due. The first
+ * response skips what `initial_resource_versions` says the client already has and removes
+ * what it has that no longer exists; later ones carry changed, newly subscribed and removed
+ * resources (only those the client subscribes to).
+ */
+export function planDelta(cache: ResourceCache, st: TypeState, current: readonly Chunk[]): Plan | undefined {
+  const t = st.typeUrl;
+  const version = cache.typeVersion(t, current);
+  let picked: Encoded[];
+  let removed: string[];
+  if (st.base === undefined) {
+    const initial = st.initialVersions;
+    picked = selection(cache, st, current).filter((e) => initial?.get(e.name) !== e.version);
+    removed = initial ? [...initial.keys()].filter((n) => st.wants(n) && !cache.lookup(t, current, n)) : [];
+  } else {
+    const d = cache.diff(t, st.base, current);
+    const changed = d.changed.filter((e) => st.wants(e.name));
+    removed = d.removed.filter((n) => st.wants(n));
+    if (st.newWildcard || (st.forceFull && (changed.length > 0 || removed.length > 0))) {
+      picked = selection(cache, st, current);
+    } else {
+      picked = changed;
+      if (st.newNames) {
+        const have = new Set(picked.map((e) => e.name));
+        for (const n of st.newNames) {
+          const e = have.has(n) ? undefined : cache.lookup(t, current, n);
+          if (e) picked.push(e);
+        }
+      }
+    }
+  }
+  finish(st, current);
+  if (picked.length === 0 && removed.length === 0) return undefined;
+  return { version, resources: picked.map((e) => e.deltaField()), removed, count: picked.length };
+}

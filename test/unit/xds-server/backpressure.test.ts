@@ -1,0 +1,64 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as http2 from 'node:http2';
+import { messageType } from '../../../src/xds/protos.js';
+import { SOTW_PATH } from '../../../src/xds/server/service.js';
+import { AdsClient, T, nodeOf, startServer } from './helpers.js';
+import type { GeneratedResources } from '../../../src/xds/server/types.js';
+import type { EnvoyObject } from '../../../src/xds/resource-types.js';
+
+function bigClusters(gen: number): GeneratedResources {
+  // ~2 MB of CDS: far more than HTTP/2 flow-control windows let through to a client that never reads.
+  const clusters: EnvoyObject[] = [];
+  for (let i = 0; i < 4000; i++) {
+    clusters.push(Object.freeze({ name: `outbound|80||svc-${i}.ns-${i % 20}.svc.cluster.local`, type: 'STATIC', connect_timeout: `${gen + 1}s`, alt_stat_name: 'x'.repeat(400) }));
+  }
+  return { [T.Cluster]: [Object.freeze(clusters)] };
+}
+
+/** A raw HTTP/2 gRPC client that sends one request and never reads (flow control stays shut). */
+function neverReadingClient(address: string, req: Record<string, unknown>): { close(): void } {
+  const session = http2.connect(`http://${address}`);
+  const stream = session.request({ ':method': 'POST', ':path': SOTW_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+  stream.pause();
+  const R = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+  const body = Buffer.from(R.encode(R.fromObject(req)).finish());
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(body.length, 1);
+  stream.write(Buffer.concat([head, body]));
+  return { close: () => session.destroy() };
+}
+
+test('a client that never reads does not delay another client, and its pushes coalesce', async () => {
+  let gen = 0;
+  let res = bigClusters(gen);
+  const { server, address } = await startServer({ generate: () => res, ackTimeoutMs: 200, convergenceTimeoutMs: 300 });
+  const stuck = neverReadingClient(address, { node: nodeOf('stuck'), type_url: T.Cluster });
+  const good = new AdsClient(address);
+  try {
+    good.send({ node: nodeOf('good'), type_url: T.Cluster });
+    const first = await good.next(5000);
+    good.ack(first);
+    for (let i = 0; i < 5; i++) {
+      res = bigClusters(++gen);
+      const t0 = performance.now();
+      const push = server.push();
+      const r = await good.next(3000);
+      const ms = performance.now() - t0;
+      assert.ok(ms < 1500, `the reading client got push ${i} in ${ms.toFixed(0)} ms`);
+      good.ack(r);
+      const outcome = await push;
+      assert.equal(outcome.converged, false, 'the stuck client never answers');
+    }
+    const stuckStatus = server.syncStatus().find((s) => s.proxyId.includes('stuck'))!;
+    const goodStatus = server.syncStatus().find((s) => s.proxyId.includes('good'))!;
+    assert.equal(goodStatus.types[T.Cluster]!.ackedVersion, goodStatus.types[T.Cluster]!.sentVersion);
+    // The stuck stream has one response in flight; the five later versions coalesced into none.
+    const stuckNonce = parseInt(stuckStatus.types[T.Cluster]!.sentNonce ?? '0', 36);
+    assert.equal(stuckNonce, 1, `stuck stream sent ${stuckNonce} responses for 6 versions`);
+  } finally {
+    stuck.close();
+    good.close();
+    await server.close();
+  }
+});
