@@ -74,12 +74,13 @@ export function loadAssignment(snapshot: MeshSnapshot, svc: Service, sp: Service
 }
 
 /**
- * Upstream HTTP protocol: gRPC/HTTP2 ports always speak HTTP/2; HTTP ports use `auto_config`,
- * so mesh mTLS negotiates h2 by ALPN while plaintext to apps outside the mesh stays HTTP/1.1.
+ * Upstream HTTP protocol: gRPC/HTTP2 ports always speak HTTP/2; HTTP ports speak what the app
+ * spoke to its sidecar (`use_downstream_protocol_config`), as Istio does. (`auto_config` would
+ * pick by ALPN, but Envoy rejects it on a cluster whose plaintext match has no ALPN.)
  */
 function httpProtocolOptions(sp: ServicePort): EnvoyObject {
   const cfg = sp.protocol === 'HTTP'
-    ? { auto_config: { http_protocol_options: {}, http2_protocol_options: {} } }
+    ? { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } }
     : { explicit_http_config: { http2_protocol_options: {} } };
   return { [TypeName.HttpProtocolOptions]: typed(TypeName.HttpProtocolOptions, cfg) };
 }

@@ -7,14 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import YAML from 'yaml';
-import { parseObject, type MeshObject } from '../../../src/config/parse.js';
-import { buildSnapshot } from '../../../src/config/snapshot.js';
-import { createFileStore } from '../../../src/config/file-store.js';
 import { translate } from '../../../src/xds/translate/index.js';
-import { DEFAULT_MESH_CONFIG, formatDiagnostic, type MeshConfig, type ProxyInfo } from '../../../src/model/types.js';
+import { formatDiagnostic } from '../../../src/model/types.js';
+import { loadCase, type Rec } from './load-case.js';
 import { ResourceType, decodeResource, encodeResource, type ResourceTypeUrl } from '../../../src/xds/resource-types.js';
-import { REPO_ROOT, checkGolden, goldenCases, goldenYaml } from '../../helpers/golden.js';
+import { checkGolden, goldenCases, goldenYaml } from '../../helpers/golden.js';
 
 function readInputOut(dir: string): string {
   try { return readFileSync(join(dir, 'out.yaml'), 'utf8'); } catch { return ''; }
@@ -32,40 +29,10 @@ const TYPES: Record<'clusters' | 'endpoints' | 'listeners' | 'routes', ResourceT
   clusters: ResourceType.Cluster, endpoints: ResourceType.Endpoint, listeners: ResourceType.Listener, routes: ResourceType.Route,
 };
 
-interface Rec { [k: string]: unknown }
-
-function proxyFrom(d: Rec): ProxyInfo {
-  return {
-    id: String(d.id), ip: String(d.ip ?? ''), workloadName: String(d.workloadName ?? ''), namespace: String(d.namespace ?? 'default'),
-    labels: {}, interceptionMode: d.interceptionMode === 'REDIRECT' ? 'REDIRECT' : 'NONE', proxyless: d.proxyless === true,
-    ...(d.secretSource === 'agent' ? { secretSource: 'agent' as const } : {}),
-  };
-}
-
 for (const c of goldenCases('translate')) {
   test(`golden translate ${c.name}`, async () => {
-    const docs = YAML.parseAllDocuments(readFileSync(join(c.dir, 'in.yaml'), 'utf8')).map((d) => d.toJS() as Rec | null).filter((d): d is Rec => d !== null);
-    const objects: MeshObject[] = [];
-    const parseDiagnostics: string[] = [];
-    const proxies: ProxyInfo[] = [];
-    let config: MeshConfig = DEFAULT_MESH_CONFIG;
-    for (const d of docs) {
-      if (d.kind === 'Proxy') { proxies.push(proxyFrom(d)); continue; }
-      if (d.kind === 'MeshConfig') { config = { ...config, ...(d.spec as Partial<MeshConfig>) }; continue; }
-      if (d.kind === 'Include') {
-        const store = createFileStore({ dir: join(REPO_ROOT, String(d.dir)), watch: false, rescanIntervalMs: 0 });
-        await store.start();
-        store.close();
-        objects.push(...store.objects());
-        parseDiagnostics.push(...store.diagnostics().map((x) => formatDiagnostic({ ...x, source: x.source.slice(REPO_ROOT.length + 1) })));
-        continue;
-      }
-      const r = parseObject(d, { source: 'in.yaml', defaultNamespace: 'default' }, { domainSuffix: config.domainSuffix });
-      parseDiagnostics.push(...r.diagnostics.map(formatDiagnostic));
-      if (r.status === 'ok') objects.push(r.object);
-    }
+    const { snapshot, proxies, parseDiagnostics } = await loadCase(c.dir);
     assert.ok(proxies.length > 0, 'a golden case names at least one Proxy');
-    const snapshot = buildSnapshot(objects, config, 1);
     const out: Rec = { parseDiagnostics, proxies: {} };
     for (const p of proxies) {
       const r = translate(snapshot, p);
