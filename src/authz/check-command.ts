@@ -59,13 +59,13 @@ function findWorkload(snapshot: MeshSnapshot, target: string, ns: string | undef
 }
 
 /** Turns `--from` into the call's peer: a SPIFFE URI, `ns/sa` (this mesh's trust domain), `td/ns/x/sa/y`, or plaintext. */
-export function parseFrom(v: string, trustDomain: string): Call['from'] | string {
-  if (v === 'plaintext') return 'plaintext';
-  if (v.startsWith('spiffe://')) return { principal: v };
-  if (/^[^/]+\/ns\/[^/]+\/sa\/[^/]+$/.test(v)) return { principal: `spiffe://${v}` };
+export function parseFrom(v: string, trustDomain: string): { from: Call['from'] } | { error: string } {
+  if (v === 'plaintext') return { from: 'plaintext' };
+  if (v.startsWith('spiffe://')) return { from: { principal: v } };
+  if (/^[^/]+\/ns\/[^/]+\/sa\/[^/]+$/.test(v)) return { from: { principal: `spiffe://${v}` } };
   const m = /^([^/]+)\/([^/]+)$/.exec(v);
-  if (m) return { principal: `spiffe://${trustDomain}/ns/${m[1]}/sa/${m[2]}` };
-  return `bad --from ${JSON.stringify(v)}: use a SPIFFE URI, namespace/serviceaccount or plaintext`;
+  if (m) return { from: { principal: `spiffe://${trustDomain}/ns/${m[1]}/sa/${m[2]}` } };
+  return { error: `bad --from ${JSON.stringify(v)}: use a SPIFFE URI, namespace/serviceaccount or plaintext` };
 }
 
 function listenersFor(io: AuthzCheckIo, w: Workload): EnvoyObject[] {
@@ -91,8 +91,9 @@ export function runAuthzCheck(args: readonly string[], io: AuthzCheckIo): number
   if (port === undefined) return fail(`workload ${w.namespace}/${w.name} has no port named ${portRaw}`);
   const fromRaw = one('from');
   if (!fromRaw) return fail('--from is required');
-  const from = parseFrom(fromRaw, io.snapshot.config.trustDomain);
-  if (typeof from === 'string') return fail(from);
+  const parsedFrom = parseFrom(fromRaw, io.snapshot.config.trustDomain);
+  if ('error' in parsedFrom) return fail(parsedFrom.error);
+  const { from } = parsedFrom;
   const headers: Record<string, string> = {};
   for (const h of p.flags.get('header') ?? []) {
     const i = h.indexOf('=') >= 0 ? h.indexOf('=') : h.indexOf(':');

@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { Filter, TypeName } from '../xds/resource-types.js';
 import type { EnvoyObject } from '../xds/resource-types.js';
-import { MESH_ALPN, VIRTUAL_INBOUND, VIRTUAL_INBOUND_PORT } from '../xds/names.js';
+import { MESH_ALPN, VIRTUAL_INBOUND, VIRTUAL_INBOUND_PORT, VIRTUAL_OUTBOUND } from '../xds/names.js';
 import { evaluateEngine, matchCidr, matchString } from './rbac-match.js';
 import type { EngineResult, MatchContext } from './rbac-match.js';
 import { ExtAuthzFilter } from './rbac-filters.js';
@@ -67,12 +67,14 @@ function listenerPort(l: Obj): number | undefined {
 
 /** Listener for a call: one bound to the call's port, else the virtual inbound listener. */
 function pickListener(listeners: readonly Obj[], call: Call): { listener: Obj; virtual: boolean } | undefined {
-  const bound = listeners.filter((l) => l.name !== VIRTUAL_INBOUND && listenerPort(l) === call.port)
+  const inbound = listeners.filter((l) => l.traffic_direction !== 'OUTBOUND' && l.name !== VIRTUAL_OUTBOUND && l.bind_to_port !== false
+    && !(isObj(l.bind_to_port) && l.bind_to_port.value === false));
+  const bound = inbound.filter((l) => l.name !== VIRTUAL_INBOUND && listenerPort(l) === call.port)
     .sort((a, b) => String(a.name).localeCompare(String(b.name)));
   const ip = call.destinationIp;
   const exact = ip ? bound.find((l) => isObj(l.address) && isObj(l.address.socket_address) && l.address.socket_address.address === ip) : undefined;
   if (exact ?? bound[0]) return { listener: (exact ?? bound[0])!, virtual: false };
-  const v = listeners.find((l) => l.name === VIRTUAL_INBOUND || listenerPort(l) === VIRTUAL_INBOUND_PORT);
+  const v = inbound.find((l) => l.name === VIRTUAL_INBOUND || listenerPort(l) === VIRTUAL_INBOUND_PORT);
   return v ? { listener: v, virtual: true } : undefined;
 }
 
