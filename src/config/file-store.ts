@@ -93,7 +93,12 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
         yamlErrors.push({ severity: 'error', source, kind: 'YAML', field: line ? `line ${line}` : '', message: `${e.message.split('\n')[0]}; the file's last good objects stay in force` });
       }
     }
-    if (yamlErrors.length > 0) return { objects: prev?.objects ?? new Map(), diagnostics: yamlErrors };
+    if (yamlErrors.length > 0) {
+      // One diagnostic per file: later YAML errors are usually echoes of the first.
+      const first = yamlErrors[0]!;
+      const more = yamlErrors.length > 1 ? ` (${yamlErrors.length - 1} more YAML errors after it)` : '';
+      return { objects: prev?.objects ?? new Map(), diagnostics: [{ ...first, message: first.message + more }] };
+    }
     const objects = new Map<ObjectKey, MeshObject>();
     const diagnostics: Diagnostic[] = [];
     const ctx = { ...ctxBase, source };
