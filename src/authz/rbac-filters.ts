@@ -67,7 +67,7 @@ function policyEntries(p: AuthorizationPolicy, forTCP: boolean, keyPrefix: strin
     if (res.ignoredFields.length) diagnostics.push(diag(p, 'warning', `spec.rules[${i}]`, `on TCP ports the HTTP-only ${res.ignoredFields.join(', ')} ${res.ignoredFields.length > 1 ? 'are' : 'is'} ignored, so this ${p.action} rule matches more requests`));
     if (res.policy) entries.push([keyPrefix + rbacPolicyName(p.meta.namespace, p.meta.name, i), res.policy]);
   });
-  const out: PolicyOut = { entries, diagnostics };
+  const out: PolicyOut = deepFreeze({ entries, diagnostics });
   if (forTCP) c.tcp = out; else c.http = out;
   return out;
 }
@@ -149,11 +149,12 @@ function actionFilter(action: 'ALLOW' | 'DENY' | 'AUDIT', policies: readonly Aut
   });
 }
 
+/** Freezes an object graph; stops at already-frozen objects (shared per-policy results). */
 function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as object)) deepFreeze(v);
-  }
+  if (typeof o !== 'object' || o === null || Object.isFrozen(o)) return o;
+  Object.freeze(o);
+  if (Array.isArray(o)) for (const v of o) deepFreeze(v);
+  else for (const k in o) deepFreeze((o as Record<string, unknown>)[k]);
   return o;
 }
 

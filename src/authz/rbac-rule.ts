@@ -105,6 +105,12 @@ function field(key: string, g: Generator, values?: readonly string[], notValues?
   return { key, g, values: values ?? [], notValues: notValues ?? [] };
 }
 
+/** OR of matchers; a single one stands alone (fewer objects, same meaning). */
+function anyOf(items: EnvoyObject[], kind: Side): EnvoyObject {
+  if (items.length === 1) return items[0]!;
+  return kind === 'permission' ? { or_rules: { rules: items } } : { or_ids: { ids: items } };
+}
+
 /** Result of translating one rule: the policy, or why the rule was dropped, and notes on dropped fields. */
 export interface RuleResult {
   readonly policy?: EnvoyObject;
@@ -156,14 +162,14 @@ export function ruleToPolicy(rule: AuthzRule, action: AuthzAction, forTCP: boole
     const and: EnvoyObject[] = [];
     for (const f of fields) {
       if (tcpBlocked(f)) { ignored.add(f.key); continue; }
-      if (f.values.length) and.push(kind === 'permission' ? { or_rules: { rules: f.values.map(f.g.leaf) } } : { or_ids: { ids: f.values.map(f.g.leaf) } });
+      if (f.values.length) and.push(anyOf(f.values.map(f.g.leaf), kind));
       if (f.notValues.length) {
-        and.push(kind === 'permission'
-          ? { not_rule: { or_rules: { rules: f.notValues.map(f.g.leaf) } } }
-          : { not_id: { or_ids: { ids: f.notValues.map(f.g.leaf) } } });
+        const inner = anyOf(f.notValues.map(f.g.leaf), kind);
+        and.push(kind === 'permission' ? { not_rule: inner } : { not_id: inner });
       }
     }
-    if (and.length === 0) and.push({ any: true });
+    if (and.length === 0) return { any: true };
+    if (and.length === 1) return and[0]!;
     return kind === 'permission' ? { and_rules: { rules: and } } : { and_ids: { ids: and } };
   };
   const permissions = permissionLists.map((l) => build(l, 'permission'));
