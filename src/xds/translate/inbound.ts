@@ -106,7 +106,10 @@ export function inboundChains(snapshot: MeshSnapshot, w: Workload, p: InboundPor
       name: inboundChainName(kind, p.port),
       filter_chain_match: match,
       filters: inboundFilters(snapshot, w, p, kind, diagnostics),
-      ...(kind === 'mtls' ? { transport_socket: downstreamTlsSocket(src, p.http ? ['h2', 'http/1.1'] : []) } : {}),
+      // The server selects the mesh ALPN, never h2/http1.1: the calling sidecar speaks whatever
+      // protocol its own downstream spoke, and the inbound HCM (codec AUTO) detects it from the
+      // preface. Selecting h2 here would make the HCM expect HTTP/2 from an HTTP/1.1 caller.
+      ...(kind === 'mtls' ? { transport_socket: downstreamTlsSocket(src, [MESH_ALPN]) } : {}),
     };
   });
 }

@@ -1,0 +1,211 @@
+/**
+ * meshd: wires the config source, the mesh snapshot, translation, the CA and SDS, the ADS
+ * server and the admin server together. Data flows one way: source → snapshot → translate
+ * → resource cache → ADS streams; the CA feeds secrets into the same streams.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { mkdirSync } from 'node:fs';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { buildAdminServer } from '../admin/server.js';
+import { CertificateAuthority } from '../ca/ca.js';
+import { openPluggedCa } from '../ca/cacerts.js';
+import { FileCaStore, type CaStore } from '../ca/store.js';
+import { CaMetrics } from '../ca/metrics.js';
+import { chainAuthenticators, clientCertificateAuthenticator, joinTokenAuthenticator, type Authenticator } from '../ca/auth.js';
+import { addCaService } from '../ca/csr-service.js';
+import { MeshdServerCertificates } from '../ca/server-cert.js';
+import { loadOrCreateTokenSigningKey } from '../ca/tokens.js';
+import { WorkloadCertManager } from '../sds/cert-manager.js';
+import { redactSecret } from '../sds/secrets.js';
+import { buildSnapshot } from '../config/snapshot.js';
+import type { MeshObject } from '../config/parse.js';
+import { DEFAULT_MESH_CONFIG, type Diagnostic, type MeshConfig, type MeshSnapshot } from '../model/types.js';
+import { XdsServer, ADS_SERVER_OPTIONS } from '../xds/server/index.js';
+import type { AuthContext as XdsAuthContext, AuthResult as XdsAuthResult, ConnectedProxy, GeneratedResources } from '../xds/server/index.js';
+import { ResourceType, decodeResource, encodeResource, type ResourceTypeUrl } from '../xds/resource-types.js';
+import { translate } from '../xds/translate/index.js';
+import type { Logger } from '../util/log.js';
+import type { MeshdOptions } from './options.js';
+import type { ConfigSource } from './source.js';
+import { createFileSource } from './file-source.js';
+
+export interface Meshd {
+  readonly xdsPort: number;
+  readonly secureXdsPort: number;
+  readonly adminPort: number;
+  readonly registry: Registry;
+  readonly xds: XdsServer;
+  readonly ca: CertificateAuthority;
+  snapshot(): MeshSnapshot;
+  close(): Promise<void>;
+}
+
+export interface MeshdExtras {
+  /** Replaces the file store (Kubernetes mode). */
+  readonly source?: ConfigSource;
+  /** Extra authenticators tried after join tokens and client certificates (Kubernetes TokenReview). */
+  readonly authenticators?: readonly Authenticator[];
+  /** Replaces the file CA store (Kubernetes: a Secret). */
+  readonly caStore?: CaStore;
+  /** Extra admin routes (webhooks, edges). */
+  readonly adminRoutes?: readonly ((app: FastifyInstance) => void)[];
+  /** Called after every new snapshot (status writers, root ConfigMaps). */
+  readonly onSnapshot?: (s: MeshSnapshot, diagnostics: readonly Diagnostic[]) => void;
+}
+
+/** Starts meshd; resolves once every port listens and the first snapshot is served. */
+export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdExtras = {}): Promise<Meshd> {
+  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'meshd_process_' });
+  const caMetrics = new CaMetrics(registry);
+  const meshConfig: MeshConfig = { ...DEFAULT_MESH_CONFIG, trustDomain: opts.trustDomain, rootNamespace: opts.rootNamespace };
+  const caOpts = {
+    trustDomain: opts.trustDomain,
+    keyType: opts.caKeyType === 'rsa' ? 'rsa-2048' as const : 'ec-p256' as const,
+    workloadCertTtlSeconds: Math.round(opts.certTtlMs / 1000),
+    metrics: caMetrics,
+  };
+  const ca = opts.cacertsDir ? openPluggedCa(opts.cacertsDir, caOpts) : await CertificateAuthority.open(extras.caStore ?? new FileCaStore(opts.stateDir), caOpts);
+  const tokenKey = loadOrCreateTokenSigningKey(opts.stateDir);
+  const authenticator = chainAuthenticators([
+    joinTokenAuthenticator(tokenKey.publicKey, { trustDomain: opts.trustDomain }),
+    clientCertificateAuthenticator(ca),
+    ...(extras.authenticators ?? []),
+  ]);
+
+  let snapshot: MeshSnapshot = buildSnapshot([], meshConfig, 0);
+  let generation = 0;
+  let firstSnapshot = false;
+  let diagnostics: readonly Diagnostic[] = [];
+
+  // eslint-disable-next-line prefer-const
+  let xds: XdsServer;
+  const certs = new WorkloadCertManager({
+    issuer: ca,
+    ttlSeconds: Math.round(opts.certTtlMs / 1000),
+    renewal: { fraction: opts.rotationFraction },
+    metrics: caMetrics,
+    onRotate: (connectionId) => { void xds.push((p) => p.connectionId === connectionId); },
+    onTrustBundleChange: () => { void xds.push(); },
+    log: (line) => log.info(line),
+  });
+
+  const generate = (proxy: ConnectedProxy): GeneratedResources => {
+    const res = translate(snapshot, proxy.info);
+    for (const d of res.diagnostics) log.warn('translation', { proxy: proxy.info.id, diagnostic: d });
+    const out: Partial<Record<ResourceTypeUrl, readonly (readonly Record<string, unknown>[])[]>> = {
+      [ResourceType.Cluster]: res.clusters,
+      [ResourceType.Endpoint]: res.endpoints,
+      [ResourceType.Listener]: res.listeners,
+      [ResourceType.Route]: res.routes,
+    };
+    if (proxy.identity && proxy.info.secretSource !== 'agent') {
+      if (!certs.defaultSecret(proxy.connectionId)) certs.acquire(proxy.connectionId, proxy.identity);
+      out[ResourceType.Secret] = [[certs.defaultSecret(proxy.connectionId)!], [certs.rootCaSecret()]];
+    }
+    return out;
+  };
+
+  const authenticate = async (ctx: XdsAuthContext): Promise<XdsAuthResult> => {
+    const auth = ctx.metadata.get('authorization')[0];
+    const raw = ctx.peerCertificate?.raw;
+    const r = await authenticator.authenticate({
+      ...(typeof auth === 'string' ? { authorization: auth } : {}),
+      ...(raw && raw.length > 0 ? { peerCertificate: raw } : {}),
+    });
+    if (r.ok) {
+      log.info('xds: stream authenticated', { node: ctx.node.id, identity: `${r.identity.namespace}/${r.identity.serviceAccount}`, method: r.method });
+      return { ok: true, identity: r.identity };
+    }
+    if (r.reason === 'no-credentials' && opts.allowUnauthenticated) {
+      log.info('xds: unauthenticated stream served without secrets (--allow-unauthenticated)', { node: ctx.node.id });
+      return { ok: true };
+    }
+    caMetrics.authFailures.inc({ reason: r.reason });
+    log.warn('xds: stream refused', { node: ctx.node.id, peer: ctx.peer, reason: r.reason, error: r.message });
+    return { ok: false, code: grpc.status.UNAUTHENTICATED, message: `meshd: ${r.message}: present a join token (meshctl token create), a Kubernetes service-account token, or a client certificate from meshd's CA` };
+  };
+
+  xds = new XdsServer({
+    generate, authenticate, registry, logger: log,
+    onDisconnect: (p) => certs.release(p.connectionId),
+  });
+
+  const applyObjects = (objects: readonly MeshObject[], diags: readonly Diagnostic[]): void => {
+    diagnostics = diags;
+    snapshot = buildSnapshot(objects, meshConfig, ++generation);
+    firstSnapshot = true;
+    for (const d of diags) log.warn('config', { diagnostic: d });
+    extras.onSnapshot?.(snapshot, diags);
+    void xds.push().then((o) => {
+      if (o.proxies > 0) log.info('push', { generation: snapshot.generation, proxies: o.proxies, converged: o.converged, ms: Math.round(o.ms) });
+    });
+  };
+  const source = extras.source ?? createFileSource(opts, log);
+  await source.start(applyObjects);
+
+  // gRPC: plaintext and TLS ports both carry ADS and the CA service.
+  const caDeps = { ca, authenticator, metrics: caMetrics, log: (line: string) => log.warn(line) };
+  const plain = new grpc.Server(ADS_SERVER_OPTIONS);
+  xds.addTo(plain);
+  addCaService(plain, caDeps);
+  const serverCerts = new MeshdServerCertificates(ca, { ips: ['127.0.0.1', ...(opts.listenAddress !== '0.0.0.0' ? [opts.listenAddress] : [])] });
+  const secure = new grpc.Server(ADS_SERVER_OPTIONS);
+  xds.addTo(secure);
+  addCaService(secure, caDeps);
+  const bind = (s: grpc.Server, port: number, creds: grpc.ServerCredentials, what: string): Promise<number> =>
+    new Promise((resolve, reject) => s.bindAsync(`${opts.listenAddress}:${port}`, creds, (err, p) =>
+      err ? reject(new Error(`cannot listen on ${opts.listenAddress}:${port} for ${what}: ${err.message}`)) : resolve(p)));
+  const xdsPort = await bind(plain, opts.xdsPort, grpc.ServerCredentials.createInsecure(), '--xds-port');
+  const secureXdsPort = await bind(secure, opts.secureXdsPort, serverCerts.serverCredentials(), '--secure-xds-port');
+
+  const admin = buildAdminServer({
+    registry,
+    ready: () => firstSnapshot,
+    syncz: () => ({ proxies: xds.syncStatus(), rejections: xds.rejections() }),
+    diagnostics: () => diagnostics,
+    configDump: (proxyId) => {
+      const p = xds.connectedProxies().find((c) => c.info.id === proxyId || c.connectionId === proxyId);
+      if (!p) return undefined;
+      const gen = generate(p);
+      const dump: Record<string, unknown> = {};
+      for (const [t, chunks] of Object.entries(gen)) {
+        dump[t] = (chunks ?? []).flat().map((r) => redactSecret(decodeResource(t, encodeResource(t as ResourceTypeUrl, r))));
+      }
+      return { proxy: p.info, identity: p.identity, resources: dump };
+    },
+    routes: [
+      (app) => app.post<{ Querystring: { step?: string } }>('/ca/rotate-root', async (req, reply) => {
+        const step = req.query.step;
+        if (step === 'introduce') await ca.introduceRoot();
+        else if (step === 'activate') await ca.activateNewRoot();
+        else if (step === 'retire') await ca.retireOldRoot();
+        else return reply.code(400).send({ error: 'step must be introduce, activate or retire' });
+        log.info('ca: root rotation step', { step });
+        return { step, trustBundle: ca.trustBundlePem().length };
+      }),
+      ...(extras.adminRoutes ?? []),
+    ],
+  });
+  await admin.listen({ host: opts.listenAddress, port: opts.adminPort }).catch((e: unknown) => {
+    throw new Error(`cannot listen on ${opts.listenAddress}:${opts.adminPort} for --admin-port: ${e instanceof Error ? e.message : String(e)}`);
+  });
+  const addr = admin.server.address();
+  const adminPort = typeof addr === 'object' && addr ? addr.port : opts.adminPort;
+
+  return {
+    xdsPort, secureXdsPort, adminPort, registry, xds, ca,
+    snapshot: () => snapshot,
+    async close() {
+      await source.close();
+      certs.close();
+      serverCerts.close?.();
+      await admin.close();
+      plain.forceShutdown();
+      secure.forceShutdown();
+      await xds.close();
+    },
+  };
+}
