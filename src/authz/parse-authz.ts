@@ -14,6 +14,7 @@ const ACTIONS: readonly AuthzAction[] = ['ALLOW', 'DENY', 'AUDIT', 'CUSTOM'];
 const SOURCE_FIELDS = ['principals', 'notPrincipals', 'requestPrincipals', 'notRequestPrincipals', 'namespaces', 'notNamespaces',
   'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'] as const;
 const OPERATION_FIELDS = ['hosts', 'notHosts', 'ports', 'notPorts', 'methods', 'notMethods', 'paths', 'notPaths'] as const;
+/** Annotation that turns a policy into dry-run (shadow rules only). */
 export const DRY_RUN_ANNOTATION = 'istio.io/dry-run';
 
 /** The `when` keys Istio knows; `kind` says how values are checked. */

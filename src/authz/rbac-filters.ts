@@ -3,12 +3,16 @@
  * Order as Istio: CUSTOM (RBAC in shadow mode marking requests + ext_authz enabled by that
  * mark), AUDIT (RBAC LOG), DENY, ALLOW. Dry-run policies go to `shadow_rules`.
  *
- * Saying why a request was denied: every RBAC policy key is `ns[<ns>]-policy[<name>]-rule[<i>]`;
- * Envoy puts the matched key in the response code details (`rbac_access_denied_matched_policy[...]`,
- * visible as `%RESPONSE_CODE_DETAILS%` in access logs) and in dynamic metadata under
- * `envoy.filters.http.rbac` (`<prefix>shadow_effective_policy_id` for dry-run, and the enforced
- * id where the Envoy version emits it). HTTP filters set `track_per_rule_stats`, so each policy
- * key has its own allowed/denied counters, and each action has its own stat prefix.
+ * Saying why a request was denied (checked against the Envoy 1.40 binary): every RBAC policy key
+ * is `ns[<ns>]-policy[<name>]-rule[<i>]`; on a denial Envoy sets the response code details to
+ * `rbac_access_denied_matched_policy[<key>]` (or `[none]` when no ALLOW policy matched), which the
+ * inbound access log prints as `%RESPONSE_CODE_DETAILS%`; it also writes dynamic metadata under
+ * `envoy.filters.http.rbac`: `<rules_stat_prefix>enforced_effective_policy_id` and, for dry-run,
+ * `<shadow_rules_stat_prefix>shadow_effective_policy_id` / `shadow_engine_result`. HTTP filters
+ * set `track_per_rule_stats`, so each key gets its own allowed/denied counters; every action has
+ * its own stat prefix (`meshd_allow_`, `meshd_deny_`, `meshd_audit_`, `meshd_dry_run_*_`), and
+ * network filters `meshd_<action>_<port>.`. The 403 body stays Envoy's "RBAC: access denied":
+ * naming the policy to the caller would leak policy details.
  */
 import type { AuthorizationPolicy, AuthzAction, Diagnostic, ExtAuthzProvider, MeshSnapshot, Workload } from '../model/types.js';
 import { Filter, TypeName, typed } from '../xds/resource-types.js';
