@@ -19,20 +19,9 @@ import type { EnvoyObject } from '../../../src/xds/resource-types.js';
 import { envoyBinary } from '../../helpers/envoy.js';
 import { goldenCases } from '../../helpers/golden.js';
 import { loadCase } from './load-case.js';
+import { inlined } from './inline.js';
 
 type Json = unknown;
-
-/** Deep-copies `v`, replacing objects for which `f` returns a value. */
-function rewrite(v: Json, f: (o: Record<string, Json>) => Json | undefined): Json {
-  if (Array.isArray(v)) return v.map((x) => rewrite(x, f));
-  if (v !== null && typeof v === 'object') {
-    const o = v as Record<string, Json>;
-    const r = f(o);
-    if (r !== undefined) return r;
-    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, rewrite(x, f)]));
-  }
-  return v;
-}
 
 const ADS_BOOTSTRAP = {
   node: { id: 'validate', cluster: 'validate' },
@@ -47,45 +36,6 @@ const AGENT_CLUSTER = { ...XDS_CLUSTER, name: 'sds-grpc', load_assignment: { clu
 
 function asEmitted(listeners: readonly EnvoyObject[], clusters: readonly EnvoyObject[]): Json {
   return { ...ADS_BOOTSTRAP, static_resources: { listeners, clusters: [XDS_CLUSTER, AGENT_CLUSTER, ...clusters] } };
-}
-
-function inlined(listeners: readonly EnvoyObject[], clusters: readonly EnvoyObject[], routes: readonly EnvoyObject[], cla: readonly EnvoyObject[], certFile: string, keyFile: string): Json {
-  const routeByName = new Map(routes.map((r) => [String(r.name), r]));
-  const claByName = new Map(cla.map((c) => [String(c.cluster_name), c]));
-  const ls = rewrite(listeners, (o) => {
-    const rds = o.rds as { route_config_name?: string } | undefined;
-    if (rds?.route_config_name !== undefined) {
-      const { rds: _drop, ...rest } = o;
-      void _drop;
-      const rc = routeByName.get(rds.route_config_name);
-      assert.ok(rc, `route configuration ${rds.route_config_name} is emitted`);
-      return rewrite({ ...rest, route_config: rc }, () => undefined);
-    }
-    return undefined;
-  });
-  const noSds = (v: Json): Json => rewrite(v, (o) => {
-    if (typeof o.name === 'string' && 'sds_config' in o) return { name: o.name };
-    return undefined;
-  });
-  const cs = clusters.map((c) => {
-    if (c.type !== 'EDS') return c;
-    const { eds_cluster_config: _e, ...rest } = c;
-    void _e;
-    const a = claByName.get(String(c.name));
-    assert.ok(a, `endpoints for ${String(c.name)} are emitted`);
-    return { ...rest, type: 'STATIC', load_assignment: a };
-  });
-  return {
-    node: { id: 'validate', cluster: 'validate' },
-    static_resources: {
-      listeners: noSds(ls),
-      clusters: noSds(cs),
-      secrets: [
-        { name: 'default', tls_certificate: { certificate_chain: { filename: certFile }, private_key: { filename: keyFile } } },
-        { name: 'ROOTCA', validation_context: { trusted_ca: { filename: certFile } } },
-      ],
-    },
-  };
 }
 
 function validate(file: string): Promise<{ code: number | null; out: string }> {
@@ -115,7 +65,7 @@ test('Envoy validates the translated config of every golden sidecar proxy', asyn
         const clusters = r.clusters.flat();
         const base = join(dir, `${c.name}-${p.id.replace(/[^A-Za-z0-9.-]/g, '_')}`);
         writeFileSync(`${base}-ads.yaml`, YAML.stringify(asEmitted(listeners, clusters)));
-        writeFileSync(`${base}-inline.yaml`, YAML.stringify(inlined(listeners, clusters, r.routes.flat(), r.endpoints.flat(), cert, key)));
+        writeFileSync(`${base}-inline.yaml`, YAML.stringify(inlined(listeners, clusters, r.routes.flat(), r.endpoints.flat(), { certFile: cert, keyFile: key })));
         jobs.push({ label: `${c.name} ${p.id} (as emitted)`, file: `${base}-ads.yaml` }, { label: `${c.name} ${p.id} (inlined)`, file: `${base}-inline.yaml` });
       }
     }
