@@ -68,14 +68,15 @@ export class MeshdServerCertificates implements experimental.CertificateProvider
 
   addCaCertificateListener(l: CaListener): void {
     this.caListeners.add(l);
-    if (this.caUpdate) l(this.caUpdate);
+    // Asynchronously: grpc-js registers its own watcher only after adding the listener.
+    queueMicrotask(() => this.caUpdate && this.caListeners.has(l) && l(this.caUpdate));
   }
   removeCaCertificateListener(l: CaListener): void {
     this.caListeners.delete(l);
   }
   addIdentityCertificateListener(l: IdListener): void {
     this.idListeners.add(l);
-    if (this.identity) l(this.identity);
+    queueMicrotask(() => this.identity && this.idListeners.has(l) && l(this.identity));
   }
   removeIdentityCertificateListener(l: IdListener): void {
     this.idListeners.delete(l);
