@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Metadata, status } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { CertificateAuthority } from '../../../src/ca/ca.js';
@@ -57,7 +58,6 @@ test('RSA CSR made by openssl is accepted; SAN in it ignored', async () => {
   const { deps, call } = await setup();
   const dir = tempDir();
   openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-subj', '/O=evil', '-addext', 'subjectAltName=URI:spiffe://evil/ns/x/sa/y', '-out', join(dir, 'r.csr')]);
-  const { readFileSync } = await import('node:fs');
   const o = await handleCreateCertificate(deps, { csr: readFileSync(join(dir, 'r.csr'), 'utf8'), validity_duration: 0 }, call());
   assert.equal(o.code, status.OK, o.details);
   const leaf = new X509Certificate(o.response!.cert_chain[0]!);
@@ -69,7 +69,6 @@ test('RSA CSR made by openssl is accepted; SAN in it ignored', async () => {
 test('unsupported key types are INVALID_ARGUMENT "unsupported key type"', async () => {
   const { deps, call, registry } = await setup();
   const dir = tempDir();
-  const { readFileSync } = await import('node:fs');
   for (const alg of [['-newkey', 'ed25519'], ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-384']]) {
     openssl(['req', '-new', ...alg, '-nodes', '-keyout', join(dir, 'k.pem'), '-subj', '/O=x', '-out', join(dir, 'r.csr')]);
     const o = await handleCreateCertificate(deps, { csr: readFileSync(join(dir, 'r.csr'), 'utf8'), validity_duration: 0 }, call());
@@ -117,4 +116,25 @@ test('no or bad credentials: UNAUTHENTICATED with a reason metric; identity neve
   const text = await metric(registry, 'meshd_ca_auth_failures_total');
   assert.match(text, /reason="no-credentials"} 2/);
   assert.match(text, /reason="expired"} 1/);
+});
+
+test('CSRs built by createCsr pass openssl req -verify', () => {
+  const dir = tempDir();
+  const k = generateP256();
+  writeFileSync(join(dir, 'a.csr'), csrToPem(createCsr(p256PrivateKeyObject(k), k.spki, { uris: ['spiffe://cluster.local/ns/a/sa/b'] })));
+  assert.match(openssl(['req', '-in', join(dir, 'a.csr'), '-noout', '-verify']) + openssl(['req', '-in', join(dir, 'a.csr'), '-noout', '-text']), /URI:spiffe:\/\/cluster.local\/ns\/a\/sa\/b/);
+});
+
+test('client-certificate authentication accepts only this CA\'s SPIFFE certificates', async () => {
+  const { clientCertificateAuthenticator } = await import('../../../src/ca/auth.js');
+  const ca = await CertificateAuthority.open(new MemoryCaStore());
+  const stranger = await CertificateAuthority.open(new MemoryCaStore());
+  const auth = clientCertificateAuthenticator(ca);
+  const der = (pem: string): Buffer => new X509Certificate(pem).raw;
+  const ok = await auth.authenticate({ peerCertificate: der(ca.issueWorkload({ trustDomain: 'cluster.local', namespace: 'ns', serviceAccount: 'sa' }).certChainPem[0]!) });
+  assert.ok(ok.ok && ok.method === 'client-certificate' && ok.identity.namespace === 'ns' && ok.identity.serviceAccount === 'sa');
+  const bad = await auth.authenticate({ peerCertificate: der(stranger.issueWorkload({ trustDomain: 'cluster.local', namespace: 'ns', serviceAccount: 'sa' }).certChainPem[0]!) });
+  assert.ok(!bad.ok && bad.reason === 'untrusted-certificate');
+  const none = await auth.authenticate({});
+  assert.ok(!none.ok && none.reason === 'no-credentials');
 });
