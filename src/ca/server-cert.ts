@@ -19,6 +19,7 @@ export interface ServerCertOptions {
   /** Namespace/service account of meshd's own SPIFFE id; default istio-system/meshd. */
   readonly namespace?: string;
   readonly serviceAccount?: string;
+  readonly log?: (line: string) => void;
 }
 
 export class MeshdServerCertificates implements experimental.CertificateProvider {
@@ -33,7 +34,7 @@ export class MeshdServerCertificates implements experimental.CertificateProvider
 
   constructor(private readonly ca: CertificateAuthority, private readonly opts: ServerCertOptions = {}) {
     this.refreshBundle();
-    this.renew();
+    this.issue();
     this.unsubscribe.push(ca.onSignerChange(() => this.renew()), ca.onTrustBundleChange(() => this.refreshBundle()));
   }
 
@@ -48,7 +49,18 @@ export class MeshdServerCertificates implements experimental.CertificateProvider
     return { certChainPem: this.identity!.certificate.toString(), privateKeyPem: this.identity!.privateKey.toString() };
   }
 
+  /** Renews; on failure keeps the current certificate and retries in 10 s. */
   private renew(): void {
+    try {
+      this.issue();
+    } catch (e) {
+      this.opts.log?.(`ca: renewing meshd's server certificate failed: ${e instanceof Error ? e.message : String(e)}; retrying in 10 s`);
+      this.cancelTimer?.();
+      this.cancelTimer = scheduleAfter(10_000, () => this.renew());
+    }
+  }
+
+  private issue(): void {
     const key = generateP256();
     const uri = this.ca.spiffeUri({ trustDomain: this.ca.trustDomain, namespace: this.opts.namespace ?? 'istio-system', serviceAccount: this.opts.serviceAccount ?? 'meshd' });
     const issued = this.ca.signServer(key.spki, { dnsNames: this.opts.dnsNames ?? ['meshd', 'localhost'], ips: this.opts.ips ?? ['127.0.0.1'], uris: [uri] }, this.opts.ttlSeconds);
