@@ -1,0 +1,107 @@
+/**
+ * A real etcd + kube-apiserver for tests, started with scripts/kube-up.sh and always torn down
+ * with scripts/kube-down.sh. Missing binaries are a failure naming the command that builds
+ * them, never a skip. The API server can be stopped and started again (same flags, same etcd).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, appendFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from './meshd.js';
+import { waitFor } from './ports.js';
+import { KubeClient, loadKubeConfig } from '../../src/k8s/kube-client.js';
+
+export interface Kube {
+  readonly kubeconfig: string;
+  readonly workDir: string;
+  readonly apiserverUrl: string;
+  readonly adminToken: string;
+  readonly caFile: string;
+  /** A JSON client with the admin credentials. */
+  readonly client: KubeClient;
+  /** Runs kubectl against this cluster; never throws. */
+  kubectl(args: readonly string[], input?: string): { code: number; stdout: string; stderr: string };
+  /** Runs kubectl and throws with its stderr when it fails. */
+  kubectlOk(args: readonly string[], input?: string): string;
+  /** Stops the API server (etcd keeps running); resolves once it has exited. */
+  stopApiserver(): Promise<void>;
+  /** Starts the API server again with the same flags; resolves once /readyz answers. */
+  startApiserver(): Promise<void>;
+  /** Stops everything and removes the work dir. */
+  down(): void;
+}
+
+function k8sVersion(): string {
+  const gomod = readFileSync(join(REPO_ROOT, 'tools', 'k8s', 'go.mod'), 'utf8');
+  const m = /^\s*k8s\.io\/kubernetes\s+(v\S+)/m.exec(gomod);
+  if (!m) throw new Error('cannot read the k8s.io/kubernetes version from tools/k8s/go.mod');
+  return m[1]!;
+}
+
+/** Throws (never skips) when the binaries are not built yet. */
+export function requireKubeBinaries(): void {
+  const bin = join(process.env.MESH_CACHE_DIR ?? join(homedir(), '.cache', 'meshd'), 'k8s', k8sVersion(), 'bin');
+  for (const b of ['kube-apiserver', 'etcd']) {
+    if (!existsSync(join(bin, b))) throw new Error(`${join(bin, b)} is missing: build it with \`bash scripts/ensure-k8s.sh\` (about 6 minutes, needs Go >= 1.25)`);
+  }
+  if (spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status !== 0) throw new Error('kubectl is not on PATH');
+}
+
+const clusters = new Set<Kube>();
+
+/** Starts a cluster and waits until it is ready (about 5 s with cached binaries). */
+export async function kubeUp(): Promise<Kube> {
+  requireKubeBinaries();
+  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'kube-up.sh')], { encoding: 'utf8', env: { ...process.env, MESH_KUBE_VERIFY: '0' }, timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`scripts/kube-up.sh failed (${r.status}): ${r.stderr.slice(-3000)}`);
+  const env: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
+    if (m) env[m[1]!] = m[2]!;
+  }
+  const workDir = env.KUBE_WORK_DIR;
+  if (!workDir) throw new Error(`scripts/kube-up.sh printed no KUBE_WORK_DIR: ${r.stdout}`);
+  const kubeconfig = env.KUBECONFIG!;
+  const client = new KubeClient(loadKubeConfig(kubeconfig));
+  let apiArgv: string[] | undefined;
+  let apiPid = Number(env.KUBE_APISERVER_PID);
+  const kubectl = (args: readonly string[], input?: string): { code: number; stdout: string; stderr: string } => {
+    const x = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+    return { code: x.status ?? -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
+  };
+  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const k: Kube = {
+    kubeconfig, workDir, client,
+    apiserverUrl: env.KUBE_APISERVER_URL!, adminToken: env.KUBE_ADMIN_TOKEN!, caFile: env.KUBE_CA_FILE!,
+    kubectl,
+    kubectlOk(args, input) {
+      const x = kubectl(args, input);
+      if (x.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${x.code}): ${x.stderr}`);
+      return x.stdout;
+    },
+    async stopApiserver() {
+      apiArgv = readFileSync(`/proc/${apiPid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '');
+      process.kill(apiPid, 'SIGTERM');
+      await waitFor('kube-apiserver to exit', () => !alive(apiPid), 20_000, 50);
+    },
+    async startApiserver() {
+      if (!apiArgv) throw new Error('startApiserver: the API server was not stopped by stopApiserver');
+      const log = openSync(join(workDir, 'kube-apiserver.log'), 'a');
+      const child = spawn(apiArgv[0]!, apiArgv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+      closeSync(log);
+      child.unref();
+      apiPid = child.pid!;
+      appendFileSync(join(workDir, 'pids'), `KUBE_APISERVER_PID=${apiPid}\n`);
+      await waitFor('kube-apiserver /readyz', async () => (await client.request('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, 60_000, 100);
+    },
+    down() {
+      clusters.delete(k);
+      client.close();
+      spawnSync('bash', [join(REPO_ROOT, 'scripts', 'kube-down.sh'), workDir], { encoding: 'utf8', timeout: 30_000 });
+    },
+  };
+  clusters.add(k);
+  return k;
+}
+
+process.once('exit', () => { for (const k of [...clusters]) k.down(); });
