@@ -69,7 +69,9 @@ export function loadAssignment(snapshot: MeshSnapshot, svc: Service, sp: Service
   return {
     cluster_name: outboundClusterName(sp.port, svc.hostname),
     // grpc-js-xds rejects localities that are unset, so an empty one is always sent.
-    ...(lbEndpoints.length ? { endpoints: [{ locality: {}, lb_endpoints: lbEndpoints }] } : {}),
+    // gRPC clients ignore localities without a weight (and need the locality itself); Envoy
+    // ignores the weight unless locality-weighted balancing is on.
+    ...(lbEndpoints.length ? { endpoints: [{ locality: {}, load_balancing_weight: 1, lb_endpoints: lbEndpoints }] } : {}),
   };
 }
 
