@@ -1,6 +1,7 @@
 /**
  * meshd's entry point: flags (each also an environment variable), then the control plane.
  */
+import { existsSync } from 'node:fs';
 import { FlagError, flagHelp, parseFlags } from '../util/flags.js';
 import { createLogger } from '../util/log.js';
 import { MESHD_FLAGS, toMeshdOptions, type MeshdOptions } from '../meshd/options.js';
@@ -46,7 +47,8 @@ async function main(): Promise<void> {
 
 /** Kubernetes mode when a kubeconfig is given or meshd runs in a cluster; else the file store. */
 async function kubernetesExtras(opts: MeshdOptions, log: ReturnType<typeof createLogger>): Promise<MeshdExtras> {
-  const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
+  // In a pod: the API server's address in the environment and a mounted service-account token.
+  const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST) && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
   if (!opts.kubeconfig && !inCluster) return {};
   const k8s = await import('../k8s/mode.js');
   return k8s.kubernetesMode(opts, log);
