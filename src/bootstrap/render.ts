@@ -104,6 +104,23 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
       },
     };
   }
+  if (o.token) {
+    // Every gRPC stream on xds-grpc carries the credential, not only ADS: the inbound access
+    // loggers (meshd's AccessLogService) authenticate with the same token. An upstream filter,
+    // because listeners come from translation, which never holds credentials.
+    const opts = xds.typed_extension_protocol_options as Record<string, Record<string, unknown>>;
+    const key = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+    xds.typed_extension_protocol_options = { ...opts, [key]: { ...opts[key], http_filters: [
+      {
+        name: 'envoy.filters.http.header_mutation',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.filters.http.header_mutation.v3.HeaderMutation',
+          mutations: { request_mutations: [{ append: { header: { key: 'authorization', value: `Bearer ${o.token}` }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }] },
+        },
+      },
+      { name: 'envoy.filters.http.upstream_codec', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec' } },
+    ] } };
+  }
   return b as unknown as Record<string, unknown>;
 }
 

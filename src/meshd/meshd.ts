@@ -29,6 +29,7 @@ import type { Logger } from '../util/log.js';
 import type { MeshdOptions } from './options.js';
 import type { ConfigSource } from './source.js';
 import { createFileSource } from './file-source.js';
+import { TelemetryReceiver } from '../telemetry/index.js';
 
 export interface Meshd {
   readonly xdsPort: number;
@@ -148,13 +149,16 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   // gRPC: plaintext and TLS ports both carry ADS and the CA service.
   const caDeps = { ca, authenticator, metrics: caMetrics, log: (line: string) => log.warn(line) };
+  const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated });
   const plain = new grpc.Server(ADS_SERVER_OPTIONS);
   xds.addTo(plain);
   addCaService(plain, caDeps);
+  telemetry.addTo(plain);
   const serverCerts = new MeshdServerCertificates(ca, { ips: ['127.0.0.1', ...(opts.listenAddress !== '0.0.0.0' ? [opts.listenAddress] : [])] });
   const secure = new grpc.Server(ADS_SERVER_OPTIONS);
   xds.addTo(secure);
   addCaService(secure, caDeps);
+  telemetry.addTo(secure);
   const bind = (s: grpc.Server, port: number, creds: grpc.ServerCredentials, what: string): Promise<number> =>
     new Promise((resolve, reject) => s.bindAsync(`${opts.listenAddress}:${port}`, creds, (err, p) =>
       err ? reject(new Error(`cannot listen on ${opts.listenAddress}:${port} for ${what}: ${err.message}`)) : resolve(p)));
@@ -186,6 +190,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
         log.info('ca: root rotation step', { step });
         return { step, trustBundle: ca.trustBundlePem().length };
       }),
+      ...telemetry.routes(),
       ...(extras.adminRoutes ?? []),
     ],
   });

@@ -48,6 +48,8 @@ const ENVOY_FILES = [
   'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
   'envoy/extensions/access_loggers/file/v3/file.proto',
   'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/extensions/access_loggers/grpc/v3/als.proto',
+  'envoy/service/accesslog/v3/als.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/config/rbac/v3/rbac.proto',
   'envoy/admin/v3/config_dump.proto',

@@ -13,6 +13,7 @@ import {
 } from '../names.js';
 import { ROUTER_FILTER, cmp, diag, downstreamTlsSocket, selects, socketAddress, stdoutAccessLog, tcpProxy, workloadPort, type SecretSource } from './common.js';
 import { meshPorts } from './outbound-clusters.js';
+import { inboundHttpGrpcAccessLog, inboundTcpGrpcAccessLog } from '../../telemetry/als-config.js';
 
 /** A port the workload serves to the mesh. */
 export interface InboundPort {
@@ -73,17 +74,25 @@ function inboundHcm(snapshot: MeshSnapshot, w: Workload, port: number, kind: Cha
       forward_client_cert_details: 'SANITIZE_SET',
       set_current_client_cert_details: { uri: true },
       upgrade_configs: [{ upgrade_type: 'websocket' }],
-      access_log: [stdoutAccessLog('inbound')],
+      // meshd's AccessLogService sees every inbound request: edges, plaintext, denials.
+      access_log: [stdoutAccessLog('inbound'), inboundHttpGrpcAccessLog(inboundChainName(kind, port))],
     }),
   };
 }
 
+/** tcp_proxy to the app, logging each connection to meshd's AccessLogService. */
+function inboundTcpProxy(kind: ChainKind, port: number): EnvoyObject {
+  const base = tcpProxy(inboundStatPrefix(kind, port), inboundClusterName(port));
+  const cfg = base.typed_config as EnvoyObject;
+  return { ...base, typed_config: { ...cfg, access_log: [inboundTcpGrpcAccessLog(inboundChainName(kind, port))] } };
+}
+
 function inboundFilters(snapshot: MeshSnapshot, w: Workload, p: InboundPort, kind: ChainKind, diagnostics: Diagnostic[]): EnvoyObject[] {
-  if (kind === 'tls-passthrough') return [tcpProxy(inboundStatPrefix(kind, p.port), inboundClusterName(p.port))];
+  if (kind === 'tls-passthrough') return [inboundTcpProxy(kind, p.port)];
   if (p.http) return [inboundHcm(snapshot, w, p.port, kind, diagnostics)];
   const authz = inboundAuthz(snapshot, w, p.port, 'tcp');
   if (kind === 'mtls') diagnostics.push(...authz.diagnostics);
-  return [...authz.networkFilters, tcpProxy(inboundStatPrefix(kind, p.port), inboundClusterName(p.port))];
+  return [...authz.networkFilters, inboundTcpProxy(kind, p.port)];
 }
 
 /** The kinds of chains a mode allows: STRICT mTLS only; DISABLE plaintext only; PERMISSIVE all three. */
