@@ -1,11 +1,15 @@
 import type { Command } from './command.js';
 import { bootstrapCommand } from './bootstrap-command.js';
 import { injectCommand } from './inject-command.js';
+import { authzCheckCommand } from './authz-command.js';
+import { plaintextCommand } from './plaintext-command.js';
 import { tokenCreateCommand } from './token-command.js';
 
 /** Every meshctl subcommand, in help order. */
 export const commands: readonly Command[] = [
   bootstrapCommand,
   injectCommand,
+  authzCheckCommand,
+  plaintextCommand,
   tokenCreateCommand,
 ];
