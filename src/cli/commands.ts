@@ -1,5 +1,6 @@
 import type { Command } from './command.js';
 import { bootstrapCommand } from './bootstrap-command.js';
+import { edgesCommand } from './edges-command.js';
 import { injectCommand } from './inject-command.js';
 import { authzCheckCommand } from './authz-command.js';
 import { plaintextCommand } from './plaintext-command.js';
@@ -9,6 +10,7 @@ import { tokenCreateCommand } from './token-command.js';
 export const commands: readonly Command[] = [
   bootstrapCommand,
   injectCommand,
+  edgesCommand,
   authzCheckCommand,
   plaintextCommand,
   tokenCreateCommand,

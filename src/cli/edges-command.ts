@@ -1,0 +1,84 @@
+/**
+ * `meshctl edges`: who calls whom, with which identities, and whether it is mTLS, from
+ * meshd's live telemetry (`GET /debug/edges`), in the shape of `linkerd viz edges`.
+ */
+import type { Command } from './command.js';
+import { FlagError, flagHelp, parseFlags, type FlagSpec } from '../util/flags.js';
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'namespace', type: 'string', help: 'only edges from or to this namespace (-n)' },
+  { name: 'output', type: 'string', default: 'table', help: 'table or json (-o)' },
+  { name: 'meshd', env: 'MESHD_ADDR', type: 'string', default: 'http://127.0.0.1:15014', help: 'meshd admin URL' },
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+const SHORT: Readonly<Record<string, string>> = { '-n': '--namespace', '-o': '--output', '-h': '--help' };
+
+/** One edge as `/debug/edges` serves it (only the keys meshctl reads). */
+export interface Edge {
+  readonly src: string;
+  readonly dst: string;
+  readonly srcNamespace: string;
+  readonly dstNamespace: string;
+  readonly clientId: string;
+  readonly serverId: string;
+  readonly secured: boolean;
+  readonly denied: number;
+}
+
+function isEdge(v: unknown): v is Edge {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return ['src', 'dst', 'srcNamespace', 'dstNamespace', 'clientId', 'serverId'].every((k) => typeof o[k] === 'string')
+    && typeof o.secured === 'boolean' && typeof o.denied === 'number';
+}
+
+/** The table: one row per edge, columns as `linkerd viz edges` plus identities and denials; `-` for an empty cell. */
+export function formatEdgesTable(edges: readonly Edge[]): string {
+  const head = ['SRC', 'DST', 'SRC_NS', 'DST_NS', 'CLIENT_ID', 'SERVER_ID', 'SECURED', 'DENIED'];
+  const rows = edges.map((e) => [e.src, e.dst, e.srcNamespace, e.dstNamespace, e.clientId, e.serverId, e.secured ? '√ (mTLS)' : 'plaintext', String(e.denied)]
+    .map((c) => c || '-'));
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ');
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** Fetches and checks the edges; every failure is an Error saying what to do. */
+export async function fetchEdges(meshd: string, namespace?: string): Promise<Edge[]> {
+  const url = new URL('/debug/edges', meshd);
+  if (namespace) url.searchParams.set('namespace', namespace);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(10000) });
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : e instanceof Error ? e.message : String(e);
+    throw new Error(`cannot reach meshd at ${meshd} (${cause}). Is it running (\`node bin/meshd\` or \`npm run demo\`)? Point at it with --meshd URL or MESHD_ADDR.`);
+  }
+  if (res.status === 404) throw new Error(`meshd at ${meshd} has no /debug/edges: is this meshd's admin port (default 15014)?`);
+  if (!res.ok) throw new Error(`meshd at ${meshd} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+  const body: unknown = await res.json();
+  if (!Array.isArray(body) || !body.every(isEdge)) throw new Error(`meshd at ${meshd} sent edges in an unexpected shape`);
+  return body;
+}
+
+export const edgesCommand: Command = {
+  path: ['edges'],
+  summary: 'who calls whom in the mesh, with identities, mTLS or plaintext, and denials (live)',
+  async run(args) {
+    const { values: v, positional } = parseFlags(FLAGS, args.map((a) => SHORT[a] ?? a));
+    if (v.help) { process.stdout.write(flagHelp('usage: meshctl edges [-n NAMESPACE] [-o table|json] [--meshd URL]', FLAGS)); return 0; }
+    if (positional.length) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
+    const output = String(v.output);
+    if (output !== 'table' && output !== 'json') throw new FlagError('-o must be table or json');
+    const edges = await fetchEdges(String(v.meshd), v.namespace ? String(v.namespace) : undefined);
+    if (output === 'json') {
+      const list = edges.map((e) => ({ src: e.src, dst: e.dst, srcNamespace: e.srcNamespace, dstNamespace: e.dstNamespace, clientId: e.clientId, serverId: e.serverId, secured: e.secured, denied: e.denied }));
+      process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+    } else if (edges.length === 0) {
+      process.stdout.write(`no edges${v.namespace ? ` in namespace ${String(v.namespace)}` : ''} yet: meshd learns them from the sidecars' access logs as requests flow\n`);
+    } else {
+      process.stdout.write(formatEdgesTable(edges));
+    }
+    return 0;
+  },
+};

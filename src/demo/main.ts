@@ -1,0 +1,102 @@
+/**
+ * `npm run demo`: the local mesh as processes (see run.ts), with what to try printed, until
+ * Ctrl-C stops every process it started. `--write-compose` regenerates docker-compose.yml and
+ * deploy/compose/ from the same topology instead.
+ */
+import { join, resolve } from 'node:path';
+import { FlagError, flagHelp, parseFlags, type FlagSpec } from '../util/flags.js';
+import { DemoError } from './checks.js';
+import { writeComposeFiles } from './compose.js';
+import { banner, followCalls, followDiagnostics, shown } from './report.js';
+import { startDemo, type DemoOptions, type RunningDemo } from './run.js';
+import { REPO_ROOT } from './topology.js';
+import type { Netns } from './netns.js';
+
+const FLAGS: readonly FlagSpec[] = [
+  { name: 'dir', env: 'MESH_DEMO_DIR', type: 'string', default: join(REPO_ROOT, 'demo'), help: 'the demo\'s folder: mesh/ (config you edit), state/, logs/, bootstrap/' },
+  { name: 'reset', type: 'bool', default: 'false', help: 'rewrite <dir>/mesh from the topology (undoes your edits)' },
+  { name: 'transparent', type: 'bool', default: 'false', help: 'network namespaces + iptables redirection (needs root, ip, iptables); else explicit mode' },
+  { name: 'xds-port', type: 'int', default: '15010', help: 'meshd plaintext xDS port' },
+  { name: 'secure-xds-port', type: 'int', default: '15012', help: 'meshd TLS xDS port' },
+  { name: 'admin-port', type: 'int', default: '15014', help: 'meshd admin port (meshctl edges talks to it)' },
+  { name: 'loopback-octet', type: 'int', default: '0', help: 'use 127.N.x.x addresses (to run beside another demo)' },
+  { name: 'write-compose', type: 'bool', default: 'false', help: 'regenerate docker-compose.yml and deploy/compose/ and exit' },
+  { name: 'help', type: 'bool', help: 'show this help' },
+];
+
+async function transparentSetup(): Promise<Netns | undefined> {
+  const { prepareNetns, transparentUnavailable } = await import('./netns-setup.js');
+  const why = transparentUnavailable();
+  if (why) {
+    process.stdout.write(`--transparent is not possible here (${why}); running in explicit mode.\n\n`);
+    return undefined;
+  }
+  return prepareNetns();
+}
+
+async function main(): Promise<number> {
+  let v;
+  try {
+    v = parseFlags(FLAGS, process.argv.slice(2)).values;
+  } catch (e) {
+    if (e instanceof FlagError) { process.stderr.write(`demo: ${e.message}\n`); return 2; }
+    throw e;
+  }
+  if (v.help) { process.stdout.write(flagHelp('usage: npm run demo -- [flags]', FLAGS)); return 0; }
+  if (v['write-compose']) {
+    for (const f of writeComposeFiles(REPO_ROOT)) process.stdout.write(`wrote ${f}\n`);
+    return 0;
+  }
+  const octet = v['loopback-octet'] as number;
+  if (octet < 0 || octet > 255) { process.stderr.write('demo: --loopback-octet must be 0-255\n'); return 2; }
+  let netns: Netns | undefined;
+  let demo: RunningDemo | undefined;
+  let interrupted = false;
+  let stopping: Promise<number> | undefined;
+  const stop = (code: number, why?: string): Promise<number> => {
+    stopping ??= (async () => {
+      if (why) process.stdout.write(`\n${why}\n`);
+      process.stdout.write('stopping the demo...\n');
+      const n = demo?.pids().length ?? 0;
+      await demo?.stop();
+      netns?.teardown();
+      process.stdout.write(`stopped ${n} processes; nothing of the demo is left running.\n`);
+      return code;
+    })();
+    return stopping;
+  };
+  const onSignal = (): void => {
+    interrupted = true;
+    if (demo) void stop(0).then((c) => process.exit(c));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const dir = resolve(String(v.dir));
+  try {
+    if (v.transparent) netns = await transparentSetup();
+    const opts: DemoOptions = {
+      dir, reset: Boolean(v.reset), octet,
+      xdsPort: v['xds-port'] as number, secureXdsPort: v['secure-xds-port'] as number, adminPort: v['admin-port'] as number,
+      fixedEnvoyAdminPorts: true, ...(netns ? { netns } : {}),
+    };
+    process.stdout.write(`starting the demo mesh from ${shown(join(dir, 'mesh'))}/ ...\n`);
+    demo = await startDemo(opts);
+  } catch (e) {
+    netns?.teardown();
+    if (e instanceof DemoError) { process.stderr.write(`demo: ${e.message}\n`); return 1; }
+    throw e;
+  }
+  if (interrupted) return stop(0);
+  process.stdout.write('\n' + banner(demo) + '\n');
+  const print = (l: string): void => { process.stdout.write(l + '\n'); };
+  followCalls(demo, print);
+  followDiagnostics(demo, print);
+  const msg = await demo.crashed;
+  return stop(1, `demo: ${msg}`);
+}
+
+main().then((code) => process.exit(code), (e: unknown) => {
+  process.stderr.write(`demo: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

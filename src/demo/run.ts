@@ -1,0 +1,217 @@
+/**
+ * Runs the demo mesh as processes: meshd (bin/meshd, its default ports), one real Envoy per
+ * meshed workload, the demo app per workload, all on loopback (or, in transparent mode, in
+ * network namespaces). `npm run demo` and the end-to-end test both start it through
+ * `startDemo`, so the test exercises exactly what users run.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { loadOrCreateTokenSigningKey, mintJoinToken } from '../ca/tokens.js';
+import type { CallEvent } from './app.js';
+import { DemoError, checkConfigFolder, checkPorts, findEnvoy, type PortNeed } from './checks.js';
+import { ProcessGroup, type DemoChild } from './processes.js';
+import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, demoWorkload, loopbackPlan, meshConfigFiles, type AddressPlan } from './topology.js';
+import type { Netns } from './netns.js';
+
+export interface DemoOptions {
+  /** The demo's folder: mesh/ (config, watched), state/ (CA), logs/, bootstrap/. */
+  readonly dir: string;
+  /** Rewrite mesh/ from the topology even when it exists. */
+  readonly reset?: boolean;
+  readonly xdsPort: number;
+  readonly secureXdsPort: number;
+  readonly adminPort: number;
+  /** Envoy admin ports 15100+i (false: let Envoy pick, for tests). */
+  readonly fixedEnvoyAdminPorts?: boolean;
+  /** Loopback plan 127.N.x.x (0 in `npm run demo`; tests pick their own). */
+  readonly octet?: number;
+  readonly delta?: boolean;
+  /** Network namespaces with iptables redirection, prepared by netns.ts. */
+  readonly netns?: Netns;
+  /** Faster config pickup (tests). */
+  readonly meshdArgs?: readonly string[];
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningWorkload {
+  readonly name: string;
+  readonly app: DemoChild;
+  readonly envoy?: DemoChild;
+  /** Envoy's admin URL (sidecars only). */
+  readonly envoyAdmin?: string;
+}
+
+export interface RunningDemo {
+  readonly dir: string;
+  readonly configDir: string;
+  readonly plan: AddressPlan;
+  readonly meshd: DemoChild;
+  readonly meshdUrl: string;
+  readonly ports: { readonly xds: number; readonly secureXds: number; readonly admin: number };
+  readonly workloads: readonly RunningWorkload[];
+  readonly mode: 'explicit' | 'transparent';
+  /** Every process the demo started (for leak checks). */
+  pids(): number[];
+  /** Subscribes to every call an app makes. */
+  onCall(cb: (e: CallEvent) => void): void;
+  /** Resolves with a message when a process dies on its own (the demo is then broken). */
+  readonly crashed: Promise<string>;
+  stop(): Promise<void>;
+}
+
+export const ENVOY_ADMIN_BASE = 15100;
+
+/** Writes the config folder from the topology when it is missing (or on reset); returns whether it wrote. */
+export function prepareConfigFolder(configDir: string, plan: AddressPlan, reset: boolean): boolean {
+  if (existsSync(configDir) && !reset) return false;
+  rmSync(configDir, { recursive: true, force: true });
+  mkdirSync(configDir, { recursive: true });
+  for (const [file, text] of Object.entries(meshConfigFiles(plan))) writeFileSync(join(configDir, file), text);
+  return true;
+}
+
+/** Every address:port the demo will listen on, with what it is and how to move it. */
+export function demoPortNeeds(o: DemoOptions, plan: AddressPlan): PortNeed[] {
+  const needs: PortNeed[] = [
+    { host: '127.0.0.1', port: o.xdsPort, what: 'meshd xDS, --xds-port', hint: 'npm run demo -- --xds-port 25010' },
+    { host: '127.0.0.1', port: o.secureXdsPort, what: 'meshd xDS over TLS, --secure-xds-port', hint: 'npm run demo -- --secure-xds-port 25012' },
+    { host: '127.0.0.1', port: o.adminPort, what: 'meshd admin, --admin-port', hint: 'npm run demo -- --admin-port 25014 (then meshctl edges --meshd http://127.0.0.1:25014)' },
+  ];
+  if (o.netns) return needs; // the workloads live in namespaces of their own
+  const services = DEMO_WORKLOADS.filter((w) => w.port !== undefined);
+  for (const w of DEMO_WORKLOADS) {
+    const a = plan.workloads[w.name]!;
+    if (w.port) needs.push({ host: a.appAddress, port: w.port, what: `${w.name} app` });
+    if (!w.sidecar) continue;
+    if (w.port) needs.push({ host: a.address, port: w.port, what: `${w.name} sidecar inbound` });
+    for (const s of services) needs.push({ host: a.outboundAddress, port: s.port!, what: `${w.name} sidecar outbound to ${s.name}` });
+    if (o.fixedEnvoyAdminPorts) needs.push({ host: '127.0.0.1', port: envoyAdminPort(o, w.name), what: `${w.name} Envoy admin` });
+  }
+  return needs;
+}
+
+function envoyAdminPort(o: DemoOptions, name: string): number {
+  if (o.netns) return 15000;
+  if (!o.fixedEnvoyAdminPorts) return 0;
+  return ENVOY_ADMIN_BASE + Number(loopbackPlan(0).workloads[name]!.address.split('.')[3]);
+}
+
+async function waitUntil<T>(what: string, child: DemoChild, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exited()) throw new DemoError('start-failed', `${child.name} exited while starting (${what}). Its last output:\n${child.tail().trim().split('\n').slice(-15).map((l) => `  ${l}`).join('\n')}`);
+    try { const v = await fn(); if (v !== undefined) return v; } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new DemoError('start-failed', `${child.name} did not get ready within ${timeoutMs / 1000}s (${what}). Its last output:\n${child.tail().trim().split('\n').slice(-15).map((l) => `  ${l}`).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Checks everything, then starts meshd, the sidecars and the apps; on any failure stops what it started and throws a DemoError. */
+export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
+  const envoyBin = findEnvoy(o.env ?? process.env);
+  const plan = o.netns?.plan ?? loopbackPlan(o.octet ?? 0);
+  const configDir = join(o.dir, 'mesh');
+  const stateDir = join(o.dir, 'state');
+  const logDir = join(o.dir, 'logs');
+  const bootDir = join(o.dir, 'bootstrap');
+  prepareConfigFolder(configDir, plan, o.reset ?? false);
+  await checkConfigFolder(configDir);
+  await checkPorts(demoPortNeeds(o, plan));
+  for (const d of [stateDir, logDir, bootDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+
+  const group = new ProcessGroup();
+  const listeners: ((e: CallEvent) => void)[] = [];
+  let stopping = false;
+  let crash: (msg: string) => void = () => undefined;
+  const crashed = new Promise<string>((r) => { crash = r; });
+  const watchCrash = (c: DemoChild): void => { void c.exit().then(() => { if (!stopping) crash(`${c.name} exited unexpectedly; see ${join(logDir, c.name + '.log')}:\n${c.tail().trim().split('\n').slice(-10).join('\n')}`); }); };
+  try {
+    const meshd = group.start('meshd', process.execPath, [
+      join(REPO_ROOT, 'bin', 'meshd'), '--config-dir', configDir, '--state-dir', stateDir,
+      '--xds-port', String(o.xdsPort), '--secure-xds-port', String(o.secureXdsPort), '--admin-port', String(o.adminPort),
+      // In transparent mode the sidecars reach meshd through the namespaces' gateway address.
+      ...(o.netns ? ['--listen-address', '0.0.0.0'] : []),
+      ...(o.meshdArgs ?? []),
+    ], { logFile: join(logDir, 'meshd.log'), ...(o.env ? { env: o.env } : {}) });
+    let listening: { xds: number; secureXds: number; admin: number } | undefined;
+    meshd.onLine((l) => {
+      if (!l.startsWith('{')) return;
+      try {
+        const j = JSON.parse(l) as { msg?: string; xdsPort?: number; secureXdsPort?: number; adminPort?: number };
+        if (j.msg === 'meshd listening') listening = { xds: Number(j.xdsPort), secureXds: Number(j.secureXdsPort), admin: Number(j.adminPort) };
+      } catch { /* not a log line */ }
+    });
+    const ports = await waitUntil('listening', meshd, () => listening, 30000);
+    const meshdUrl = `http://127.0.0.1:${ports.admin}`;
+    await waitUntil('/ready', meshd, async () => ((await fetch(`${meshdUrl}/ready`)).ok ? true : undefined), 30000);
+    watchCrash(meshd);
+
+    const key = loadOrCreateTokenSigningKey(stateDir);
+    const workloads: RunningWorkload[] = [];
+    for (const w of DEMO_WORKLOADS) {
+      const a = plan.workloads[w.name]!;
+      const prefix = o.netns?.exec(w.name) ?? [];
+      let envoy: DemoChild | undefined;
+      let envoyAdmin: string | undefined;
+      if (w.sidecar) {
+        const token = mintJoinToken({ namespace: DEMO_NAMESPACE, serviceAccount: w.serviceAccount, ttlSeconds: 24 * 3600 }, key.privateKey);
+        const boot = demoBootstrap(plan, w.name, { xdsPort: ports.xds, adminPort: envoyAdminPort(o, w.name), token, mode: o.netns ? 'transparent' : 'explicit' });
+        const bootFile = join(bootDir, `${w.name}.yaml`);
+        const addrFile = join(bootDir, `${w.name}.admin-address`);
+        rmSync(addrFile, { force: true });
+        writeFileSync(bootFile, YAML.stringify(boot), { mode: 0o600 });
+        envoy = group.start(`${w.name}-envoy`, envoyBin, [
+          '-c', bootFile, '--admin-address-path', addrFile, '--disable-hot-restart', '--concurrency', '1',
+          '-l', 'warning', '--drain-time-s', '1', '--parent-shutdown-time-s', '2',
+        ], { logFile: join(logDir, `${w.name}-envoy.log`), prefix: [...prefix, ...(o.netns?.proxyUser() ?? [])] });
+        const adminAddr = await waitUntil('admin address', envoy, () => {
+          if (!existsSync(addrFile)) return undefined;
+          const t = readFileSync(addrFile, 'utf8').trim();
+          return t ? t : undefined;
+        }, 20000);
+        envoyAdmin = `http://${adminAddr}`;
+        if (!o.netns) await waitUntil('config from meshd (/ready)', envoy, async () => ((await fetch(`${envoyAdmin}/ready`)).ok ? true : undefined), 30000);
+        else await waitUntil('config from meshd (/ready)', envoy, () => (o.netns!.envoyReady(w.name) ? true : undefined), 30000);
+        watchCrash(envoy);
+      }
+      const target = callTarget(plan, w);
+      const args = [join(REPO_ROOT, 'dist', 'src', 'demo', 'app-main.js'), '--name', w.name, '--exit-on-stdin-close'];
+      if (w.port) args.push('--listen', `${a.appAddress}:${w.port}`);
+      if (target && w.calls) {
+        const host = o.netns ? o.netns.serviceAddress(w.calls.to) : target.host;
+        args.push('--call', `http://${host}:${target.port}${target.path}`, '--call-name', w.calls.to, '--host-header', target.hostHeader, '--interval', `${w.calls.intervalMs}ms`);
+        if (!w.sidecar && !o.netns) args.push('--bind', a.address);
+      }
+      const app = group.start(w.name, process.execPath, args, { logFile: join(logDir, `${w.name}.log`), stdinPipe: true, prefix });
+      app.onLine((l) => {
+        if (!l.startsWith('{"event":"call"')) return;
+        const e = JSON.parse(l) as CallEvent;
+        for (const cb of listeners) cb(e);
+      });
+      if (w.port) await waitUntil('listening', app, () => (/"event":"listening"/.test(app.tail()) ? true : undefined), 15000);
+      watchCrash(app);
+      workloads.push({ name: w.name, app, ...(envoy ? { envoy } : {}), ...(envoyAdmin ? { envoyAdmin } : {}) });
+    }
+    return {
+      dir: o.dir, configDir, plan, meshd, meshdUrl, ports, workloads, mode: o.netns ? 'transparent' : 'explicit',
+      pids: () => group.list().map((c) => c.pid),
+      onCall: (cb) => { listeners.push(cb); },
+      crashed,
+      async stop() {
+        stopping = true;
+        await group.stopAll();
+      },
+    };
+  } catch (e) {
+    stopping = true;
+    await group.stopAll();
+    throw e;
+  }
+}
+
+/** The workload a demo call goes to, for messages. */
+export function describeWorkload(name: string): string {
+  const w = demoWorkload(name);
+  return w.sidecar ? `${w.name} (spiffe://cluster.local/ns/${DEMO_NAMESPACE}/sa/${w.serviceAccount})` : `${w.name} (no sidecar)`;
+}

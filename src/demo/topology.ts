@@ -1,0 +1,165 @@
+/**
+ * The demo mesh, described once: three workloads in `production` (frontend and backend with
+ * sidecars, a legacy client without one) and two address plans, one for processes on
+ * loopback (`npm run demo`) and one for docker-compose. Both the process mesh and the compose
+ * files are generated from this module, so they cannot drift apart.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { renderBootstrap } from '../bootstrap/render.js';
+
+/** The repository root (this file compiles to dist/src/demo/). */
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+export const DEMO_NAMESPACE = 'production';
+
+export interface DemoCall {
+  /** The callee workload (and, with a sidecar, its Service). */
+  readonly to: string;
+  readonly path: string;
+  readonly intervalMs: number;
+}
+
+export interface DemoWorkload {
+  readonly name: string;
+  readonly serviceAccount: string;
+  /** Service port the workload serves; none for a pure client. */
+  readonly port?: number;
+  readonly sidecar: boolean;
+  readonly calls?: DemoCall;
+}
+
+/** The demo's workloads, in start order (servers before their callers). */
+export const DEMO_WORKLOADS: readonly DemoWorkload[] = [
+  { name: 'backend', serviceAccount: 'backend', port: 8080, sidecar: true },
+  { name: 'frontend', serviceAccount: 'frontend', port: 8081, sidecar: true, calls: { to: 'backend', path: '/api/orders', intervalMs: 1000 } },
+  { name: 'legacy-client', serviceAccount: 'legacy-client', sidecar: false, calls: { to: 'backend', path: '/health', intervalMs: 2000 } },
+];
+
+export interface WorkloadAddresses {
+  /** The WorkloadEntry address: where other sidecars (and the legacy client) reach it. */
+  readonly address: string;
+  /** Where the sidecar hands inbound traffic to the app (the app listens here). */
+  readonly appAddress: string;
+  /** Where the app reaches its own sidecar's outbound listeners (explicit mode). */
+  readonly outboundAddress: string;
+}
+
+export interface AddressPlan {
+  readonly kind: 'loopback' | 'compose';
+  /** Host of meshd's xDS port as the sidecars see it. */
+  readonly meshdHost: string;
+  readonly workloads: Readonly<Record<string, WorkloadAddresses>>;
+}
+
+/** Loopback addresses 127.N.10.i (sidecar), 127.N.20.i (app), 127.N.30.i (outbound); N=0 matches examples/mesh. */
+export function loopbackPlan(octet = 0): AddressPlan {
+  const workloads: Record<string, WorkloadAddresses> = {};
+  // Indexes follow examples/mesh: frontend .1, backend .2; the legacy client is .3.
+  const index: Record<string, number> = { frontend: 1, backend: 2, 'legacy-client': 3 };
+  for (const w of DEMO_WORKLOADS) {
+    const i = index[w.name]!;
+    const app = `127.${octet}.20.${i}`;
+    workloads[w.name] = { address: w.sidecar ? `127.${octet}.10.${i}` : app, appAddress: app, outboundAddress: `127.${octet}.30.${i}` };
+  }
+  return { kind: 'loopback', meshdHost: '127.0.0.1', workloads };
+}
+
+/** The compose network (only ever created by a Docker engine, never on this machine). */
+export const COMPOSE_SUBNET = '172.30.77.0/24';
+
+/** Compose: each workload is a container with its own IP; app and sidecar share its network namespace. */
+export function composePlan(): AddressPlan {
+  const ips: Record<string, string> = { frontend: '172.30.77.11', backend: '172.30.77.12', 'legacy-client': '172.30.77.13' };
+  const workloads: Record<string, WorkloadAddresses> = {};
+  for (const w of DEMO_WORKLOADS) {
+    workloads[w.name] = { address: ips[w.name]!, appAddress: '127.0.0.1', outboundAddress: '127.0.0.2' };
+  }
+  return { kind: 'compose', meshdHost: 'meshd', workloads };
+}
+
+/** The workload named `name`; throws for a name that is not in the demo (a programmer error). */
+export function demoWorkload(name: string): DemoWorkload {
+  const w = DEMO_WORKLOADS.find((x) => x.name === name);
+  if (!w) throw new Error(`no demo workload ${name}`);
+  return w;
+}
+
+/** Where `from` sends its calls: its sidecar's outbound listener, or (no sidecar) the callee's sidecar directly. */
+export function callTarget(plan: AddressPlan, from: DemoWorkload): { host: string; port: number; hostHeader: string; path: string } | undefined {
+  if (!from.calls) return undefined;
+  const to = demoWorkload(from.calls.to);
+  const port = to.port!;
+  const host = from.sidecar ? plan.workloads[from.name]!.outboundAddress : plan.workloads[to.name]!.address;
+  return { host, port, hostHeader: `${to.name}.${DEMO_NAMESPACE}.svc.cluster.local`, path: from.calls.path };
+}
+
+function readExample(file: string): string {
+  return readFileSync(join(REPO_ROOT, 'examples', 'mesh', file), 'utf8');
+}
+
+/** The legacy client may read /health without mTLS identity: the only thing it can do once PERMISSIVE lets it in. */
+const HEALTH_POLICY = `# Anyone may GET /health on backend, even without a sidecar. Under STRICT the legacy client
+# still cannot connect (no mTLS); switch 30-security.yaml to PERMISSIVE and it gets in, in
+# plaintext, which \`meshctl edges\` shows.
+apiVersion: security.istio.io/v1beta1
+kind: AuthorizationPolicy
+metadata:
+  name: backend-health
+  namespace: ${DEMO_NAMESPACE}
+spec:
+  selector:
+    matchLabels:
+      app: backend
+  rules:
+  - to:
+    - operation:
+        methods: ["GET"]
+        paths: ["/health"]
+`;
+
+/**
+ * The config folder's files (name → YAML text) for a plan: the namespaces and the seed's
+ * security policies from examples/mesh, Services and WorkloadEntries from the topology.
+ */
+export function meshConfigFiles(plan: AddressPlan): Record<string, string> {
+  const services = DEMO_WORKLOADS.filter((w) => w.port !== undefined).map((w) => ({
+    apiVersion: 'v1', kind: 'Service', metadata: { name: w.name, namespace: DEMO_NAMESPACE },
+    spec: { selector: { app: w.name }, ports: [{ name: 'http', port: w.port }] },
+  }));
+  const entries = DEMO_WORKLOADS.map((w) => {
+    const a = plan.workloads[w.name]!;
+    return {
+      apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry',
+      metadata: {
+        name: w.name, namespace: DEMO_NAMESPACE,
+        ...(w.sidecar ? {} : { labels: { 'sidecar.istio.io/inject': 'false' } }),
+        annotations: { 'meshd.dev/app-address': a.appAddress, 'meshd.dev/outbound-address': a.outboundAddress },
+      },
+      spec: { address: a.address, labels: { app: w.name }, serviceAccount: w.serviceAccount, ...(w.port ? { ports: { http: w.port } } : {}) },
+    };
+  });
+  const docs = (header: string, list: readonly unknown[]): string => header + list.map((d) => YAML.stringify(d)).join('---\n');
+  return {
+    '00-namespaces.yaml': readExample('00-namespaces.yaml'),
+    '10-services.yaml': docs('# Generated from src/demo/topology.ts. The port name prefix sets the protocol.\n', services),
+    '20-workloads.yaml': docs(`# Generated from src/demo/topology.ts (${plan.kind} addresses). The legacy client has no sidecar.\n`, entries),
+    '30-security.yaml': readExample('30-security.yaml'),
+    '40-backend-health.yaml': HEALTH_POLICY,
+  };
+}
+
+/** Placeholder for the join token in committed compose bootstraps; the sidecar's entrypoint substitutes it. */
+export const TOKEN_PLACEHOLDER = 'MESHD_JOIN_TOKEN';
+
+/** A sidecar's bootstrap in a plan: the same renderer as `meshctl bootstrap`. */
+export function demoBootstrap(plan: AddressPlan, name: string, o: { xdsPort: number; adminPort: number; token: string; mode?: 'explicit' | 'transparent' }): Record<string, unknown> {
+  const w = demoWorkload(name);
+  return renderBootstrap({
+    namespace: DEMO_NAMESPACE, workload: w.name, serviceAccount: w.serviceAccount,
+    ip: plan.workloads[w.name]!.address, labels: { app: w.name },
+    meshd: `${plan.meshdHost}:${o.xdsPort}`, adminPort: o.adminPort, token: o.token, mode: o.mode ?? 'explicit',
+  });
+}
