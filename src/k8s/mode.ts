@@ -3,7 +3,8 @@
  * Secret (created by the leader), the admission webhooks on their own HTTPS port
  * (`MESHD_WEBHOOK_PORT`, default 15017), and the leader's writes (policy status, root-cert
  * ConfigMaps). meshd's own namespace is `MESHD_NAMESPACE`, else the pod's namespace in a
- * cluster, else `--root-namespace`.
+ * cluster, else `--root-namespace`. The leader's writes run on each snapshot, on a trust bundle
+ * change and every `MESHD_LEADER_RESYNC_MS` (default 60 s).
  */
 import { CertificateAuthority } from '../ca/ca.js';
 import { openPluggedCa } from '../ca/cacerts.js';
@@ -123,6 +124,10 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
     });
   };
   const unsubscribe = ca.onTrustBundleChange(() => leaderPass());
+  // Also periodically: webhook configurations re-applied with an empty caBundle, ConfigMaps deleted.
+  const resyncMs = Number(env.MESHD_LEADER_RESYNC_MS || 60_000);
+  const resyncTimer = setInterval(() => { writer.reset(); leaderPass(); }, resyncMs > 0 ? resyncMs : 60_000);
+  resyncTimer.unref();
 
   return {
     source: {
@@ -131,6 +136,7 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
       diagnostics: () => source.diagnostics(),
       async close() {
         clearInterval(certTimer);
+        clearInterval(resyncTimer);
         unsubscribe();
         await source.close();
         await webhook.close();

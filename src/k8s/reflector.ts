@@ -174,7 +174,7 @@ export class Reflector {
         }
         case 'BOOKMARK': break;
         case 'ERROR':
-          if (obj.code === 410) { gone = true; abort?.(); }
+          if (obj.code === 410) { gone = true; this.rv = ''; abort?.(); }
           else this.o.log?.warn('k8s: watch error event', { path: this.path, status: obj });
           return;
       }
@@ -185,9 +185,13 @@ export class Reflector {
     if (s.status !== 200) throw statusError({ status: s.status, body: s.body }, `watch ${this.path}`);
     abort = s.abort;
     this.abortWatch = s.abort;
+    this.lastError = undefined;
     if (this.stopped || gone) s.abort();
     try {
       await s.done;
+    } catch (e) {
+      // Our own abort after a 410 ERROR event surfaces as an 'aborted' stream error.
+      if (!gone) throw e;
     } finally {
       this.abortWatch = undefined;
     }

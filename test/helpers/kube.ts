@@ -69,7 +69,10 @@ export async function kubeUp(): Promise<Kube> {
     const x = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
     return { code: x.status ?? -1, stdout: x.stdout ?? '', stderr: x.stderr ?? '' };
   };
-  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  // A reparented child nobody reaps stays a zombie: that counts as exited.
+  const alive = (pid: number): boolean => {
+    try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  };
   const k: Kube = {
     kubeconfig, workDir, client,
     apiserverUrl: env.KUBE_APISERVER_URL!, adminToken: env.KUBE_ADMIN_TOKEN!, caFile: env.KUBE_CA_FILE!,
@@ -82,7 +85,12 @@ export async function kubeUp(): Promise<Kube> {
     async stopApiserver() {
       apiArgv = readFileSync(`/proc/${apiPid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '');
       process.kill(apiPid, 'SIGTERM');
-      await waitFor('kube-apiserver to exit', () => !alive(apiPid), 20_000, 50);
+      // Graceful shutdown drains watches for a while; after 5 s a SIGKILL (a crash) will do.
+      const exited = await waitFor('kube-apiserver to exit', () => !alive(apiPid), 5_000, 50).catch(() => false);
+      if (!exited) {
+        process.kill(apiPid, 'SIGKILL');
+        await waitFor('kube-apiserver to exit after SIGKILL', () => !alive(apiPid), 10_000, 50);
+      }
     },
     async startApiserver() {
       if (!apiArgv) throw new Error('startApiserver: the API server was not stopped by stopApiserver');

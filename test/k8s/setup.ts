@@ -29,7 +29,7 @@ export async function startK8sMeshd(kube: Kube, o: { args?: string[]; env?: Reco
   return startMeshd({
     configDir: mkdtempSync(join(tmpdir(), 'meshd-k8s-unused-')),
     args: ['--kubeconfig', o.kubeconfig ?? kube.kubeconfig, ...(o.args ?? [])],
-    env: { MESHD_WEBHOOK_PORT: '0', MESHD_NAMESPACE: 'istio-system', KUBECONFIG: '', ...o.env },
+    env: { MESHD_WEBHOOK_PORT: '0', MESHD_LEADER_RESYNC_MS: '500', MESHD_NAMESPACE: 'istio-system', KUBECONFIG: '', ...o.env },
   });
 }
 

@@ -1,0 +1,141 @@
+/**
+ * The admission webhooks called by a real kube-apiserver (registered with `url:` on loopback and
+ * meshd's root as caBundle): a pod created in a labelled namespace comes back injected, the
+ * same as `meshctl inject` offline; pods opting out and unlabelled namespaces are untouched; an
+ * invalid AuthorizationPolicy is refused with the file store's diagnostic text.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import YAML from 'yaml';
+import { kubeUp, type Kube } from '../helpers/kube.js';
+import { REPO_ROOT, type RunningMeshd } from '../helpers/meshd.js';
+import { waitFor } from '../helpers/ports.js';
+import { parseObject } from '../../src/config/parse.js';
+import { formatDiagnostic } from '../../src/model/types.js';
+import { installCrds, k8sDebug, namespace, startK8sMeshd } from './setup.js';
+
+let kube: Kube;
+let meshd: RunningMeshd;
+
+/** The webhook configurations of deploy/webhooks.yaml, pointed at meshd on loopback. */
+function registerWebhooks(port: number): void {
+  const docs = YAML.parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', 'webhooks.yaml'), 'utf8')).map((d) => d.toJS() as { webhooks: { clientConfig: Record<string, unknown> }[] });
+  for (const d of docs) {
+    for (const w of d.webhooks) {
+      const path = (w.clientConfig.service as { path: string }).path;
+      w.clientConfig = { url: `https://127.0.0.1:${port}${path}` }; // caBundle: filled in by meshd's leader
+    }
+  }
+  kube.kubectlOk(['apply', '-f', '-'], docs.map((d) => YAML.stringify(d)).join('---\n'));
+}
+
+before(async () => {
+  kube = await kubeUp();
+  installCrds(kube);
+  namespace(kube, 'istio-system', {}, []);
+  namespace(kube, 'shop', { 'meshd-injection': 'enabled' }, ['default', 'web']);
+  namespace(kube, 'legacy', { 'istio-injection': 'enabled' }, ['default', 'web']);
+  namespace(kube, 'plain', {}, ['default', 'web']);
+  meshd = await startK8sMeshd(kube);
+  registerWebhooks((await k8sDebug(meshd)).webhookPort);
+  // The leader writes caBundle; the API server can call the webhook once it has.
+  await waitFor('caBundle in the webhook configurations', () => {
+    const out = kube.kubectlOk(['get', 'mutatingwebhookconfiguration', 'meshd-sidecar-injector', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
+    return out.length > 100 ? true : undefined;
+  }, 20_000, 200);
+});
+
+after(async () => {
+  await meshd?.stop();
+  kube?.down();
+});
+
+const pod = (ns: string, name: string, labels: Record<string, string> = {}): Record<string, unknown> => ({
+  apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { app: 'web', ...labels } },
+  spec: { serviceAccountName: 'web', containers: [{ name: 'app', image: 'example/web:1', ports: [{ name: 'http', containerPort: 8080 }] }] },
+});
+
+interface PodJson { metadata: { annotations?: Record<string, string>; labels?: Record<string, string> }; spec: Record<string, unknown> }
+
+/** The parts injection touches, minus what the ServiceAccount admission plugin adds (random names). */
+function injectedParts(p: PodJson): unknown {
+  const noApiAccess = (list: unknown): unknown => Array.isArray(list)
+    ? list.filter((v: { name?: string }) => !v.name?.startsWith('kube-api-access-')).map((c: Record<string, unknown>) => Array.isArray(c.volumeMounts)
+      ? { ...c, volumeMounts: c.volumeMounts.filter((m: { name: string }) => !m.name.startsWith('kube-api-access-')) } : c)
+    : list;
+  return {
+    initContainers: noApiAccess(p.spec.initContainers), containers: noApiAccess(p.spec.containers), volumes: noApiAccess(p.spec.volumes),
+    status: p.metadata.annotations?.['sidecar.istio.io/status'], tlsMode: p.metadata.labels?.['security.istio.io/tlsMode'],
+  };
+}
+
+test('a pod created in a labelled namespace comes back injected; meshctl inject gives the same spec offline', async () => {
+  const created = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('shop', 'web-1')))) as PodJson;
+  const names = (l: unknown): string[] => (l as { name: string }[]).map((c) => c.name);
+  assert.deepEqual(names(created.spec.containers), ['istio-proxy', 'app', 'meshd-agent']);
+  assert.deepEqual(names(created.spec.initContainers), ['meshd-init', 'meshd-bootstrap']);
+  assert.ok(names(created.spec.volumes).includes('istio-token'));
+  const token = (created.spec.volumes as { name: string; projected?: { sources: { serviceAccountToken?: { audience: string } }[] } }[]).find((v) => v.name === 'istio-token');
+  assert.equal(token?.projected?.sources[0]?.serviceAccountToken?.audience, 'istio-ca');
+  const init = (created.spec.initContainers as { name: string; command: string[] }[])[0]!;
+  assert.match(init.command.join(' '), /REDIRECT --to-ports 15001/);
+  assert.match(init.command.join(' '), /--uid-owner 1337/);
+
+  // Offline: meshctl inject on the same pod, then let the API server default it (dry run in an unlabelled namespace).
+  const offline = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'meshctl'), 'inject', '-f', '-'], { input: YAML.stringify(pod('plain', 'web-1')), encoding: 'utf8' });
+  assert.equal(offline.status, 0, offline.stderr);
+  const dry = JSON.parse(kube.kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], offline.stdout)) as PodJson;
+  assert.deepEqual(injectedParts(dry), injectedParts(created));
+});
+
+test('istio-injection=enabled also injects; sidecar.istio.io/inject=false and unlabelled namespaces do not', () => {
+  const legacy = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('legacy', 'web-2')))) as PodJson;
+  assert.ok((legacy.spec.containers as { name: string }[]).some((c) => c.name === 'istio-proxy'));
+  const optOut = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('shop', 'web-3', { 'sidecar.istio.io/inject': 'false' })))) as PodJson;
+  assert.deepEqual((optOut.spec.containers as { name: string }[]).map((c) => c.name), ['app']);
+  const plain = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('plain', 'web-4')))) as PodJson;
+  assert.deepEqual((plain.spec.containers as { name: string }[]).map((c) => c.name), ['app']);
+});
+
+test('kubectl apply of an invalid AuthorizationPolicy is refused with the file store\'s diagnostic', () => {
+  const bad = {
+    apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'bad', namespace: 'shop' },
+    spec: { action: 'MAYBE', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] },
+  };
+  const r = kube.kubectl(['apply', '-f', '-'], JSON.stringify(bad));
+  assert.notEqual(r.code, 0, 'refused');
+  const p = parseObject(bad, { source: 'k8s', defaultNamespace: 'shop' });
+  const expected = p.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+  assert.ok(expected.length > 0);
+  for (const line of expected) assert.ok(r.stderr.includes(line), `stderr has ${JSON.stringify(line)}:\n${r.stderr}`);
+  assert.match(r.stderr, /denied the request/);
+  assert.equal(kube.kubectl(['-n', 'shop', 'get', 'authorizationpolicy', 'bad']).code, 1, 'not stored');
+  // A valid one goes through (the webhook only refuses what the parser refuses).
+  kube.kubectlOk(['apply', '-f', '-'], JSON.stringify({ ...bad, spec: { action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] } }));
+});
+
+test('malformed webhook requests get HTTP 400 with a message; meshd keeps serving', async () => {
+  const port = (await k8sDebug(meshd)).webhookPort;
+  const post = (path: string, body: string): { code: number; out: string } => {
+    const r = spawnSync('curl', ['-sk', '-o', '-', '-w', '\n%{http_code}', '-X', 'POST', '-H', 'Content-Type: application/json', '--data-binary', body, `https://127.0.0.1:${port}${path}`], { encoding: 'utf8' });
+    const i = r.stdout.lastIndexOf('\n');
+    return { code: Number(r.stdout.slice(i + 1)), out: r.stdout.slice(0, i) };
+  };
+  for (const [path, body, msg] of [
+    ['/inject', 'not json', /not JSON/],
+    ['/inject', '{"apiVersion":"v1","kind":"Pod"}', /expected apiVersion admission\.k8s\.io\/v1/],
+    ['/validate', '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{}}', /request\.uid is required/],
+  ] as const) {
+    const r = post(path, body);
+    assert.equal(r.code, 400, r.out);
+    assert.match(r.out, msg);
+  }
+  // A well-formed review with an odd object is allowed unchanged, not an error.
+  const odd = post('/inject', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u1', kind: { kind: 'Pod' }, operation: 'CREATE', object: { spec: 'weird' } } }));
+  assert.equal(odd.code, 200);
+  assert.equal((JSON.parse(odd.out) as { response: { allowed: boolean } }).response.allowed, true);
+  assert.equal((await meshd.admin('/ready')).status, 200);
+});
