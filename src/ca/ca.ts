@@ -2,7 +2,7 @@
  * The certificate authority: a self-managed root kept in a CaStore (with root rotation), or
  * a plugged-in intermediate (see cacerts.ts). Issues SPIFFE workload certificates.
  */
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import type { Identity } from '../model/types.js';
 import { spiffeId } from '../model/types.js';
 import { CaError } from './errors.js';
@@ -39,6 +39,17 @@ export interface IssuedCertificate {
   readonly certChainPem: readonly string[];
   readonly notBefore: Date;
   readonly notAfter: Date;
+}
+
+/** The CA's public state, for `meshctl ca status` and `/ca/status`. */
+export interface CaStatus {
+  readonly kind: 'self-signed' | 'plugged';
+  readonly phase: RotationPhase;
+  readonly trustDomain: string;
+  /** The certificate that signs workload certificates (a root, or a plugged-in intermediate). */
+  readonly signer: { readonly subject: string; readonly notAfter: string };
+  /** The trust bundle, oldest first: id, subject, serial, validity, SHA-256 of the DER, whether it signs now. */
+  readonly roots: readonly { id: string; subject: string; serial: string; notBefore: string; notAfter: string; sha256: string; signing: boolean }[];
 }
 
 export interface IssuedKeyAndCertificate extends IssuedCertificate {
@@ -135,6 +146,25 @@ export class CertificateAuthority {
 
   get kind(): SigningMaterial['kind'] {
     return this.material.kind;
+  }
+
+  /** What `meshctl ca status` shows: kind, phase, signer, and each trusted root (no key material). */
+  status(): CaStatus {
+    const signer = this.material.signer.issuer;
+    const roots = this.material.trustBundlePem.map((pem, i) => {
+      const c = parseCertificate(parseCertificatesPem(pem)[0]!);
+      return {
+        id: this.state?.roots[i]?.id ?? `root-${i + 1}`,
+        subject: new X509Certificate(c.der).subject.replace(/\n/g, ', '),
+        serial: c.serialHex,
+        notBefore: c.notBefore.toISOString(),
+        notAfter: c.notAfter.toISOString(),
+        sha256: createHash('sha256').update(c.der).digest('hex'),
+        signing: c.der.equals(signer.der),
+      };
+    });
+    const signerSubject = new X509Certificate(signer.der).subject.replace(/\n/g, ', ');
+    return { kind: this.material.kind, phase: this.rotationPhase, trustDomain: this.trustDomain, signer: { subject: signerSubject, notAfter: signer.notAfter.toISOString() }, roots };
   }
 
   /** Calls `fn` when the trust bundle changes; returns an unsubscribe function. */

@@ -7,13 +7,19 @@ export interface RenewalPolicy {
   readonly jitter?: number;
 }
 
-/** Milliseconds from `nowMs` until renewal; ≥ 0. `random` is in [0, 1). */
+/**
+ * Milliseconds from `nowMs` until renewal; ≥ 0. `random` is in [0, 1). The lifetime counts
+ * from the later of NotBefore and now: NotBefore is backdated for clock skew (5 min), and
+ * that backdate must not count as lifetime used, or a 20 s certificate would be renewed at
+ * once, over and over. Call it when the certificate is issued or loaded.
+ */
 export function renewalDelayMs(notBefore: Date, notAfter: Date, nowMs: number, policy: RenewalPolicy = {}, random: number = Math.random()): number {
   const fraction = policy.fraction ?? 0.5;
   const jitter = policy.jitter ?? 0.1;
-  const lifetime = notAfter.getTime() - notBefore.getTime();
+  const start = Math.min(Math.max(notBefore.getTime(), nowMs), notAfter.getTime());
+  const lifetime = notAfter.getTime() - start;
   const f = Math.min(0.95, Math.max(0.05, fraction + (random * 2 - 1) * jitter));
-  return Math.max(0, notBefore.getTime() + lifetime * f - nowMs);
+  return Math.max(0, start + lifetime * f - nowMs);
 }
 
 const MAX_TIMEOUT = 2 ** 31 - 1;

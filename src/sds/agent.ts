@@ -1,7 +1,11 @@
 /**
  * The node agent: keeps its workload key in its own process, gets and renews its
  * certificate through meshd's CSR API (TLS, meshd verified against the root), and serves
- * `default` and `ROOTCA` to the Envoy beside it over SDS on a Unix socket.
+ * `default` and `ROOTCA` to the Envoy beside it over SDS on a Unix socket. Every
+ * `bundleRefreshMs` it asks again, so a root introduced on meshd reaches Envoy long before
+ * it signs anything; it keeps that certificate only when the bundle or the signing root
+ * changed. meshd is verified with the bundle learned from meshd (the `--ca-cert` file only
+ * until then), so meshd's server certificate may move to a new root.
  * CLI: `meshctl agent --meshd HOST:PORT --token-file F --socket /path/sds.sock [--ca-cert root.pem]`.
  */
 import { Client, credentials, Metadata, Server, ServerCredentials, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
@@ -30,6 +34,8 @@ export interface AgentOptions {
   readonly serverName?: string;
   readonly ttlSeconds?: number;
   readonly renewal?: RenewalPolicy;
+  /** How often to re-read the trust bundle from meshd; default 30 s; 0 turns it off. */
+  readonly bundleRefreshMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -56,14 +62,23 @@ export function parseAgentArgs(args: readonly string[]): AgentOptions | { error:
   const v: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const m = /^--(meshd|token-file|socket|ca-cert|server-name)(?:=(.*))?$/.exec(a);
+    const m = /^--(meshd|token-file|socket|ca-cert|server-name|bundle-refresh)(?:=(.*))?$/.exec(a);
     if (!m) return { error: `unknown argument ${a}` };
     const val = m[2] ?? args[++i];
     if (val === undefined) return { error: `${a} needs a value` };
     v[m[1]!] = val;
   }
   for (const k of ['meshd', 'token-file', 'socket']) if (!v[k]) return { error: `--${k} is required` };
-  return { meshd: v['meshd']!, tokenFile: v['token-file']!, socket: v['socket']!, caCertFile: v['ca-cert'], serverName: v['server-name'] };
+  let bundleRefreshMs: number | undefined;
+  if (v['bundle-refresh'] !== undefined) {
+    const m = /^(\d+)(ms|s|m)$/.exec(v['bundle-refresh']);
+    if (!m) return { error: `--bundle-refresh: not a duration: ${v['bundle-refresh']} (use e.g. 30s, 500ms, 0s to turn off)` };
+    bundleRefreshMs = Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'];
+  }
+  return {
+    meshd: v['meshd']!, tokenFile: v['token-file']!, socket: v['socket']!, caCertFile: v['ca-cert'], serverName: v['server-name'],
+    ...(bundleRefreshMs !== undefined ? { bundleRefreshMs } : {}),
+  };
 }
 
 interface Current {
@@ -77,15 +92,16 @@ interface Current {
 /** Starts the agent: first certificate, then the SDS socket, then renewals. */
 export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
-  let creds: ChannelCredentials;
-  if (opts.caCertFile) {
-    creds = credentials.createSsl(readFileSync(opts.caCertFile));
-  } else {
-    log(`agent: no --ca-cert given: talking to ${opts.meshd} in plaintext, meshd is not verified`);
-    creds = credentials.createInsecure();
-  }
+  if (!opts.caCertFile) log(`agent: no --ca-cert given: talking to ${opts.meshd} in plaintext, meshd is not verified`);
   const channelOptions = opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {};
-  const client = new Client(opts.meshd, creds, channelOptions);
+  // With TLS, meshd is verified against the bundle learned from it (the file until then).
+  const connect = (bundle?: readonly string[]): Client => {
+    const creds: ChannelCredentials = opts.caCertFile
+      ? credentials.createSsl(bundle ? Buffer.from(bundle.join('')) : readFileSync(opts.caCertFile))
+      : credentials.createInsecure();
+    return new Client(opts.meshd, creds, channelOptions);
+  };
+  let client = connect();
   const def = caServiceDefinition().CreateCertificate;
 
   let current: Current | undefined;
@@ -111,7 +127,8 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       });
     });
 
-  const fetchCertificate = async (): Promise<void> => {
+  /** Gets a certificate; `onlyIfChanged` keeps the current one unless the bundle or signing root moved. */
+  const fetchCertificate = async (onlyIfChanged = false): Promise<void> => {
     const token = readFileSync(opts.tokenFile, 'utf8').trim();
     const key = generateP256();
     const csr = csrToPem(createCsr(p256PrivateKeyObject(key), key.spki));
@@ -123,6 +140,13 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     const leaf = leafDer ? parseCertificate(leafDer) : undefined;
     if (!leaf || !leaf.spki.equals(key.spki)) throw new AgentError('CreateCertificate: the certificate is not for the requested key', false);
     const bundle = res.trust_bundle.length > 0 ? res.trust_bundle : [res.cert_chain[res.cert_chain.length - 1]!];
+    const bundleChanged = !current || !samePems(current.bundle, bundle);
+    if (onlyIfChanged && current && !bundleChanged && samePems(current.chain.slice(1), res.cert_chain.slice(1))) return;
+    if (bundleChanged && opts.caCertFile) {
+      const old = client;
+      client = connect(bundle);
+      old.close();
+    }
     current = { chain: res.cert_chain, bundle, keyPem: key.privateKeyPem, notBefore: leaf.notBefore, notAfter: leaf.notAfter };
     defaultSecret = tlsCertificateSecret(current.chain, current.keyPem);
     rootSecret = trustBundleSecret(current.bundle);
@@ -133,6 +157,14 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
 
   let closed = false;
   let cancel: (() => void) | undefined;
+  let refreshing = false;
+  const refreshEvery = opts.bundleRefreshMs ?? 30_000;
+  const bundleTimer = refreshEvery > 0 ? setInterval(() => {
+    if (closed || refreshing || !current) return;
+    refreshing = true;
+    fetchCertificate(true).catch((e: unknown) => log(`agent: trust bundle refresh: ${e instanceof Error ? e.message : String(e)}`)).finally(() => { refreshing = false; });
+  }, refreshEvery) : undefined;
+  bundleTimer?.unref();
   let failures = 0;
   const renewLoop = async (): Promise<void> => {
     if (closed) return;
@@ -154,6 +186,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     cancel = scheduleAfter(renewalDelayMs(current!.notBefore, current!.notAfter, Date.now(), opts.renewal), () => void renewLoop());
   } catch (e) {
     if (e instanceof AgentError && e.permanent) {
+      if (bundleTimer) clearInterval(bundleTimer);
       client.close();
       throw e;
     }
@@ -170,13 +203,18 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   return {
     source,
     notAfter: () => current?.notAfter,
-    renewNow: fetchCertificate,
+    renewNow: () => fetchCertificate(),
     close: async () => {
       closed = true;
       cancel?.();
+      if (bundleTimer) clearInterval(bundleTimer);
       client.close();
       await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       if (existsSync(opts.socket)) rmSync(opts.socket);
     },
   };
+}
+
+function samePems(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x.trim() === b[i]!.trim());
 }

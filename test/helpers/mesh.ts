@@ -4,7 +4,8 @@
  * join token, and an echo app behind each. Every workload gets its own loopback addresses
  * (127.N.10.i sidecar inbound, 127.N.20.i app, 127.N.30.i outbound), so tests can run side by side.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -12,7 +13,7 @@ import { renderBootstrap } from '../../src/bootstrap/render.js';
 import { loadOrCreateTokenSigningKey, mintJoinToken } from '../../src/ca/tokens.js';
 import { startEchoApp, httpCall, type RunningApp, type HttpResult } from './apps.js';
 import { startEnvoy, type RunningEnvoy } from './envoy.js';
-import { startMeshd, type RunningMeshd } from './meshd.js';
+import { REPO_ROOT, startMeshd, type RunningMeshd } from './meshd.js';
 import { freePort, waitFor } from './ports.js';
 
 export interface WorkloadSpec {
@@ -24,6 +25,16 @@ export interface WorkloadSpec {
   /** No sidecar: the app only (a legacy client or an out-of-mesh server). */
   readonly noSidecar?: boolean;
   readonly labels?: Record<string, string>;
+  /** Secrets from a node agent (`meshctl agent`) beside Envoy; ADS over mTLS to the secure port. */
+  readonly agent?: boolean;
+}
+
+/** A `meshctl agent` process. */
+export interface RunningAgent {
+  readonly socket: string;
+  readonly process: ChildProcess;
+  log(): string;
+  stop(): Promise<void>;
 }
 
 export interface MeshWorkload {
@@ -36,6 +47,7 @@ export interface MeshWorkload {
   readonly port: number;
   app?: RunningApp;
   envoy?: RunningEnvoy;
+  agent?: RunningAgent;
 }
 
 let fixtureCounter = 0;
@@ -115,22 +127,69 @@ export class MeshFixture {
   }
 
   /** The bootstrap for a workload's sidecar. */
-  bootstrap(name: string, o: { delta?: boolean; token?: string | null; meshdPort?: number } = {}): Record<string, unknown> {
+  bootstrap(name: string, o: { delta?: boolean; token?: string | null; meshdPort?: number; agentSocket?: string } = {}): Record<string, unknown> {
     const w = this.get(name);
-    const token = o.token === null ? undefined : o.token ?? this.token(w.namespace, w.serviceAccount);
+    // With an agent, the stream credential is the agent's certificate (mTLS), not a token.
+    const token = o.token === null || (o.agentSocket && o.token === undefined) ? undefined : o.token ?? this.token(w.namespace, w.serviceAccount);
     return renderBootstrap({
       namespace: w.namespace, workload: w.spec.name, serviceAccount: w.serviceAccount, ip: w.address,
       labels: { app: w.spec.name, ...w.spec.labels },
-      meshd: `127.0.0.1:${o.meshdPort ?? this.meshd!.xdsPort}`, delta: o.delta ?? false,
+      meshd: `127.0.0.1:${o.meshdPort ?? (o.agentSocket ? this.meshd!.secureXdsPort : this.meshd!.xdsPort)}`, delta: o.delta ?? false,
       ...(token ? { token } : {}),
+      ...(o.agentSocket ? { agentSocket: o.agentSocket } : {}),
     });
   }
 
+  /** Every root certificate in meshd's state dir (what an operator hands the agent as --ca-cert). */
+  rootsFile(): string {
+    const ca = join(this.stateDir, 'ca');
+    const pems = readdirSync(ca).filter((f) => /^root-\d+-cert\.pem$/.test(f)).sort().map((f) => readFileSync(join(ca, f), 'utf8'));
+    const file = join(this.dir, 'roots.pem');
+    writeFileSync(file, pems.join(''));
+    return file;
+  }
+
+  /** Starts `meshctl agent` for a workload (its own join token, meshd's secure port); resolves once it serves SDS. */
+  async startAgent(name: string, args: string[] = []): Promise<RunningAgent> {
+    const w = this.get(name);
+    const tokenFile = join(this.dir, `${name}.token`);
+    writeFileSync(tokenFile, this.token(w.namespace, w.serviceAccount), { mode: 0o600 });
+    const socket = join(this.dir, `${name}-sds.sock`);
+    const child = spawn(process.execPath, [
+      join(REPO_ROOT, 'bin', 'meshctl'), 'agent', '--meshd', `127.0.0.1:${this.meshd!.secureXdsPort}`, '--server-name', 'meshd',
+      '--token-file', tokenFile, '--socket', socket, '--ca-cert', this.rootsFile(), ...args,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+    let exited = false;
+    child.once('exit', () => { exited = true; });
+    await waitFor(`agent ${name} serving SDS`, () => {
+      if (exited) throw new Error(`agent ${name} exited: ${out.slice(-2000)}`);
+      return out.includes('serving SDS');
+    }, 20000, 50);
+    const agent: RunningAgent = {
+      socket, process: child, log: () => out,
+      async stop() {
+        if (!exited) {
+          child.kill('SIGTERM');
+          await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
+          if (!exited) child.kill('SIGKILL');
+        }
+      },
+    };
+    w.agent = agent;
+    return agent;
+  }
+
   /** Starts every workload's app and (unless noSidecar) its Envoy. */
-  async startWorkloads(o: { delta?: boolean } = {}): Promise<void> {
+  async startWorkloads(o: { delta?: boolean; agentArgs?: string[] } = {}): Promise<void> {
     for (const w of this.workloads.values()) {
       w.app = await startEchoApp(w.spec.name, w.appAddress, w.port);
-      if (!w.spec.noSidecar) w.envoy = await startEnvoy(w.spec.name, this.bootstrap(w.spec.name, o));
+      if (w.spec.agent) {
+        const a = await this.startAgent(w.spec.name, o.agentArgs);
+        w.envoy = await startEnvoy(w.spec.name, this.bootstrap(w.spec.name, { ...(o.delta !== undefined ? { delta: o.delta } : {}), agentSocket: a.socket }));
+      } else if (!w.spec.noSidecar) w.envoy = await startEnvoy(w.spec.name, this.bootstrap(w.spec.name, o));
     }
   }
 
@@ -166,6 +225,7 @@ export class MeshFixture {
   async close(): Promise<void> {
     for (const w of this.workloads.values()) {
       await w.envoy?.stop();
+      await w.agent?.stop();
       await w.app?.close();
     }
     await this.meshd?.stop();

@@ -4,7 +4,8 @@
  * `WORKLOAD_NAME`, `LABELS`, `INTERCEPTION_MODE`. Proxyless gRPC clients may send any id:
  * a node is proxyless when its metadata says `PROXYLESS: "true"` (or `true`), its id starts
  * with `proxyless~`, its metadata has `GENERATOR: "grpc"` (as Istio's gRPC bootstrap), or its
- * user agent is a gRPC library (`gRPC Node`, `gRPC Go`, ...). Metadata never sets identity.
+ * user agent is a gRPC library (`gRPC Node`, `gRPC Go`, ...). Metadata never sets identity;
+ * it may say where secrets come from (`SECRET_SOURCE: agent`: the node agent's SDS socket).
  */
 import { isIP } from 'node:net';
 import { parseNodeId } from '../names.js';
@@ -118,6 +119,7 @@ export function proxyInfoOf(node: NodeInfo, peer: string): { ok: true; info: Pro
       labels: labelsOf(md['LABELS']),
       interceptionMode: proxyless ? 'NONE' : interceptionMode,
       proxyless,
+      ...(md['SECRET_SOURCE'] === 'agent' ? { secretSource: 'agent' as const } : {}),
     },
   };
 }
