@@ -5,6 +5,8 @@ import { injectCommand } from './inject-command.js';
 import { authzCheckCommand } from './authz-command.js';
 import { plaintextCommand } from './plaintext-command.js';
 import { tokenCreateCommand } from './token-command.js';
+import { agentCommand } from './agent-command.js';
+import { caRotateRootCommand, caStatusCommand } from './ca-command.js';
 
 /** Every meshctl subcommand, in help order. */
 export const commands: readonly Command[] = [
@@ -14,4 +16,6 @@ export const commands: readonly Command[] = [
   authzCheckCommand,
   plaintextCommand,
   tokenCreateCommand,
+  agentCommand,
+  caStatusCommand, caRotateRootCommand,
 ];

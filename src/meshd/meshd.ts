@@ -190,6 +190,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
         log.info('ca: root rotation step', { step });
         return { step, trustBundle: ca.trustBundlePem().length };
       }),
+      (app) => app.get('/ca/status', async () => ({ ...ca.status(), workloadCertTtlSeconds: ca.workloadCertTtlSeconds })),
       ...telemetry.routes(),
       ...(extras.adminRoutes ?? []),
     ],
