@@ -10,12 +10,10 @@ import { writeComposeFiles } from './compose.js';
 import { banner, followCalls, followDiagnostics, shown } from './report.js';
 import { startDemo, type DemoOptions, type RunningDemo } from './run.js';
 import { REPO_ROOT } from './topology.js';
-import type { Netns } from './netns.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'dir', env: 'MESH_DEMO_DIR', type: 'string', default: join(REPO_ROOT, 'demo'), help: 'the demo\'s folder: mesh/ (config you edit), state/, logs/, bootstrap/' },
   { name: 'reset', type: 'bool', default: 'false', help: 'rewrite <dir>/mesh from the topology (undoes your edits)' },
-  { name: 'transparent', type: 'bool', default: 'false', help: 'network namespaces + iptables redirection (needs root, ip, iptables); else explicit mode' },
   { name: 'xds-port', type: 'int', default: '15010', help: 'meshd plaintext xDS port' },
   { name: 'secure-xds-port', type: 'int', default: '15012', help: 'meshd TLS xDS port' },
   { name: 'admin-port', type: 'int', default: '15014', help: 'meshd admin port (meshctl edges talks to it)' },
@@ -23,16 +21,6 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'write-compose', type: 'bool', default: 'false', help: 'regenerate docker-compose.yml and deploy/compose/ and exit' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
-
-async function transparentSetup(): Promise<Netns | undefined> {
-  const { prepareNetns, transparentUnavailable } = await import('./netns-setup.js');
-  const why = transparentUnavailable();
-  if (why) {
-    process.stdout.write(`--transparent is not possible here (${why}); running in explicit mode.\n\n`);
-    return undefined;
-  }
-  return prepareNetns();
-}
 
 async function main(): Promise<number> {
   let v;
@@ -49,7 +37,6 @@ async function main(): Promise<number> {
   }
   const octet = v['loopback-octet'] as number;
   if (octet < 0 || octet > 255) { process.stderr.write('demo: --loopback-octet must be 0-255\n'); return 2; }
-  let netns: Netns | undefined;
   let demo: RunningDemo | undefined;
   let interrupted = false;
   let stopping: Promise<number> | undefined;
@@ -59,7 +46,6 @@ async function main(): Promise<number> {
       process.stdout.write('stopping the demo...\n');
       const n = demo?.pids().length ?? 0;
       await demo?.stop();
-      netns?.teardown();
       process.stdout.write(`stopped ${n} processes; nothing of the demo is left running.\n`);
       return code;
     })();
@@ -74,16 +60,14 @@ async function main(): Promise<number> {
 
   const dir = resolve(String(v.dir));
   try {
-    if (v.transparent) netns = await transparentSetup();
     const opts: DemoOptions = {
       dir, reset: Boolean(v.reset), octet,
       xdsPort: v['xds-port'] as number, secureXdsPort: v['secure-xds-port'] as number, adminPort: v['admin-port'] as number,
-      fixedEnvoyAdminPorts: true, ...(netns ? { netns } : {}),
+      fixedEnvoyAdminPorts: true,
     };
     process.stdout.write(`starting the demo mesh from ${shown(join(dir, 'mesh'))}/ ...\n`);
     demo = await startDemo(opts);
   } catch (e) {
-    netns?.teardown();
     if (e instanceof DemoError) { process.stderr.write(`demo: ${e.message}\n`); return 1; }
     throw e;
   }

@@ -25,8 +25,6 @@ export interface StartOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Keep a stdin pipe open (apps exit when it closes). */
   readonly stdinPipe?: boolean;
-  /** Wrap the command (e.g. `ip netns exec NS`, `setpriv --reuid`), outermost first. */
-  readonly prefix?: readonly string[];
 }
 
 let pdeathsig: boolean | undefined;
@@ -49,7 +47,7 @@ export class ProcessGroup {
 
   /** Starts `command args`; its stdout and stderr go to `logFile`. */
   start(name: string, command: string, args: readonly string[], o: StartOptions): DemoChild {
-    const argv = [...(o.prefix ?? []), ...(hasPdeathsig() ? ['setpriv', '--pdeathsig', 'SIGTERM', '--'] : []), command, ...args];
+    const argv = [...(hasPdeathsig() ? ['setpriv', '--pdeathsig', 'SIGTERM', '--'] : []), command, ...args];
     const proc = spawn(argv[0]!, argv.slice(1), { stdio: [o.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: o.env ?? process.env });
     const log: WriteStream = createWriteStream(o.logFile, { flags: 'a' });
     let tail = '';

@@ -28,7 +28,7 @@ export function outcome(e: CallEvent): string {
 export function banner(d: RunningDemo): string {
   const p = d.plan;
   const lines: string[] = [];
-  lines.push(`meshd demo is running (${d.mode} mode${d.mode === 'explicit' ? ': each app calls its own sidecar on a loopback address' : ': apps call service addresses; iptables sends them through the sidecars'})`, '');
+  lines.push('meshd demo is running (explicit mode: each app calls its own sidecar on a loopback address)', '');
   lines.push(`  meshd           pid ${d.meshd.pid}  xDS 127.0.0.1:${d.ports.xds}  admin ${d.meshdUrl}  log ${shown(`${d.dir}/logs/meshd.log`)}`);
   for (const r of d.workloads) {
     const w = demoWorkload(r.name);
@@ -51,7 +51,7 @@ export function banner(d: RunningDemo): string {
   lines.push(`  sed -i 's/methods: \\["GET", "POST"\\]/methods: ["POST"]/' ${sec}   frontend's GETs get 403 (undo: swap the two)`);
   lines.push(`  curl -s ${d.meshdUrl}/debug/syncz                  what meshd sent each sidecar, and their ACKs`);
   const backend = d.workloads.find((w) => w.name === 'backend');
-  if (backend?.envoyAdmin && d.mode === 'explicit') lines.push(`  curl -s ${backend.envoyAdmin}/stats | grep ssl.handshake     backend's Envoy counts TLS handshakes`);
+  if (backend?.envoyAdmin) lines.push(`  curl -s ${backend.envoyAdmin}/stats | grep ssl.handshake     backend's Envoy counts TLS handshakes`);
   lines.push(`  logs: ${shown(`${d.dir}/logs`)}/   (meshd.log, <workload>.log, <workload>-envoy.log)`, '', 'Ctrl-C stops everything.', '');
   return lines.join('\n');
 }

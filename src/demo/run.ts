@@ -1,7 +1,7 @@
 /**
  * Runs the demo mesh as processes: meshd (bin/meshd, its default ports), one real Envoy per
- * meshed workload, the demo app per workload, all on loopback (or, in transparent mode, in
- * network namespaces). `npm run demo` and the end-to-end test both start it through
+ * meshed workload, the demo app per workload, all on loopback addresses of their own
+ * (explicit interception: each app calls its sidecar). `npm run demo` and the end-to-end test both start it through
  * `startDemo`, so the test exercises exactly what users run.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -11,8 +11,7 @@ import { loadOrCreateTokenSigningKey, mintJoinToken } from '../ca/tokens.js';
 import type { CallEvent } from './app.js';
 import { DemoError, checkConfigFolder, checkPorts, findEnvoy, type PortNeed } from './checks.js';
 import { ProcessGroup, type DemoChild } from './processes.js';
-import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, demoWorkload, loopbackPlan, meshConfigFiles, type AddressPlan } from './topology.js';
-import type { Netns } from './netns.js';
+import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, loopbackPlan, meshConfigFiles, type AddressPlan } from './topology.js';
 
 export interface DemoOptions {
   /** The demo's folder: mesh/ (config, watched), state/ (CA), logs/, bootstrap/. */
@@ -27,8 +26,6 @@ export interface DemoOptions {
   /** Loopback plan 127.N.x.x (0 in `npm run demo`; tests pick their own). */
   readonly octet?: number;
   readonly delta?: boolean;
-  /** Network namespaces with iptables redirection, prepared by netns.ts. */
-  readonly netns?: Netns;
   /** Faster config pickup (tests). */
   readonly meshdArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
@@ -50,7 +47,6 @@ export interface RunningDemo {
   readonly meshdUrl: string;
   readonly ports: { readonly xds: number; readonly secureXds: number; readonly admin: number };
   readonly workloads: readonly RunningWorkload[];
-  readonly mode: 'explicit' | 'transparent';
   /** Every process the demo started (for leak checks). */
   pids(): number[];
   /** Subscribes to every call an app makes. */
@@ -78,7 +74,6 @@ export function demoPortNeeds(o: DemoOptions, plan: AddressPlan): PortNeed[] {
     { host: '127.0.0.1', port: o.secureXdsPort, what: 'meshd xDS over TLS, --secure-xds-port', hint: 'npm run demo -- --secure-xds-port 25012' },
     { host: '127.0.0.1', port: o.adminPort, what: 'meshd admin, --admin-port', hint: 'npm run demo -- --admin-port 25014 (then meshctl edges --meshd http://127.0.0.1:25014)' },
   ];
-  if (o.netns) return needs; // the workloads live in namespaces of their own
   const services = DEMO_WORKLOADS.filter((w) => w.port !== undefined);
   for (const w of DEMO_WORKLOADS) {
     const a = plan.workloads[w.name]!;
@@ -92,7 +87,6 @@ export function demoPortNeeds(o: DemoOptions, plan: AddressPlan): PortNeed[] {
 }
 
 function envoyAdminPort(o: DemoOptions, name: string): number {
-  if (o.netns) return 15000;
   if (!o.fixedEnvoyAdminPorts) return 0;
   return ENVOY_ADMIN_BASE + Number(loopbackPlan(0).workloads[name]!.address.split('.')[3]);
 }
@@ -110,7 +104,7 @@ async function waitUntil<T>(what: string, child: DemoChild, fn: () => Promise<T 
 /** Checks everything, then starts meshd, the sidecars and the apps; on any failure stops what it started and throws a DemoError. */
 export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const envoyBin = findEnvoy(o.env ?? process.env);
-  const plan = o.netns?.plan ?? loopbackPlan(o.octet ?? 0);
+  const plan = loopbackPlan(o.octet ?? 0);
   const configDir = join(o.dir, 'mesh');
   const stateDir = join(o.dir, 'state');
   const logDir = join(o.dir, 'logs');
@@ -130,8 +124,6 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const meshd = group.start('meshd', process.execPath, [
       join(REPO_ROOT, 'bin', 'meshd'), '--config-dir', configDir, '--state-dir', stateDir,
       '--xds-port', String(o.xdsPort), '--secure-xds-port', String(o.secureXdsPort), '--admin-port', String(o.adminPort),
-      // In transparent mode the sidecars reach meshd through the namespaces' gateway address.
-      ...(o.netns ? ['--listen-address', '0.0.0.0'] : []),
       ...(o.meshdArgs ?? []),
     ], { logFile: join(logDir, 'meshd.log'), ...(o.env ? { env: o.env } : {}) });
     let listening: { xds: number; secureXds: number; admin: number } | undefined;
@@ -151,12 +143,11 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     const workloads: RunningWorkload[] = [];
     for (const w of DEMO_WORKLOADS) {
       const a = plan.workloads[w.name]!;
-      const prefix = o.netns?.exec(w.name) ?? [];
       let envoy: DemoChild | undefined;
       let envoyAdmin: string | undefined;
       if (w.sidecar) {
         const token = mintJoinToken({ namespace: DEMO_NAMESPACE, serviceAccount: w.serviceAccount, ttlSeconds: 24 * 3600 }, key.privateKey);
-        const boot = demoBootstrap(plan, w.name, { xdsPort: ports.xds, adminPort: envoyAdminPort(o, w.name), token, mode: o.netns ? 'transparent' : 'explicit' });
+        const boot = demoBootstrap(plan, w.name, { xdsPort: ports.xds, adminPort: envoyAdminPort(o, w.name), token });
         const bootFile = join(bootDir, `${w.name}.yaml`);
         const addrFile = join(bootDir, `${w.name}.admin-address`);
         rmSync(addrFile, { force: true });
@@ -164,26 +155,24 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         envoy = group.start(`${w.name}-envoy`, envoyBin, [
           '-c', bootFile, '--admin-address-path', addrFile, '--disable-hot-restart', '--concurrency', '1',
           '-l', 'warning', '--drain-time-s', '1', '--parent-shutdown-time-s', '2',
-        ], { logFile: join(logDir, `${w.name}-envoy.log`), prefix: [...prefix, ...(o.netns?.proxyUser() ?? [])] });
+        ], { logFile: join(logDir, `${w.name}-envoy.log`) });
         const adminAddr = await waitUntil('admin address', envoy, () => {
           if (!existsSync(addrFile)) return undefined;
           const t = readFileSync(addrFile, 'utf8').trim();
           return t ? t : undefined;
         }, 20000);
         envoyAdmin = `http://${adminAddr}`;
-        if (!o.netns) await waitUntil('config from meshd (/ready)', envoy, async () => ((await fetch(`${envoyAdmin}/ready`)).ok ? true : undefined), 30000);
-        else await waitUntil('config from meshd (/ready)', envoy, () => (o.netns!.envoyReady(w.name) ? true : undefined), 30000);
+        await waitUntil('config from meshd (/ready)', envoy, async () => ((await fetch(`${envoyAdmin}/ready`)).ok ? true : undefined), 30000);
         watchCrash(envoy);
       }
       const target = callTarget(plan, w);
       const args = [join(REPO_ROOT, 'dist', 'src', 'demo', 'app-main.js'), '--name', w.name, '--exit-on-stdin-close'];
       if (w.port) args.push('--listen', `${a.appAddress}:${w.port}`);
       if (target && w.calls) {
-        const host = o.netns ? o.netns.serviceAddress(w.calls.to) : target.host;
-        args.push('--call', `http://${host}:${target.port}${target.path}`, '--call-name', w.calls.to, '--host-header', target.hostHeader, '--interval', `${w.calls.intervalMs}ms`);
-        if (!w.sidecar && !o.netns) args.push('--bind', a.address);
+        args.push('--call', `http://${target.host}:${target.port}${target.path}`, '--call-name', w.calls.to, '--host-header', target.hostHeader, '--interval', `${w.calls.intervalMs}ms`);
+        if (!w.sidecar) args.push('--bind', a.address);
       }
-      const app = group.start(w.name, process.execPath, args, { logFile: join(logDir, `${w.name}.log`), stdinPipe: true, prefix });
+      const app = group.start(w.name, process.execPath, args, { logFile: join(logDir, `${w.name}.log`), stdinPipe: true });
       app.onLine((l) => {
         if (!l.startsWith('{"event":"call"')) return;
         const e = JSON.parse(l) as CallEvent;
@@ -194,7 +183,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       workloads.push({ name: w.name, app, ...(envoy ? { envoy } : {}), ...(envoyAdmin ? { envoyAdmin } : {}) });
     }
     return {
-      dir: o.dir, configDir, plan, meshd, meshdUrl, ports, workloads, mode: o.netns ? 'transparent' : 'explicit',
+      dir: o.dir, configDir, plan, meshd, meshdUrl, ports, workloads,
       pids: () => group.list().map((c) => c.pid),
       onCall: (cb) => { listeners.push(cb); },
       crashed,
@@ -208,10 +197,4 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     await group.stopAll();
     throw e;
   }
-}
-
-/** The workload a demo call goes to, for messages. */
-export function describeWorkload(name: string): string {
-  const w = demoWorkload(name);
-  return w.sidecar ? `${w.name} (spiffe://cluster.local/ns/${DEMO_NAMESPACE}/sa/${w.serviceAccount})` : `${w.name} (no sidecar)`;
 }
