@@ -63,7 +63,8 @@ async function main(): Promise<number> {
     const opts: DemoOptions = {
       dir, reset: Boolean(v.reset), octet,
       xdsPort: v['xds-port'] as number, secureXdsPort: v['secure-xds-port'] as number, adminPort: v['admin-port'] as number,
-      fixedEnvoyAdminPorts: true,
+      // Fixed Envoy admin ports (15101, 15102) are easy to type; a second demo beside it lets Envoy pick.
+      fixedEnvoyAdminPorts: octet === 0,
     };
     process.stdout.write(`starting the demo mesh from ${shown(join(dir, 'mesh'))}/ ...\n`);
     demo = await startDemo(opts);
