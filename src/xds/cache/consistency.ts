@@ -4,7 +4,7 @@
  * listener's HCM names via RDS exists among its RouteConfigurations (as go-control-plane's
  * `Snapshot.Consistent`). References are extracted once per chunk.
  */
-import { ResourceType, TypeName, TYPE_PREFIX, type EnvoyObject } from '../resource-types.js';
+import { ResourceType, TypeName, TYPE_PREFIX, type EnvoyObject, type ResourceTypeUrl } from '../resource-types.js';
 import type { Chunk, ResourceCache } from './resource-cache.js';
 
 /** A proxy's resources by type URL, each a list of shared chunks. */
@@ -58,36 +58,28 @@ export class ConsistencyChecker {
 
   /** Problems found, as sentences naming the missing resource; empty when consistent. */
   check(res: ChunksByType): readonly string[] {
-    const clusters = res[ResourceType.Cluster] ?? [];
-    const endpoints = res[ResourceType.Endpoint] ?? [];
-    const listeners = res[ResourceType.Listener] ?? [];
-    const routes = res[ResourceType.Route] ?? [];
-    const ids = (t: typeof ResourceType[keyof typeof ResourceType], cs: readonly Chunk[]): string =>
-      cs.map((c) => this.cache.chunk(t, c).id).join(',');
-    const key = [
-      ids(ResourceType.Cluster, clusters),
-      ids(ResourceType.Endpoint, endpoints),
-      ids(ResourceType.Listener, listeners),
-      ids(ResourceType.Route, routes),
-    ].join('|');
+    const eds = this.checkPair(ResourceType.Cluster, res[ResourceType.Cluster] ?? [], ResourceType.Endpoint, res[ResourceType.Endpoint] ?? []);
+    const rds = this.checkPair(ResourceType.Listener, res[ResourceType.Listener] ?? [], ResourceType.Route, res[ResourceType.Route] ?? []);
+    return eds.length === 0 ? rds : rds.length === 0 ? eds : [...eds, ...rds];
+  }
+
+  /** Referrers (clusters or listeners) against their targets; memoized by the chunk ids of both. */
+  private checkPair(fromType: ResourceTypeUrl, from: readonly Chunk[], toType: ResourceTypeUrl, to: readonly Chunk[]): readonly string[] {
+    const key = `${fromType === ResourceType.Cluster ? 'c' : 'l'}${from.map((c) => this.cache.chunk(fromType, c).id).join(',')}|${to.map((c) => this.cache.chunk(toType, c).id).join(',')}`;
     const hit = this.memo.get(key);
     if (hit) return hit;
     const problems: string[] = [];
-    for (const c of clusters) {
-      for (const name of this.refs(this.edsRefs, c, (o) => {
-        const n = edsNameOf(o);
-        return n === undefined ? [] : [n];
-      })) {
-        if (!this.cache.lookup(ResourceType.Endpoint, endpoints, name)) {
-          problems.push(`cluster refers to EDS resource "${name}", which does not exist`);
-        }
-      }
-    }
-    for (const c of listeners) {
-      for (const name of this.refs(this.rdsRefs, c, rdsNamesOf)) {
-        if (!this.cache.lookup(ResourceType.Route, routes, name)) {
-          problems.push(`listener refers to route configuration "${name}", which does not exist`);
-        }
+    const isCds = fromType === ResourceType.Cluster;
+    for (const c of from) {
+      const names = isCds
+        ? this.refs(this.edsRefs, c, (o) => {
+            const n = edsNameOf(o);
+            return n === undefined ? [] : [n];
+          })
+        : this.refs(this.rdsRefs, c, rdsNamesOf);
+      for (const name of names) {
+        if (this.cache.lookup(toType, to, name)) continue;
+        problems.push(isCds ? `cluster refers to EDS resource "${name}", which does not exist` : `listener refers to route configuration "${name}", which does not exist`);
       }
     }
     if (this.memo.size >= MEMO_LIMIT) this.memo.clear();

@@ -75,6 +75,8 @@ export class ResourceCache {
   private readonly byObject = new WeakMap<object, Encoded>();
   private readonly byChunk = new WeakMap<Chunk, ChunkInfo>();
   private readonly pairDiffs = new WeakMap<Chunk, WeakMap<Chunk, ChunkDiff>>();
+  private readonly indexByList = new WeakMap<readonly Chunk[], ReadonlyMap<string, Encoded>>();
+  private readonly indexByIds = new Map<string, ReadonlyMap<string, Encoded>>();
   private nextChunkId = 1;
   /** Number of resources encoded so far (for tests and the bench). */
   encodeCount = 0;
@@ -138,11 +140,27 @@ export class ResourceCache {
 
   /** Finds a resource by name in a chunk list. */
   lookup(typeUrl: ResourceTypeUrl, chunks: readonly Chunk[], name: string): Encoded | undefined {
-    for (const c of chunks) {
-      const e = this.chunk(typeUrl, c).byName.get(name);
-      if (e) return e;
+    return this.index(typeUrl, chunks).get(name);
+  }
+
+  /**
+   * Name index of a chunk list, shared by every proxy with the same chunks: memoized by the
+   * list's identity and by its chunks' ids (bounded). Must not be mutated.
+   */
+  index(typeUrl: ResourceTypeUrl, chunks: readonly Chunk[]): ReadonlyMap<string, Encoded> {
+    if (chunks.length === 1) return this.chunk(typeUrl, chunks[0]!).byName;
+    const byList = this.indexByList.get(chunks);
+    if (byList) return byList;
+    const key = typeUrl + '|' + chunks.map((c) => this.chunk(typeUrl, c).id).join(',');
+    let idx = this.indexByIds.get(key);
+    if (!idx) {
+      const m = new Map<string, Encoded>();
+      for (const c of chunks) for (const e of this.chunk(typeUrl, c).encoded) m.set(e.name, e);
+      if (this.indexByIds.size >= 256) this.indexByIds.clear();
+      this.indexByIds.set(key, (idx = m));
     }
-    return undefined;
+    this.indexByList.set(chunks, idx);
+    return idx;
   }
 
   /** Every resource of a chunk list, in chunk order. */

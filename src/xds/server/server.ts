@@ -4,6 +4,7 @@
  * `rejections`, `close`). It knows nothing of Istio.
  */
 import * as grpc from '@grpc/grpc-js';
+import { createServer, type Server as NetServer } from 'node:net';
 import { SHORT_NAME, type ResourceTypeUrl } from '../resource-types.js';
 import { ConsistencyChecker } from '../cache/consistency.js';
 import { ResourceCache } from '../cache/resource-cache.js';
@@ -34,6 +35,8 @@ export const ADS_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.http2.min_ping_interval_without_data_ms': 10_000,
   'grpc.max_receive_message_length': 16 * 1024 * 1024,
   'grpc.max_send_message_length': -1,
+  // channelz bookkeeping per call and socket costs CPU at thousands of streams; meshd has its own metrics.
+  'grpc.enable_channelz': 0,
 };
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -47,9 +50,12 @@ export class XdsServer {
   private readonly streams = new Set<AdsStream>();
   private readonly rejected: Rejection[] = [];
   private readonly counters: MutableCounters = { staleNonces: 0, unknownTypes: 0, malformed: 0, nacks: 0, responses: 0, inconsistent: 0 };
+  private readonly namePool = new Map<string, { readonly names: ReadonlySet<string>; readonly star: boolean }>();
   private seq = 0;
   private nextConnection = 0;
   private grpcServer: grpc.Server | undefined;
+  private listener: NetServer | undefined;
+  private injector: grpc.ConnectionInjector | undefined;
   private readonly host: StreamHost;
 
   constructor(private readonly opts: XdsServerOptions) {
@@ -69,6 +75,19 @@ export class XdsServer {
         this.counters[c]++;
         this.metrics.protocolErrors.inc({ reason });
       },
+      sharedNames: (digest, decode) => {
+        let hit = this.namePool.get(digest);
+        if (!hit) {
+          const list = decode();
+          const names = new Set(list);
+          const star = names.delete('*');
+          hit = { names, star };
+          // Bounded: streams keep their own reference, so clearing only loses sharing.
+          if (this.namePool.size >= 4096) this.namePool.clear();
+          if (digest !== '') this.namePool.set(digest, hit);
+        }
+        return hit;
+      },
       recordRejection: (r) => {
         this.counters.nacks++;
         this.metrics.nacks.inc({ type: SHORT_NAME[r.typeUrl as ResourceTypeUrl] ?? r.typeUrl });
@@ -84,7 +103,10 @@ export class XdsServer {
         this.metrics.connected.inc({ protocol: s.protocol });
       },
       onClose: (s) => {
-        if (this.streams.delete(s)) this.metrics.connected.dec({ protocol: s.protocol });
+        if (this.streams.delete(s)) {
+          this.metrics.connected.dec({ protocol: s.protocol });
+          if (s.proxy) opts.onDisconnect?.(s.proxy);
+        }
       },
     };
   }
@@ -100,15 +122,28 @@ export class XdsServer {
     });
   }
 
-  /** Starts a grpc.Server of its own on `address` (`127.0.0.1:0` for any port); returns the port. */
-  async listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {
+  /**
+   * Starts a grpc.Server of its own on `host:port` (`127.0.0.1:0` for any port); returns the
+   * port. The listening socket is our own `net.Server` with a deep accept backlog (grpc-js
+   * listens with Node's default 511, so a reconnect storm of a thousand sidecars overflows
+   * it and costs them 1–3 s SYN retransmits), its connections handed to grpc-js.
+   */
+  async listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(), backlog = 4096): Promise<number> {
+    const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+    if (!m) throw new Error(`listen address must be host:port, got ${address}`);
     const server = new grpc.Server(ADS_SERVER_OPTIONS);
     this.addTo(server);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(address, credentials, (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    const injector = server.createConnectionInjector(credentials);
+    const listener = createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen({ host: m[1], port: Number(m[2]), backlog }, () => resolve());
+    });
     this.grpcServer = server;
-    return port;
+    this.listener = listener;
+    this.injector = injector;
+    const addr = listener.address();
+    return typeof addr === 'object' && addr ? addr.port : Number(m[2]);
   }
 
   /**
@@ -169,6 +204,10 @@ export class XdsServer {
     for (const s of [...this.streams]) s.fail(grpc.status.UNAVAILABLE, 'server shutting down');
     const server = this.grpcServer;
     this.grpcServer = undefined;
+    this.listener?.close();
+    this.listener = undefined;
+    this.injector?.destroy();
+    this.injector = undefined;
     if (server) {
       // A client that never reads keeps its stream open; do not wait for it forever.
       await Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), new Promise((r) => setTimeout(r, 1000))]);

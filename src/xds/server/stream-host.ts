@@ -18,6 +18,11 @@ export interface StreamHost {
   /** Counts a protocol event (and the error metric with `reason`). */
   count(counter: keyof XdsCounters, reason: string): void;
   recordRejection(r: Rejection): void;
+  /**
+   * The Set for a SotW resource_names list, shared by every stream that sent byte-identical
+   * names (keyed by their digest); `star` tells whether the list held `*` (not in the Set).
+   */
+  sharedNames(digest: string, decode: () => string[]): { readonly names: ReadonlySet<string>; readonly star: boolean };
   onResponse(typeUrl: ResourceTypeUrl): void;
   onReady(stream: AdsStream): void;
   onClose(stream: AdsStream): void;

@@ -20,6 +20,7 @@ type AnyRequest = SotwRequest | DeltaRequest;
 type Call = grpc.ServerDuplexStream<Decoded<AnyRequest>, Buffer>;
 
 const NO_CHUNKS: readonly Chunk[] = [];
+const NO_NAMES: ReadonlySet<string> = new Set();
 
 export class AdsStream {
   proxy: ConnectedProxy | undefined;
@@ -187,7 +188,8 @@ export class AdsStream {
       if (stale) return;
       const reset = req.responseNonce === '' && st.requested;
       if (!st.requested || reset || req.namesDigest !== st.namesDigest) {
-        st.replace(req.resourceNames(), this.intern(t));
+        const list = this.host.sharedNames(req.namesDigest, () => req.resourceNames());
+        st.replaceWith(list.names, list.star);
         st.namesDigest = req.namesDigest;
       }
       if (reset) st.base = undefined;
@@ -197,7 +199,7 @@ export class AdsStream {
       if (!st.requested) {
         st.requested = true;
         if (req.initialVersions.size > 0) st.initialVersions = req.initialVersions;
-        if (req.subscribe.length === 0) st.replace([], this.intern(t));
+        if (req.subscribe.length === 0) st.replaceWith(NO_NAMES, false);
       }
       st.subscribe(req.subscribe, this.intern(t));
       st.unsubscribe(req.unsubscribe);

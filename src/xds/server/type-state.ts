@@ -8,16 +8,20 @@ import type { Chunk, Encoded, ResourceCache } from '../cache/resource-cache.js';
 import type { Rejection } from './types.js';
 
 export const WILDCARD = '*';
+const EMPTY: ReadonlySet<string> = new Set();
 
 /** What one type on one stream has asked for and been sent. */
 export class TypeState {
   /** The client has sent at least one request for this type. */
   requested = false;
   wildcard = false;
-  /** Named subscriptions (strings interned against resource names where possible). */
-  readonly names = new Set<string>();
+  /**
+   * Named subscriptions. Copy-on-write and possibly shared with other streams (SotW lists
+   * that are byte-identical share one Set), so it is replaced, never mutated.
+   */
+  names: ReadonlySet<string> = EMPTY;
   /** Subscribed since the last response, not yet served. */
-  newNames: Set<string> | undefined;
+  newNames: ReadonlySet<string> | undefined;
   /** Wildcard was just switched on: the whole set is due. */
   newWildcard = false;
   /** Content the client was last brought up to date with; undefined before the first response. */
@@ -42,39 +46,71 @@ export class TypeState {
     return this.wildcard || this.names.has(name);
   }
 
-  /** Adds named subscriptions; newly added ones are due for a response. */
+  private addNew(added: Iterable<string>): void {
+    const acc = new Set(this.newNames ?? []);
+    for (const n of added) acc.add(n);
+    this.newNames = acc;
+  }
+
+  /** Adds named subscriptions (Delta); newly added ones are due for a response. `*` turns on the wildcard. */
   subscribe(names: Iterable<string>, intern: (n: string) => string): void {
+    let next: Set<string> | undefined;
+    const added: string[] = [];
     for (const raw of names) {
       if (raw === WILDCARD) {
         if (!this.wildcard) this.newWildcard = true;
         this.wildcard = true;
         continue;
       }
-      if (this.names.has(raw)) continue;
+      if ((next ?? this.names).has(raw)) continue;
+      next ??= new Set(this.names);
       const n = intern(raw);
-      this.names.add(n);
-      (this.newNames ??= new Set()).add(n);
+      next.add(n);
+      added.push(n);
+    }
+    if (next) {
+      this.names = next;
+      this.addNew(added);
     }
   }
 
-  /** Removes named subscriptions (`*` ends the wildcard). */
+  /** Removes named subscriptions (Delta); `*` ends the wildcard. */
   unsubscribe(names: Iterable<string>): void {
+    let next: Set<string> | undefined;
     for (const n of names) {
-      if (n === WILDCARD) this.wildcard = false;
-      this.names.delete(n);
-      this.newNames?.delete(n);
+      if (n === WILDCARD) {
+        this.wildcard = false;
+        continue;
+      }
+      if (!(next ?? this.names).has(n)) continue;
+      next ??= new Set(this.names);
+      next.delete(n);
+    }
+    if (next) {
+      this.names = next;
+      if (this.newNames) this.newNames = new Set([...this.newNames].filter((n) => next!.has(n)));
     }
   }
 
-  /** Replaces the subscription with a SotW request's full list. */
-  replace(names: readonly string[], intern: (n: string) => string): void {
-    const next = new Set(names);
-    const wildcard = next.has(WILDCARD) || (names.length === 0 && isWildcardType(this.typeUrl));
-    next.delete(WILDCARD);
-    for (const n of [...this.names]) if (!next.has(n)) this.names.delete(n);
+  /**
+   * Replaces the subscription with a SotW request's full list, given as a (possibly shared)
+   * Set without `*`; `star` tells whether the list held `*`. An empty list means wildcard
+   * for LDS/CDS.
+   */
+  replaceWith(names: ReadonlySet<string>, star: boolean): void {
+    const wildcard = star || (names.size === 0 && isWildcardType(this.typeUrl));
     if (wildcard && !this.wildcard) this.newWildcard = true;
     this.wildcard = wildcard;
-    this.subscribe(next, intern);
+    const old = this.names;
+    this.names = names;
+    if (old.size === 0) {
+      if (names.size > 0) this.newNames = this.newNames ? new Set([...this.newNames, ...names]) : names;
+      return;
+    }
+    const added: string[] = [];
+    for (const n of names) if (!old.has(n)) added.push(n);
+    if (added.length > 0) this.addNew(added);
+    if (this.newNames) this.newNames = new Set([...this.newNames].filter((n) => names.has(n)));
   }
 
   /** True when a response may be due: new subscriptions, first response, or changed content. */
@@ -102,8 +138,9 @@ function selection(cache: ResourceCache, st: TypeState, current: readonly Chunk[
     for (const e of cache.all(st.typeUrl, current)) out.push(e);
     return out;
   }
+  const idx = cache.index(st.typeUrl, current);
   for (const n of st.names) {
-    const e = cache.lookup(st.typeUrl, current, n);
+    const e = idx.get(n);
     if (e) out.push(e);
   }
   return out;

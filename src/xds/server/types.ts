@@ -66,6 +66,8 @@ export interface XdsServerOptions {
   generate(proxy: ConnectedProxy): Promise<GeneratedResources> | GeneratedResources;
   /** Runs once per stream, after the first request's node is known. Absent: everyone is accepted without identity. */
   authenticate?(ctx: AuthContext): Promise<AuthResult> | AuthResult;
+  /** Called once when a stream that got its proxy identified ends (for per-connection cleanup). */
+  onDisconnect?(proxy: ConnectedProxy): void;
   logger?: Logger;
   /** Where `meshd_xds_*` metrics are registered. */
   registry?: Registry;
@@ -75,6 +77,8 @@ export interface XdsServerOptions {
   convergenceTimeoutMs?: number;
   /** `control_plane.identifier` in responses. */
   controlPlaneId?: string;
+  /** Called once when a ready stream ends (release per-connection state such as certificates). */
+  onDisconnect?(proxy: ConnectedProxy): void;
 }
 
 /** A NACK as recorded for the admin endpoint. */

@@ -1,0 +1,328 @@
+/**
+ * Load generator for the xDS bench, run as a child process: opens simulated sidecars over
+ * ADS (SotW) that behave like Envoy — CDS and LDS wildcard, then EDS for every cluster and
+ * RDS for every route name seen — and ACK every response. Each sidecar has its own HTTP/2
+ * connection. Talks to the parent over IPC: {cmd:'start', address, count} → {ready, ms}.
+ */
+import * as http2 from 'node:http2';
+import { messageType } from '../src/xds/protos.js';
+import { ResourceType as T } from '../src/xds/resource-types.js';
+import { lenField, stringField } from '../src/xds/cache/proto-wire.js';
+import { SOTW_PATH } from '../src/xds/server/service.js';
+
+const fid = (type: string, field: string): number => {
+  const f = messageType(type).fields[field];
+  if (!f) throw new Error(`${type}.${field} unknown`);
+  return f.id;
+};
+const F = {
+  clusterName: fid('envoy.config.cluster.v3.Cluster', 'name'),
+  clusterEds: fid('envoy.config.cluster.v3.Cluster', 'eds_cluster_config'),
+  edsService: fid('envoy.config.cluster.v3.Cluster.EdsClusterConfig', 'service_name'),
+  claName: fid('envoy.config.endpoint.v3.ClusterLoadAssignment', 'cluster_name'),
+  routeName: fid('envoy.config.route.v3.RouteConfiguration', 'name'),
+  chains: fid('envoy.config.listener.v3.Listener', 'filter_chains'),
+  filters: fid('envoy.config.listener.v3.FilterChain', 'filters'),
+  typedConfig: fid('envoy.config.listener.v3.Filter', 'typed_config'),
+  hcmRds: fid('envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', 'rds'),
+  rdsName: fid('envoy.extensions.filters.network.http_connection_manager.v3.Rds', 'route_config_name'),
+};
+
+/**
+ * Allocation-free protobuf scanning over [start, end) of a buffer: calls `each(field, s, e)`
+ * for every length-delimited field (body at [s, e)); return false from `each` to stop.
+ */
+function scan(buf: Buffer, start: number, end: number, each: (field: number, s: number, e: number) => boolean | void): void {
+  let pos = start;
+  while (pos < end) {
+    let key = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[pos++]!;
+      key += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 0x80;
+    }
+    const wire = key & 7;
+    if (wire === 0) {
+      while (buf[pos++]! >= 0x80);
+      continue;
+    }
+    if (wire === 1) {
+      pos += 8;
+      continue;
+    }
+    if (wire === 5) {
+      pos += 4;
+      continue;
+    }
+    let len = 0;
+    mul = 1;
+    for (;;) {
+      const b = buf[pos++]!;
+      len += (b & 0x7f) * mul;
+      if (b < 0x80) break;
+      mul *= 0x80;
+    }
+    if (each(Math.floor(key / 8), pos, pos + len) === false) return;
+    pos += len;
+  }
+}
+
+/** The body range of the first field `field` in [start, end), or undefined. */
+function find(buf: Buffer, start: number, end: number, field: number): [number, number] | undefined {
+  let r: [number, number] | undefined;
+  scan(buf, start, end, (f, s, e) => {
+    if (f !== field) return true;
+    r = [s, e];
+    return false;
+  });
+  return r;
+}
+
+const text = (buf: Buffer, r: [number, number] | undefined): string | undefined => (r ? buf.toString('utf8', r[0], r[1]) : undefined);
+
+interface Envelope {
+  version: string;
+  typeUrl: string;
+  nonce: string;
+  /** Body ranges of each resource's Any.value. */
+  values: [number, number][];
+}
+
+function parseResponse(buf: Buffer): Envelope {
+  const env: Envelope = { version: '', typeUrl: '', nonce: '', values: [] };
+  scan(buf, 0, buf.length, (f, s, e) => {
+    if (f === 1) env.version = buf.toString('utf8', s, e);
+    else if (f === 2) {
+      const v = find(buf, s, e, 2);
+      if (v) env.values.push(v);
+    } else if (f === 4) env.typeUrl = buf.toString('utf8', s, e);
+    else if (f === 5) env.nonce = buf.toString('utf8', s, e);
+  });
+  return env;
+}
+
+/** Names that CDS/LDS responses lead to (EDS names, RDS names), memoized by type and version. */
+const followMemo = new Map<string, string[]>();
+
+function edsNames(buf: Buffer, env: Envelope): string[] {
+  return env.values
+    .map(([s, e]) => {
+      const eds = find(buf, s, e, F.clusterEds);
+      return (eds && text(buf, find(buf, eds[0], eds[1], F.edsService))) ?? text(buf, find(buf, s, e, F.clusterName))!;
+    })
+    .sort();
+}
+
+function rdsNames(buf: Buffer, env: Envelope): string[] {
+  const routes = new Set<string>();
+  for (const [s, e] of env.values) {
+    scan(buf, s, e, (f, cs, ce) => {
+      if (f !== F.chains) return;
+      scan(buf, cs, ce, (g, fs, fe) => {
+        if (g !== F.filters) return;
+        const tc = find(buf, fs, fe, F.typedConfig);
+        const val = tc && find(buf, tc[0], tc[1], 2);
+        const rds = val && find(buf, val[0], val[1], F.hcmRds);
+        const n = rds && text(buf, find(buf, rds[0], rds[1], F.rdsName));
+        if (n) routes.add(n);
+      });
+    });
+  }
+  return [...routes].sort();
+}
+
+const namesBlocks = new Map<string, Buffer>();
+function namesBlock(names: readonly string[]): Buffer {
+  const key = names.join('\n');
+  let b = namesBlocks.get(key);
+  if (!b) namesBlocks.set(key, (b = Buffer.concat(names.map((n) => stringField(3, n)))));
+  return b;
+}
+
+function request(typeUrl: string, version: string, nonce: string, names: readonly string[], node?: Buffer): Buffer {
+  return Buffer.concat([stringField(1, version), node ?? Buffer.alloc(0), namesBlock(names), stringField(4, typeUrl), stringField(5, nonce)]);
+}
+
+interface TypeTrack {
+  names: string[];
+  key: string;
+  version: string;
+  nonce: string;
+  acked: boolean;
+  received: Set<string>;
+}
+
+const newTrack = (): TypeTrack => ({ names: [], key: '', version: '', nonce: '', acked: false, received: new Set() });
+
+/** gRPC length-prefixed message framing over a raw HTTP/2 stream (no compression). */
+function frame(msg: Buffer): Buffer {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(msg.length, 1);
+  return Buffer.concat([head, msg]);
+}
+
+/** Reassembles gRPC messages from DATA chunks. */
+class MessageReader {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly onMessage: (m: Buffer) => void) {}
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    for (;;) {
+      if (this.size < 5) return;
+      let head = this.chunks[0]!;
+      if (head.length < 5) {
+        head = Buffer.concat(this.chunks);
+        this.chunks = [head];
+      }
+      const len = head.readUInt32BE(1);
+      if (this.size < 5 + len) return;
+      const all = this.chunks.length === 1 ? head : Buffer.concat(this.chunks, this.size);
+      const msg = all.subarray(5, 5 + len);
+      const rest = all.subarray(5 + len);
+      this.chunks = rest.length > 0 ? [rest] : [];
+      this.size = rest.length;
+      this.onMessage(msg);
+    }
+  }
+}
+
+/**
+ * One simulated sidecar: its own HTTP/2 connection (raw node:http2 with gRPC framing, as
+ * Envoy's own client; grpc-js channels cost more per connection than the server under test),
+ * with Envoy's large flow-control windows.
+ */
+class Sidecar {
+  private readonly session: http2.ClientHttp2Session;
+  private readonly stream: http2.ClientHttp2Stream;
+  private readonly t = new Map<string, TypeTrack>([
+    [T.Cluster, newTrack()],
+    [T.Endpoint, newTrack()],
+    [T.Listener, newTrack()],
+    [T.Route, newTrack()],
+  ]);
+  ready = false;
+  responses = 0;
+
+  constructor(address: string, index: number, private readonly onReady: () => void, onError: (e: Error) => void) {
+    const window = 64 * 1024 * 1024;
+    this.session = http2.connect(`http://${address}`, { settings: { initialWindowSize: window } });
+    this.session.on('error', onError);
+    this.session.on('connect', () => this.session.setLocalWindowSize(window));
+    this.stream = this.session.request({ ':method': 'POST', ':path': SOTW_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    const reader = new MessageReader((m) => this.onResponse(m));
+    this.stream.on('data', (c: Buffer) => reader.push(c));
+    this.stream.on('error', onError);
+    const ns = index % 20;
+    const pod = `app-${index}-abcde`;
+    const N = messageType('envoy.config.core.v3.Node');
+    const node = Buffer.from(
+      N.encode(
+        N.fromObject({
+          id: `sidecar~10.200.${Math.floor(index / 250)}.${(index % 250) + 1}~${pod}.ns-${ns}~ns-${ns}.svc.cluster.local`,
+          cluster: `app-${index}.ns-${ns}`,
+          metadata: { NAMESPACE: `ns-${ns}`, WORKLOAD_NAME: `app-${index}`, LABELS: { app: `app-${index}` }, INTERCEPTION_MODE: 'REDIRECT' },
+        }),
+      ).finish(),
+    );
+    this.write(request(T.Cluster, '', '', [], lenField(2, node)));
+    this.write(request(T.Listener, '', '', []));
+  }
+
+  private write(msg: Buffer): void {
+    this.stream.write(frame(msg));
+  }
+
+  private onResponse(buf: Buffer): void {
+    this.responses++;
+    const env = parseResponse(buf);
+    const tr = this.t.get(env.typeUrl);
+    if (!tr) return;
+    tr.version = env.version;
+    tr.nonce = env.nonce;
+    tr.acked = true;
+    let follow: { type: string; names: string[] } | undefined;
+    if (env.typeUrl === T.Cluster || env.typeUrl === T.Listener) {
+      // A SotW CDS/LDS version names the whole set, so the names it leads to can be memoized.
+      const key = env.typeUrl + '|' + env.version;
+      let names = followMemo.get(key);
+      if (!names) followMemo.set(key, (names = env.typeUrl === T.Cluster ? edsNames(buf, env) : rdsNames(buf, env)));
+      follow = { type: env.typeUrl === T.Cluster ? T.Endpoint : T.Route, names };
+    } else if (!this.ready) {
+      const field = env.typeUrl === T.Endpoint ? F.claName : F.routeName;
+      for (const [s, e] of env.values) tr.received.add(text(buf, find(buf, s, e, field))!);
+    }
+    this.write(request(env.typeUrl, env.version, env.nonce, tr.names));
+    if (follow) {
+      const ft = this.t.get(follow.type)!;
+      const key = follow.names.join('\n');
+      if (key !== ft.key) {
+        ft.names = follow.names;
+        ft.key = key;
+        this.write(request(follow.type, ft.version, ft.nonce, ft.names));
+      }
+    }
+    this.checkReady();
+  }
+
+  private checkReady(): void {
+    if (this.ready) return;
+    const c = this.t.get(T.Cluster)!;
+    const l = this.t.get(T.Listener)!;
+    const e = this.t.get(T.Endpoint)!;
+    const r = this.t.get(T.Route)!;
+    if (!c.acked || !l.acked) return;
+    if (e.names.some((n) => !e.received.has(n)) || r.names.some((n) => !r.received.has(n))) return;
+    this.ready = true;
+    e.received.clear();
+    r.received.clear();
+    this.onReady();
+  }
+
+  close(): void {
+    this.stream.close();
+    this.session.destroy();
+  }
+}
+
+type ParentMsg = { cmd: 'start'; address: string; count: number } | { cmd: 'stop' };
+
+function main(): void {
+  let sidecars: Sidecar[] = [];
+  let errors = 0;
+  process.on('message', (m: ParentMsg) => {
+    if (m.cmd === 'start') {
+      const t0 = performance.now();
+      let ready = 0;
+      const readyAt: number[] = [];
+      for (let i = 0; i < m.count; i++) {
+        sidecars.push(
+          new Sidecar(
+            m.address,
+            i,
+            () => {
+              readyAt.push(performance.now() - t0);
+              if (++ready === m.count) {
+                const q = (p: number): number => Math.round(readyAt[Math.min(readyAt.length - 1, Math.floor(p * readyAt.length))]!);
+                process.stderr.write(`  loadgen: ready p10 ${q(0.1)} p50 ${q(0.5)} p90 ${q(0.9)} max ${q(1)} ms\n`);
+                process.send?.({ ready, ms: performance.now() - t0, errors });
+              }
+            },
+            () => errors++,
+          ),
+        );
+      }
+    } else if (m.cmd === 'stop') {
+      for (const s of sidecars) s.close();
+      sidecars = [];
+      process.send?.({ stopped: true, errors });
+      setTimeout(() => process.exit(0), 100);
+    }
+  });
+  process.send?.({ hello: true });
+}
+
+main();

@@ -1,0 +1,160 @@
+/**
+ * `npm run bench -- xds [--json] [--proxies N]`: the ADS server under the "mesh-1k" workload
+ * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
+ * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
+ * p99_ms, xds.rss_kb_per_proxy, xds.cpu_s_per_full_push. Change times are from `push()` to
+ * the last affected sidecar's ACK, as the server sees it.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Registry } from 'prom-client';
+import { ResourceType as T, type ResourceTypeUrl } from '../src/xds/resource-types.js';
+import { XdsServer } from '../src/xds/server/server.js';
+import { MESH_1K, MeshWorkload } from './xds-workload.js';
+
+type Msg = { hello?: boolean; ready?: number; ms?: number; errors?: number; stopped?: boolean };
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+}
+
+function waitFor(child: ChildProcess, pred: (m: Msg) => boolean, ms: number): Promise<Msg> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`load generator: no answer within ${ms} ms`)), ms);
+    const on = (m: Msg): void => {
+      if (!pred(m)) return;
+      clearTimeout(timer);
+      child.off('message', on);
+      resolve(m);
+    };
+    child.on('message', on);
+  });
+}
+
+async function settleRss(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await sleep(200);
+  }
+  return process.memoryUsage().rss;
+}
+
+/** Runs the bench; prints `key value` lines (and a JSON line with `--json`). */
+export async function main(args: readonly string[]): Promise<void> {
+  const json = args.includes('--json');
+  const pi = args.indexOf('--proxies');
+  const proxies = pi >= 0 ? Number(args[pi + 1]) : 1000;
+  const reps = 20;
+  const log = (s: string): void => void process.stderr.write(s + '\n');
+
+  const workload = new MeshWorkload({ ...MESH_1K, tls: args.includes('--tls') });
+  const server = new XdsServer({ generate: (p) => workload.generate(p), registry: new Registry(), convergenceTimeoutMs: 30_000 });
+  const port = await server.listen('127.0.0.1:0');
+  // Shared chunks are encoded once whatever the proxy count; do it before the baseline.
+  const shared = workload.sharedChunks();
+  for (const [t, chunks] of Object.entries(shared)) for (const c of chunks ?? []) server.cache.chunk(t as ResourceTypeUrl, c).sotwBytes();
+  const rss0 = await settleRss();
+
+  const here = dirname(fileURLToPath(import.meta.url));
+  const child = fork(join(here, 'xds-loadgen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  try {
+    await waitFor(child, (m) => m.hello === true, 30_000);
+    log(`xds bench: ${proxies} sidecars connecting to 127.0.0.1:${port}`);
+    const { monitorEventLoopDelay } = await import('node:perf_hooks');
+    const eld = monitorEventLoopDelay({ resolution: 10 });
+    eld.enable();
+    const t0 = performance.now();
+    child.send({ cmd: 'start', address: `127.0.0.1:${port}`, count: proxies });
+    const ready = await waitFor(child, (m) => m.ready !== undefined, 120_000);
+    const stormS = (performance.now() - t0) / 1000;
+    log(`  connect storm: ${stormS.toFixed(2)} s (load generator: ${((ready.ms ?? 0) / 1000).toFixed(2)} s, errors ${ready.errors})`);
+    await sleep(1000);
+    const rss1 = await settleRss();
+    const connected = server.connectedProxies().length;
+
+    log(`  after storm: ${JSON.stringify(server.counts())}`);
+    log(`  server event loop delay: p50 ${Math.round(eld.percentile(50) / 1e6)} p99 ${Math.round(eld.percentile(99) / 1e6)} max ${Math.round(eld.max / 1e6)} ms`);
+    if (args.includes('--storm-only')) {
+      console.log(`xds.connect_storm_s ${round(stormS, 2)}`);
+      console.log(`xds.rss_kb_per_proxy ${round((rss1 - rss0) / 1024 / Math.max(1, connected), 1)}`);
+      child.send({ cmd: 'stop' });
+      await new Promise((r) => setTimeout(r, 2000));
+      return;
+    }
+    const endpointMs: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      workload.changeOneEndpoint();
+      const out = await server.push();
+      if (!out.converged) log(`  endpoint change ${i} did not converge`);
+      endpointMs.push(out.ms);
+      await sleep(50);
+    }
+    log(`  endpoint change: ${endpointMs.map((x) => x.toFixed(0)).join(' ')} ms`);
+
+    const allMs: number[] = [];
+    const cpuS: number[] = [];
+    for (let i = 0; i < Math.max(10, reps / 2); i++) {
+      workload.changeOneCluster();
+      const c0 = process.cpuUsage();
+      const out = await server.push();
+      const c = process.cpuUsage(c0);
+      if (!out.converged) log(`  all-proxy change ${i} did not converge`);
+      allMs.push(out.ms);
+      cpuS.push((c.user + c.system) / 1e6);
+      await sleep(100);
+    }
+    log(`  all-proxy change (one cluster → full CDS to every sidecar): ${allMs.map((x) => x.toFixed(0)).join(' ')} ms`);
+
+    const routeMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      workload.changeRoutes();
+      const out = await server.push();
+      routeMs.push(out.ms);
+      await sleep(100);
+    }
+    log(`  shared route config change (RDS to every sidecar): ${routeMs.map((x) => x.toFixed(0)).join(' ')} ms`);
+    const counts = server.counts();
+    log(`  connected ${connected}, responses ${counts.responses}, nacks ${counts.nacks}, stale nonces ${counts.staleNonces}`);
+
+    const result: Record<string, number> = {
+      'xds.proxies': connected,
+      'xds.connect_storm_s': round(stormS, 2),
+      'xds.endpoint_change_p50_ms': round(quantile(endpointMs, 0.5), 1),
+      'xds.endpoint_change_p99_ms': round(quantile(endpointMs, 0.99), 1),
+      'xds.all_proxy_change_p50_ms': round(quantile(allMs, 0.5), 1),
+      'xds.all_proxy_change_p99_ms': round(quantile(allMs, 0.99), 1),
+      'xds.route_change_p50_ms': round(quantile(routeMs, 0.5), 1),
+      'xds.rss_kb_per_proxy': round((rss1 - rss0) / 1024 / Math.max(1, connected), 1),
+      'xds.cpu_s_per_full_push': round(quantile(cpuS, 0.5), 3),
+    };
+    for (const [k, v] of Object.entries(result)) console.log(`${k} ${v}`);
+    if (json) console.log(JSON.stringify(result));
+    child.send({ cmd: 'stop' });
+    await waitFor(child, (m) => m.stopped === true, 10_000).catch(() => undefined);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  } finally {
+    child.kill();
+    await server.close();
+  }
+  void T;
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
