@@ -30,8 +30,8 @@ before(async () => {
   installCrds(kube);
   namespace(kube, 'istio-system', {}, []);
   namespace(kube, NS, {}, ['default', 'frontend', 'backend']);
-  // 300 ms quiet / 10 s ceiling: a burst of API writes from the test settles into one push.
-  meshd = await startK8sMeshd(kube, { args: ['--debounce-quiet', '300ms', '--debounce-max', '10s'] });
+  // meshd's default debounce (100 ms quiet, 1 s ceiling), so apply→ACK is what users get.
+  meshd = await startK8sMeshd(kube, { args: ['--debounce-quiet', '100ms', '--debounce-max', '1s'] });
 });
 
 after(async () => {
@@ -76,7 +76,7 @@ test('kubectl apply of the seed\'s YAML: Envoy ACKs the STRICT mTLS and RBAC con
   // The listener shows up in the dump only once Envoy accepted it; no rejection was recorded.
   const syncz = await meshd.adminJson<{ rejections: unknown[] }>('/debug/syncz');
   assert.deepEqual(syncz.rejections, []);
-  console.log(`apply→ACK: ${Math.round(tAck - t0)} ms (kubectl apply itself ${Math.round(tApply - t0)} ms, debounce quiet 300 ms)`);
+  console.log(`apply→ACK: ${Math.round(tAck - t0)} ms (kubectl apply itself ${Math.round(tApply - t0)} ms, debounce quiet 100 ms)`);
   assert.ok((await k8sDebug(meshd)).pushes > before);
 });
 
@@ -152,21 +152,26 @@ test('kubectl create token: SA frontend gets a frontend certificate; SA backend\
 
 test('a burst of 500 pod creations, then 500 pod changes: one debounced push each', async () => {
   namespace(kube, 'burst', {}, ['default']);
-  const p0 = await settledPushes(meshd);
+  // Its own meshd with a 1 s quiet period / 20 s ceiling: the burst (written by 50 parallel
+  // requests, a few seconds on a loaded machine) has no 1 s gap, so it must be one push.
+  const m = await startK8sMeshd(kube, { args: ['--debounce-quiet', '1s', '--debounce-max', '20s'] });
+  after(() => m.stop());
+  const p0 = await settledPushes(m, 2500);
   const pods = Array.from({ length: 500 }, (_, i) => `p-${i}`);
   const all = async (fn: (name: string) => Promise<unknown>): Promise<void> => {
-    for (let i = 0; i < pods.length; i += 50) await Promise.all(pods.slice(i, i + 50).map(fn));
+    let next = 0;
+    await Promise.all(Array.from({ length: 50 }, async () => { while (next < pods.length) await fn(pods[next++]!); }));
   };
   await all((name) => kube.client.json('POST', '/api/v1/namespaces/burst/pods', { body: {
     apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: 'burst' } },
     spec: { automountServiceAccountToken: false, containers: [{ name: 'app', image: 'example/app' }] },
   } }));
-  const p1 = await settledPushes(meshd);
+  const p1 = await settledPushes(m, 2500);
   assert.equal(p1 - p0, 1, `500 pod creations gave ${p1 - p0} pushes`);
   await all((name) => kube.client.json('PATCH', `/api/v1/namespaces/burst/pods/${name}/status`, {
     body: { status: { phase: 'Running', podIP: `10.9.${Number(name.slice(2)) >> 8}.${Number(name.slice(2)) & 255}`, conditions: [{ type: 'Ready', status: 'True' }] } },
     contentType: 'application/merge-patch+json',
   }));
-  const p2 = await settledPushes(meshd);
+  const p2 = await settledPushes(m, 2500);
   assert.equal(p2 - p1, 1, `500 pod changes gave ${p2 - p1} pushes`);
 });
