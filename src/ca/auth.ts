@@ -48,19 +48,22 @@ export function authContextFromCall(call: { readonly metadata: Metadata; getAuth
 }
 
 /**
- * Tries each authenticator in order; the first success wins. If none succeeds, the first
- * failure other than "no credentials" is returned (so a bad token is reported as such).
+ * Tries each authenticator in order; the first success wins. If none succeeds, the reason is
+ * the first failure other than "no credentials" (so a bad token is reported as such), and the
+ * message names every authenticator's objection (a Kubernetes token refused by TokenReview is
+ * not reported only as "not a join token").
  */
 export function chainAuthenticators(list: readonly Authenticator[]): Authenticator {
   return {
     async authenticate(ctx) {
-      let failure: AuthResult | undefined;
+      const failures: { reason: AuthFailureReason; message: string }[] = [];
       for (const a of list) {
         const r = await a.authenticate(ctx);
         if (r.ok) return r;
-        if (!failure || (failure.ok === false && failure.reason === 'no-credentials')) failure = r;
+        if (r.reason !== 'no-credentials') failures.push(r);
       }
-      return failure ?? NO_CREDENTIALS;
+      if (failures.length === 0) return NO_CREDENTIALS;
+      return { ok: false, reason: failures[0]!.reason, message: failures.map((f) => f.message).join('; ') };
     },
   };
 }

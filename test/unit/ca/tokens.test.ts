@@ -56,6 +56,7 @@ test('authenticateMetadata reads the bearer token; chain falls through to Kubern
   assert.ok(viaK8s.ok && viaK8s.method === 'kubernetes' && viaK8s.identity.namespace === 'ns1');
   const bad = await chain.authenticate({ authorization: 'Bearer nope' });
   assert.ok(!bad.ok && bad.reason === 'malformed', 'the first real failure is reported');
+  assert.ok(!bad.ok && /join token: .*; TokenReview: not authenticated/.test(bad.message), `every objection is named: ${bad.ok ? '' : bad.message}`);
 });
 
 test('the signing key is created 0600 in the state dir and refused when readable by others', () => {
