@@ -43,7 +43,7 @@ export function defaultInjectOptions(env: NodeJS.ProcessEnv = process.env): Inje
   return {
     meshdAddress: env.MESHD_INJECT_ADDRESS || `meshd.${ns}.svc:15012`,
     proxyImage: env.MESHD_PROXY_IMAGE || 'envoyproxy/envoy:v1.40.0',
-    meshdImage: env.MESHD_IMAGE || 'ghcr.io/meshd/meshd:0.1.0',
+    meshdImage: env.MESHD_IMAGE || 'meshd:0.1.0',
   };
 }
 
