@@ -39,6 +39,11 @@ export const agentCommand: Command = {
     if (v.help) { process.stdout.write(flagHelp(USAGE, FLAGS)); return 0; }
     if (positional.length) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
     const opts = agentOptionsOf(v);
+    // Listen for signals from the start, so a stop during start-up still cleans up.
+    const stopped = new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
     let agent;
     try {
       agent = await runAgent(opts);
@@ -46,10 +51,7 @@ export const agentCommand: Command = {
       process.stderr.write(`meshctl agent: ${e instanceof Error ? e.message : String(e)}\n`);
       return e instanceof AgentError && e.permanent ? 1 : 2;
     }
-    const signal = await new Promise<NodeJS.Signals>((resolve) => {
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-      process.once('SIGINT', () => resolve('SIGINT'));
-    });
+    const signal = await stopped;
     process.stderr.write(`agent: ${signal}: stopping\n`);
     await agent.close();
     return 0;

@@ -151,7 +151,7 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
     defaultSecret = tlsCertificateSecret(current.chain, current.keyPem);
     rootSecret = trustBundleSecret(current.bundle);
     generation++;
-    log(`agent: certificate for ${leaf.uris.join(',')} valid until ${leaf.notAfter.toISOString()}`);
+    log(`agent: certificate serial ${leaf.serialHex} for ${leaf.uris.join(',')} valid until ${leaf.notAfter.toISOString()}${bundleChanged ? `, trust bundle of ${bundle.length}` : ''}`);
     for (const fn of [...listeners]) fn();
   };
 
@@ -209,7 +209,11 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       cancel?.();
       if (bundleTimer) clearInterval(bundleTimer);
       client.close();
-      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // Envoy's SDS streams never end by themselves: give them a moment, then cut them.
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => { server.forceShutdown(); resolve(); }, 500);
+        server.tryShutdown(() => { clearTimeout(force); resolve(); });
+      });
       if (existsSync(opts.socket)) rmSync(opts.socket);
     },
   };
