@@ -48,10 +48,13 @@ export interface WorkloadAddresses {
 }
 
 export interface AddressPlan {
-  readonly kind: 'loopback' | 'compose';
+  /** `netns`: each workload in a network namespace of its own (transparent-plan.ts). */
+  readonly kind: 'loopback' | 'compose' | 'netns';
   /** Host of meshd's xDS port as the sidecars see it. */
   readonly meshdHost: string;
   readonly workloads: Readonly<Record<string, WorkloadAddresses>>;
+  /** Service name → ClusterIP (transparent mode: apps call these, iptables sends them to the sidecar). */
+  readonly clusterIPs?: Readonly<Record<string, string>>;
 }
 
 /** Loopback addresses 127.N.10.i (sidecar), 127.N.20.i (app), 127.N.30.i (outbound); N=0 matches examples/mesh. */
@@ -87,12 +90,16 @@ export function demoWorkload(name: string): DemoWorkload {
   return w;
 }
 
-/** Where `from` sends its calls: its sidecar's outbound listener, or (no sidecar) the callee's sidecar directly. */
+/**
+ * Where `from` sends its calls: its sidecar's outbound listener (explicit), the callee's
+ * ClusterIP (transparent), or (no sidecar) the callee's workload address directly.
+ */
 export function callTarget(plan: AddressPlan, from: DemoWorkload): { host: string; port: number; hostHeader: string; path: string } | undefined {
   if (!from.calls) return undefined;
   const to = demoWorkload(from.calls.to);
   const port = to.port!;
-  const host = from.sidecar ? plan.workloads[from.name]!.outboundAddress : plan.workloads[to.name]!.address;
+  const clusterIP = plan.clusterIPs?.[to.name];
+  const host = !from.sidecar ? plan.workloads[to.name]!.address : clusterIP ?? plan.workloads[from.name]!.outboundAddress;
   return { host, port, hostHeader: `${to.name}.${DEMO_NAMESPACE}.svc.cluster.local`, path: from.calls.path };
 }
 
@@ -127,7 +134,7 @@ spec:
 export function meshConfigFiles(plan: AddressPlan): Record<string, string> {
   const services = DEMO_WORKLOADS.filter((w) => w.port !== undefined).map((w) => ({
     apiVersion: 'v1', kind: 'Service', metadata: { name: w.name, namespace: DEMO_NAMESPACE },
-    spec: { selector: { app: w.name }, ports: [{ name: 'http', port: w.port }] },
+    spec: { ...(plan.clusterIPs?.[w.name] ? { clusterIP: plan.clusterIPs[w.name] } : {}), selector: { app: w.name }, ports: [{ name: 'http', port: w.port }] },
   }));
   const entries = DEMO_WORKLOADS.map((w) => {
     const a = plan.workloads[w.name]!;
@@ -136,7 +143,8 @@ export function meshConfigFiles(plan: AddressPlan): Record<string, string> {
       metadata: {
         name: w.name, namespace: DEMO_NAMESPACE,
         ...(w.sidecar ? {} : { labels: { 'sidecar.istio.io/inject': 'false' } }),
-        annotations: { 'meshd.dev/app-address': a.appAddress, 'meshd.dev/outbound-address': a.outboundAddress },
+        // Transparent mode needs no annotations: the sidecar reaches its app on 127.0.0.1, apps reach ClusterIPs.
+        ...(plan.kind === 'netns' ? {} : { annotations: { 'meshd.dev/app-address': a.appAddress, 'meshd.dev/outbound-address': a.outboundAddress } }),
       },
       spec: { address: a.address, labels: { app: w.name }, serviceAccount: w.serviceAccount, ...(w.port ? { ports: { http: w.port } } : {}) },
     };
