@@ -176,17 +176,21 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
       const gen = generate(p);
       const dump: Record<string, unknown> = {};
       for (const [t, chunks] of Object.entries(gen)) {
-        dump[t] = (chunks ?? []).flat().map((r) => redactSecret(decodeResource(t, encodeResource(t as ResourceTypeUrl, r))));
+        dump[t] = (chunks ?? []).flat().map((r) => printableBytes(redactSecret(decodeResource(t, encodeResource(t as ResourceTypeUrl, r)))));
       }
       return { proxy: p.info, identity: p.identity, resources: dump };
     },
     routes: [
       (app) => app.post<{ Querystring: { step?: string } }>('/ca/rotate-root', async (req, reply) => {
         const step = req.query.step;
-        if (step === 'introduce') await ca.introduceRoot();
-        else if (step === 'activate') await ca.activateNewRoot();
-        else if (step === 'retire') await ca.retireOldRoot();
-        else return reply.code(400).send({ error: 'step must be introduce, activate or retire' });
+        const run = step === 'introduce' ? () => ca.introduceRoot() : step === 'activate' ? () => ca.activateNewRoot() : step === 'retire' ? () => ca.retireOldRoot() : undefined;
+        if (!run) return reply.code(400).send({ error: 'step must be introduce, activate or retire' });
+        try {
+          await run();
+        } catch (e) {
+          // A step out of order (or on a plugged-in CA) conflicts with the CA's current state.
+          return reply.code(409).send({ error: e instanceof Error ? e.message : String(e), status: ca.status() });
+        }
         log.info('ca: root rotation step', { step });
         return { step, trustBundle: ca.trustBundlePem().length };
       }),
@@ -214,4 +218,15 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
       await xds.close();
     },
   };
+}
+
+/** Bytes in a config dump as text: PEM stays readable, anything else is base64. */
+function printableBytes(v: unknown): unknown {
+  if (v instanceof Uint8Array) {
+    const text = Buffer.from(v).toString('utf8');
+    return text.startsWith('-----BEGIN ') ? text : Buffer.from(v).toString('base64');
+  }
+  if (Array.isArray(v)) return v.map(printableBytes);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, printableBytes(x)]));
+  return v;
 }
