@@ -2,13 +2,14 @@
  * Load generator for the xDS bench, run as a child process: opens simulated sidecars over
  * ADS (SotW) that behave like Envoy — CDS and LDS wildcard, then EDS for every cluster and
  * RDS for every route name seen — and ACK every response. Each sidecar has its own HTTP/2
- * connection. Talks to the parent over IPC: {cmd:'start', address, count} → {ready, ms}.
+ * connection. With `delta`, sidecars use Delta ADS instead (ACKs carry only the nonce).
+ * Talks to the parent over IPC: {cmd:'start', address, count, delta} → {ready, ms}.
  */
 import * as http2 from 'node:http2';
 import { messageType } from '../src/xds/protos.js';
 import { ResourceType as T } from '../src/xds/resource-types.js';
 import { lenField, stringField } from '../src/xds/cache/proto-wire.js';
-import { SOTW_PATH } from '../src/xds/server/service.js';
+import { DELTA_PATH, SOTW_PATH } from '../src/xds/server/service.js';
 
 const fid = (type: string, field: string): number => {
   const f = messageType(type).fields[field];
@@ -90,17 +91,24 @@ interface Envelope {
   values: [number, number][];
 }
 
-function parseResponse(buf: Buffer): Envelope {
+/** Parses a DiscoveryResponse, or a DeltaDiscoveryResponse (resources wrap the Any in a Resource). */
+function parseResponse(buf: Buffer, delta: boolean): Envelope {
   const env: Envelope = { version: '', typeUrl: '', nonce: '', values: [] };
   scan(buf, 0, buf.length, (f, s, e) => {
     if (f === 1) env.version = buf.toString('utf8', s, e);
     else if (f === 2) {
-      const v = find(buf, s, e, 2);
+      const any = delta ? find(buf, s, e, 2) : ([s, e] as [number, number]);
+      const v = any && find(buf, any[0], any[1], 2);
       if (v) env.values.push(v);
     } else if (f === 4) env.typeUrl = buf.toString('utf8', s, e);
     else if (f === 5) env.nonce = buf.toString('utf8', s, e);
   });
   return env;
+}
+
+/** A DeltaDiscoveryRequest: node 1, type_url 2, subscribe 3, response_nonce 6. */
+function deltaRequest(typeUrl: string, nonce: string, subscribe: readonly string[], node?: Buffer): Buffer {
+  return Buffer.concat([node ?? Buffer.alloc(0), stringField(2, typeUrl), ...subscribe.map((n) => stringField(3, n)), stringField(6, nonce)]);
 }
 
 /** Names that CDS/LDS responses lead to (EDS names, RDS names), memoized by type and version. */
@@ -207,12 +215,12 @@ class Sidecar {
   ready = false;
   responses = 0;
 
-  constructor(address: string, index: number, private readonly onReady: () => void, onError: (e: Error) => void) {
+  constructor(address: string, index: number, private readonly delta: boolean, private readonly onReady: () => void, onError: (e: Error) => void) {
     const window = 64 * 1024 * 1024;
     this.session = http2.connect(`http://${address}`, { settings: { initialWindowSize: window } });
     this.session.on('error', onError);
     this.session.on('connect', () => this.session.setLocalWindowSize(window));
-    this.stream = this.session.request({ ':method': 'POST', ':path': SOTW_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    this.stream = this.session.request({ ':method': 'POST', ':path': delta ? DELTA_PATH : SOTW_PATH, 'content-type': 'application/grpc', te: 'trailers' });
     const reader = new MessageReader((m) => this.onResponse(m));
     this.stream.on('data', (c: Buffer) => reader.push(c));
     this.stream.on('error', onError);
@@ -228,8 +236,13 @@ class Sidecar {
         }),
       ).finish(),
     );
-    this.write(request(T.Cluster, '', '', [], lenField(2, node)));
-    this.write(request(T.Listener, '', '', []));
+    if (delta) {
+      this.write(deltaRequest(T.Cluster, '', [], lenField(1, node)));
+      this.write(deltaRequest(T.Listener, '', []));
+    } else {
+      this.write(request(T.Cluster, '', '', [], lenField(2, node)));
+      this.write(request(T.Listener, '', '', []));
+    }
   }
 
   private write(msg: Buffer): void {
@@ -238,7 +251,7 @@ class Sidecar {
 
   private onResponse(buf: Buffer): void {
     this.responses++;
-    const env = parseResponse(buf);
+    const env = parseResponse(buf, this.delta);
     const tr = this.t.get(env.typeUrl);
     if (!tr) return;
     tr.version = env.version;
@@ -247,7 +260,7 @@ class Sidecar {
     let follow: { type: string; names: string[] } | undefined;
     if (env.typeUrl === T.Cluster || env.typeUrl === T.Listener) {
       // A SotW CDS/LDS version names the whole set, so the names it leads to can be memoized.
-      const key = env.typeUrl + '|' + env.version;
+      const key = env.typeUrl + '|' + env.version + '|' + env.values.length;
       let names = followMemo.get(key);
       if (!names) followMemo.set(key, (names = env.typeUrl === T.Cluster ? edsNames(buf, env) : rdsNames(buf, env)));
       follow = { type: env.typeUrl === T.Cluster ? T.Endpoint : T.Route, names };
@@ -255,14 +268,28 @@ class Sidecar {
       const field = env.typeUrl === T.Endpoint ? F.claName : F.routeName;
       for (const [s, e] of env.values) tr.received.add(text(buf, find(buf, s, e, field))!);
     }
-    this.write(request(env.typeUrl, env.version, env.nonce, tr.names));
-    if (follow) {
-      const ft = this.t.get(follow.type)!;
-      const key = follow.names.join('\n');
-      if (key !== ft.key) {
-        ft.names = follow.names;
-        ft.key = key;
-        this.write(request(follow.type, ft.version, ft.nonce, ft.names));
+    if (this.delta) {
+      // Delta: an ACK is just the nonce; new EDS/RDS names are subscribed incrementally.
+      this.write(deltaRequest(env.typeUrl, env.nonce, []));
+      if (follow) {
+        const ft = this.t.get(follow.type)!;
+        const have = new Set(ft.names);
+        const added = follow.names.filter((n) => !have.has(n));
+        if (added.length > 0) {
+          ft.names = [...ft.names, ...added];
+          this.write(deltaRequest(follow.type, '', added));
+        }
+      }
+    } else {
+      this.write(request(env.typeUrl, env.version, env.nonce, tr.names));
+      if (follow) {
+        const ft = this.t.get(follow.type)!;
+        const key = follow.names.join('\n');
+        if (key !== ft.key) {
+          ft.names = follow.names;
+          ft.key = key;
+          this.write(request(follow.type, ft.version, ft.nonce, ft.names));
+        }
       }
     }
     this.checkReady();
@@ -288,7 +315,7 @@ class Sidecar {
   }
 }
 
-type ParentMsg = { cmd: 'start'; address: string; count: number } | { cmd: 'stop' };
+type ParentMsg = { cmd: 'start'; address: string; count: number; delta: boolean } | { cmd: 'stop' };
 
 function main(): void {
   let sidecars: Sidecar[] = [];
@@ -303,6 +330,7 @@ function main(): void {
           new Sidecar(
             m.address,
             i,
+            m.delta,
             () => {
               readyAt.push(performance.now() - t0);
               if (++ready === m.count) {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- xds [--json] [--proxies N]`: the ADS server under the "mesh-1k" workload
+ * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls]`: the ADS server under the "mesh-1k" workload
  * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
  * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
  * p99_ms, xds.rss_kb_per_proxy, xds.cpu_s_per_full_push. Change times are from `push()` to
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Registry } from 'prom-client';
-import { ResourceType as T, type ResourceTypeUrl } from '../src/xds/resource-types.js';
+import type { ResourceTypeUrl } from '../src/xds/resource-types.js';
 import { XdsServer } from '../src/xds/server/server.js';
 import { MESH_1K, MeshWorkload } from './xds-workload.js';
 
@@ -40,17 +40,20 @@ function waitFor(child: ChildProcess, pred: (m: Msg) => boolean, ms: number): Pr
   });
 }
 
-async function settleRss(): Promise<number> {
+/** RSS and live JS memory (heap + Buffers) after a few GCs. */
+async function settleRss(): Promise<{ rss: number; live: number }> {
   for (let i = 0; i < 3; i++) {
     gc();
     await sleep(200);
   }
-  return process.memoryUsage().rss;
+  const m = process.memoryUsage();
+  return { rss: m.rss, live: m.heapUsed + m.external };
 }
 
 /** Runs the bench; prints `key value` lines (and a JSON line with `--json`). */
 export async function main(args: readonly string[]): Promise<void> {
   const json = args.includes('--json');
+  const delta = args.includes('--delta');
   const pi = args.indexOf('--proxies');
   const proxies = pi >= 0 ? Number(args[pi + 1]) : 1000;
   const reps = 20;
@@ -68,12 +71,12 @@ export async function main(args: readonly string[]): Promise<void> {
   const child = fork(join(here, 'xds-loadgen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   try {
     await waitFor(child, (m) => m.hello === true, 30_000);
-    log(`xds bench: ${proxies} sidecars connecting to 127.0.0.1:${port}`);
+    log(`xds bench: ${proxies} ${delta ? 'Delta' : 'SotW'} sidecars connecting to 127.0.0.1:${port}`);
     const { monitorEventLoopDelay } = await import('node:perf_hooks');
     const eld = monitorEventLoopDelay({ resolution: 10 });
     eld.enable();
     const t0 = performance.now();
-    child.send({ cmd: 'start', address: `127.0.0.1:${port}`, count: proxies });
+    child.send({ cmd: 'start', address: `127.0.0.1:${port}`, count: proxies, delta });
     const ready = await waitFor(child, (m) => m.ready !== undefined, 120_000);
     const stormS = (performance.now() - t0) / 1000;
     log(`  connect storm: ${stormS.toFixed(2)} s (load generator: ${((ready.ms ?? 0) / 1000).toFixed(2)} s, errors ${ready.errors})`);
@@ -85,7 +88,8 @@ export async function main(args: readonly string[]): Promise<void> {
     log(`  server event loop delay: p50 ${Math.round(eld.percentile(50) / 1e6)} p99 ${Math.round(eld.percentile(99) / 1e6)} max ${Math.round(eld.max / 1e6)} ms`);
     if (args.includes('--storm-only')) {
       console.log(`xds.connect_storm_s ${round(stormS, 2)}`);
-      console.log(`xds.rss_kb_per_proxy ${round((rss1 - rss0) / 1024 / Math.max(1, connected), 1)}`);
+      console.log(`xds.rss_kb_per_proxy ${round((rss1.rss - rss0.rss) / 1024 / Math.max(1, connected), 1)}`);
+      console.log(`xds.live_kb_per_proxy ${round((rss1.live - rss0.live) / 1024 / Math.max(1, connected), 1)}`);
       child.send({ cmd: 'stop' });
       await new Promise((r) => setTimeout(r, 2000));
       return;
@@ -127,13 +131,16 @@ export async function main(args: readonly string[]): Promise<void> {
 
     const result: Record<string, number> = {
       'xds.proxies': connected,
+      'xds.delta': delta ? 1 : 0,
       'xds.connect_storm_s': round(stormS, 2),
       'xds.endpoint_change_p50_ms': round(quantile(endpointMs, 0.5), 1),
       'xds.endpoint_change_p99_ms': round(quantile(endpointMs, 0.99), 1),
       'xds.all_proxy_change_p50_ms': round(quantile(allMs, 0.5), 1),
       'xds.all_proxy_change_p99_ms': round(quantile(allMs, 0.99), 1),
       'xds.route_change_p50_ms': round(quantile(routeMs, 0.5), 1),
-      'xds.rss_kb_per_proxy': round((rss1 - rss0) / 1024 / Math.max(1, connected), 1),
+      'xds.rss_kb_per_proxy': round((rss1.rss - rss0.rss) / 1024 / Math.max(1, connected), 1),
+      // Live JS heap + Buffers: what the server actually holds per proxy (RSS also keeps freed I/O buffers).
+      'xds.live_kb_per_proxy': round((rss1.live - rss0.live) / 1024 / Math.max(1, connected), 1),
       'xds.cpu_s_per_full_push': round(quantile(cpuS, 0.5), 3),
     };
     for (const [k, v] of Object.entries(result)) console.log(`${k} ${v}`);
@@ -151,7 +158,6 @@ export async function main(args: readonly string[]): Promise<void> {
     child.kill();
     await server.close();
   }
-  void T;
 }
 
 function round(x: number, digits: number): number {

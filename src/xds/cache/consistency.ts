@@ -53,6 +53,8 @@ export class ConsistencyChecker {
   private readonly edsRefs = new WeakMap<Chunk, readonly string[]>();
   private readonly rdsRefs = new WeakMap<Chunk, readonly string[]>();
   private readonly memo = new Map<string, readonly string[]>();
+  /** Fast path: the same list arrays (as a generator that reuses them hands out) hit without building keys. */
+  private readonly byLists = new WeakMap<readonly Chunk[], WeakMap<readonly Chunk[], readonly string[]>>();
 
   constructor(private readonly cache: ResourceCache) {}
 
@@ -65,6 +67,16 @@ export class ConsistencyChecker {
 
   /** Referrers (clusters or listeners) against their targets; memoized by the chunk ids of both. */
   private checkPair(fromType: ResourceTypeUrl, from: readonly Chunk[], toType: ResourceTypeUrl, to: readonly Chunk[]): readonly string[] {
+    let inner = this.byLists.get(from);
+    const fast = inner?.get(to);
+    if (fast) return fast;
+    if (!inner) this.byLists.set(from, (inner = new WeakMap()));
+    const r = this.checkPairSlow(fromType, from, toType, to);
+    inner.set(to, r);
+    return r;
+  }
+
+  private checkPairSlow(fromType: ResourceTypeUrl, from: readonly Chunk[], toType: ResourceTypeUrl, to: readonly Chunk[]): readonly string[] {
     const key = `${fromType === ResourceType.Cluster ? 'c' : 'l'}${from.map((c) => this.cache.chunk(fromType, c).id).join(',')}|${to.map((c) => this.cache.chunk(toType, c).id).join(',')}`;
     const hit = this.memo.get(key);
     if (hit) return hit;
