@@ -14,6 +14,7 @@ import { REPO_ROOT } from './topology.js';
 const FLAGS: readonly FlagSpec[] = [
   { name: 'dir', env: 'MESH_DEMO_DIR', type: 'string', default: join(REPO_ROOT, 'demo'), help: 'the demo\'s folder: mesh/ (config you edit), state/, logs/, bootstrap/' },
   { name: 'reset', type: 'bool', default: 'false', help: 'rewrite <dir>/mesh from the topology (undoes your edits)' },
+  { name: 'transparent', type: 'bool', default: 'false', help: 'each workload in its own network namespace with iptables redirection (needs root, ip, iptables); else explicit mode' },
   { name: 'xds-port', type: 'int', default: '15010', help: 'meshd plaintext xDS port' },
   { name: 'secure-xds-port', type: 'int', default: '15012', help: 'meshd TLS xDS port' },
   { name: 'admin-port', type: 'int', default: '15014', help: 'meshd admin port (meshctl edges talks to it)' },
@@ -21,6 +22,21 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'write-compose', type: 'bool', default: 'false', help: 'regenerate docker-compose.yml and deploy/compose/ and exit' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
+
+/** Transparent mode when the machine allows it (else undefined after saying why: explicit mode follows). */
+async function startTransparent(o: DemoOptions): Promise<{ demo: RunningDemo; banner: string } | undefined> {
+  const { transparentUnavailable } = await import('./transparent-netns.js');
+  const why = transparentUnavailable(o.octet ?? 0);
+  if (why) {
+    process.stdout.write(`--transparent is not possible here: ${why}.\nFalling back to explicit mode (each app calls its own sidecar).\n\n`);
+    return undefined;
+  }
+  const { startTransparentDemo } = await import('./transparent-run.js');
+  const { transparentBanner } = await import('./transparent-report.js');
+  process.stdout.write(`starting the transparent demo mesh from ${shown(join(o.dir, 'mesh-transparent'))}/ ...\n`);
+  const demo = await startTransparentDemo({ ...o, log: (l) => process.stdout.write(l + '\n') });
+  return { demo, banner: transparentBanner(demo) };
+}
 
 async function main(): Promise<number> {
   let v;
@@ -38,6 +54,7 @@ async function main(): Promise<number> {
   const octet = v['loopback-octet'] as number;
   if (octet < 0 || octet > 255) { process.stderr.write('demo: --loopback-octet must be 0-255\n'); return 2; }
   let demo: RunningDemo | undefined;
+  let bannerText: string | undefined;
   let interrupted = false;
   let stopping: Promise<number> | undefined;
   const stop = (code: number, why?: string): Promise<number> => {
@@ -46,7 +63,8 @@ async function main(): Promise<number> {
       process.stdout.write('stopping the demo...\n');
       const n = demo?.pids().length ?? 0;
       await demo?.stop();
-      process.stdout.write(`stopped ${n} processes; nothing of the demo is left running.\n`);
+      const netns = demo && 'network' in demo ? ', removed its network namespaces and bridge' : '';
+      process.stdout.write(`stopped ${n} processes${netns}; nothing of the demo is left running.\n`);
       return code;
     })();
     return stopping;
@@ -66,14 +84,20 @@ async function main(): Promise<number> {
       // Fixed Envoy admin ports (15101, 15102) are easy to type; a second demo beside it lets Envoy pick.
       fixedEnvoyAdminPorts: octet === 0,
     };
-    process.stdout.write(`starting the demo mesh from ${shown(join(dir, 'mesh'))}/ ...\n`);
-    demo = await startDemo(opts);
+    const t = v.transparent ? await startTransparent(opts) : undefined;
+    if (t) {
+      demo = t.demo;
+      bannerText = t.banner;
+    } else {
+      process.stdout.write(`starting the demo mesh from ${shown(join(dir, 'mesh'))}/ ...\n`);
+      demo = await startDemo(opts);
+    }
   } catch (e) {
     if (e instanceof DemoError) { process.stderr.write(`demo: ${e.message}\n`); return 1; }
     throw e;
   }
   if (interrupted) return stop(0);
-  process.stdout.write('\n' + banner(demo) + '\n');
+  process.stdout.write('\n' + (bannerText ?? banner(demo)) + '\n');
   const print = (l: string): void => { process.stdout.write(l + '\n'); };
   followCalls(demo, print);
   followDiagnostics(demo, print);
