@@ -141,28 +141,32 @@ function rdsNames(buf: Buffer, env: Envelope): string[] {
   return [...routes].sort();
 }
 
+/** The encoded resource_names block of a list, shared by every sidecar with the same list (memo by key). */
 const namesBlocks = new Map<string, Buffer>();
-function namesBlock(names: readonly string[]): Buffer {
-  const key = names.join('\n');
+function namesBlock(key: string, names: readonly string[]): Buffer {
   let b = namesBlocks.get(key);
   if (!b) namesBlocks.set(key, (b = Buffer.concat(names.map((n) => stringField(3, n)))));
   return b;
 }
 
-function request(typeUrl: string, version: string, nonce: string, names: readonly string[], node?: Buffer): Buffer {
-  return Buffer.concat([stringField(1, version), node ?? Buffer.alloc(0), namesBlock(names), stringField(4, typeUrl), stringField(5, nonce)]);
+const EMPTY = Buffer.alloc(0);
+
+function request(typeUrl: string, version: string, nonce: string, names: Buffer, node?: Buffer): Buffer {
+  return Buffer.concat([stringField(1, version), node ?? EMPTY, names, stringField(4, typeUrl), stringField(5, nonce)]);
 }
 
 interface TypeTrack {
   names: string[];
   key: string;
+  /** Encoded names of `names` (the SotW requests repeat it; built once per list). */
+  block: Buffer;
   version: string;
   nonce: string;
   acked: boolean;
   received: Set<string>;
 }
 
-const newTrack = (): TypeTrack => ({ names: [], key: '', version: '', nonce: '', acked: false, received: new Set() });
+const newTrack = (): TypeTrack => ({ names: [], key: '', block: EMPTY, version: '', nonce: '', acked: false, received: new Set() });
 
 /** gRPC length-prefixed message framing over a raw HTTP/2 stream (no compression). */
 function frame(msg: Buffer): Buffer {
@@ -240,8 +244,8 @@ class Sidecar {
       this.write(deltaRequest(T.Cluster, '', [], lenField(1, node)));
       this.write(deltaRequest(T.Listener, '', []));
     } else {
-      this.write(request(T.Cluster, '', '', [], lenField(2, node)));
-      this.write(request(T.Listener, '', '', []));
+      this.write(request(T.Cluster, '', '', EMPTY, lenField(2, node)));
+      this.write(request(T.Listener, '', '', EMPTY));
     }
   }
 
@@ -281,14 +285,17 @@ class Sidecar {
         }
       }
     } else {
-      this.write(request(env.typeUrl, env.version, env.nonce, tr.names));
+      this.write(request(env.typeUrl, env.version, env.nonce, tr.block));
       if (follow) {
         const ft = this.t.get(follow.type)!;
-        const key = follow.names.join('\n');
-        if (key !== ft.key) {
+        if (follow.names !== ft.names) {
+          const key = follow.names.join('\n');
           ft.names = follow.names;
-          ft.key = key;
-          this.write(request(follow.type, ft.version, ft.nonce, ft.names));
+          if (key !== ft.key) {
+            ft.key = key;
+            ft.block = namesBlock(key, follow.names);
+            this.write(request(follow.type, ft.version, ft.nonce, ft.block));
+          }
         }
       }
     }
