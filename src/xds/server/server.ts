@@ -11,7 +11,7 @@ import { ResourceCache } from '../cache/resource-cache.js';
 import { createXdsMetrics, type XdsMetrics } from './metrics.js';
 import { adsServiceDefinition, type AdsServiceDefinition, type Decoded, type DeltaRequest, type SotwRequest } from './service.js';
 import { AdsStream } from './stream.js';
-import type { StreamHost } from './stream-host.js';
+import type { SharedNames, StreamHost } from './stream-host.js';
 import type {
   AuthContext,
   AuthResult,
@@ -50,7 +50,7 @@ export class XdsServer {
   private readonly streams = new Set<AdsStream>();
   private readonly rejected: Rejection[] = [];
   private readonly counters: MutableCounters = { staleNonces: 0, unknownTypes: 0, malformed: 0, nacks: 0, responses: 0, inconsistent: 0 };
-  private readonly namePool = new Map<string, { readonly names: ReadonlySet<string>; readonly star: boolean }>();
+  private readonly namePool = new Map<string, SharedNames>();
   private seq = 0;
   private nextConnection = 0;
   private grpcServer: grpc.Server | undefined;
@@ -75,13 +75,13 @@ export class XdsServer {
         this.counters[c]++;
         this.metrics.protocolErrors.inc({ reason });
       },
-      sharedNames: (digest, decode) => {
+      sharedNames: (req) => {
+        const digest = req.namesDigest();
         let hit = this.namePool.get(digest);
-        if (!hit) {
-          const list = decode();
-          const names = new Set(list);
+        if (!hit || !hit.bytes.equals(req.namesBytes)) {
+          const names = new Set(req.resourceNames());
           const star = names.delete('*');
-          hit = { names, star };
+          hit = { names, star, bytes: Buffer.from(req.namesBytes) };
           // Bounded: streams keep their own reference, so clearing only loses sharing.
           if (this.namePool.size >= 4096) this.namePool.clear();
           if (digest !== '') this.namePool.set(digest, hit);

@@ -4,6 +4,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
+import { lenField } from '../cache/proto-wire.js';
 import { messageType } from '../protos.js';
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -28,7 +29,13 @@ export interface SotwRequest {
   readonly responseNonce: string;
   readonly errorDetail?: ErrorDetail;
   readonly namesCount: number;
-  readonly namesDigest: string;
+  /**
+   * The raw `resource_names` fields (a view into the request: compare, never keep). An ACK
+   * repeats them byte for byte, so a stream compares them with the last list it decoded.
+   */
+  readonly namesBytes: Buffer;
+  /** A hash of `namesBytes` ('' for no names), computed on first call. */
+  namesDigest(): string;
   resourceNames(): string[];
 }
 
@@ -69,8 +76,7 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
     let responseNonce = '';
     let nodeBytes: Buffer | undefined;
     let errorBytes: Buffer | undefined;
-    let namesStart = -1;
-    let namesEnd = -1;
+    const segments: Buffer[] = [];
     let namesCount = 0;
     let pos = 0;
     const readVarint = (): number => {
@@ -87,6 +93,19 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
     };
     while (pos < buf.length) {
       const fieldStart = pos;
+      if (buf[pos] === 0x1a) {
+        // resource_names (field 3, LEN): thousands in an EDS ACK, so skipped in a tight loop
+        // without allocating. Every encoder writes them contiguously (one region).
+        while (pos < buf.length && buf[pos] === 0x1a) {
+          pos++;
+          const len = readVarint();
+          pos += len;
+          namesCount++;
+        }
+        if (pos > buf.length) throw new Error('truncated field');
+        segments.push(buf.subarray(fieldStart, pos));
+        continue;
+      }
       const key = readVarint();
       const field = Math.floor(key / 8);
       const wire = key & 7;
@@ -103,8 +122,8 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
         case 1: versionInfo = body.toString('utf8'); break;
         case 2: nodeBytes = body; break;
         case 3:
-          if (namesStart < 0) namesStart = fieldStart;
-          namesEnd = pos;
+          // Field 3 with an unusual tag encoding: re-framed canonically.
+          segments.push(lenField(3, body));
           namesCount++;
           break;
         case 4: typeUrl = body.toString('utf8'); break;
@@ -113,8 +132,8 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
         default: break;
       }
     }
-    const namesRegion = namesStart < 0 ? buf.subarray(0, 0) : buf.subarray(namesStart, namesEnd);
-    const namesDigest = namesCount === 0 ? '' : createHash('sha1').update(namesRegion).digest('base64');
+    const namesRegion = segments.length === 1 ? segments[0]! : Buffer.concat(segments);
+    let namesDigest: string | undefined;
     let errorDetail: ErrorDetail | undefined;
     if (errorBytes) errorDetail = errorDetailOf(messageType('google.rpc.Status').decode(errorBytes));
     let node: unknown;
@@ -127,7 +146,11 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
         responseNonce,
         errorDetail,
         namesCount,
-        namesDigest,
+        namesBytes: namesRegion,
+        namesDigest(): string {
+          namesDigest ??= namesCount === 0 ? '' : createHash('sha1').update(namesRegion).digest('base64');
+          return namesDigest;
+        },
         node(): unknown {
           if (!nodeDecoded && nodeBytes) node = messageType('envoy.config.core.v3.Node').decode(nodeBytes);
           nodeDecoded = true;

@@ -1,8 +1,16 @@
 import type { ConsistencyChecker } from '../cache/consistency.js';
 import type { ResourceCache } from '../cache/resource-cache.js';
 import type { ResourceTypeUrl } from '../resource-types.js';
+import type { SotwRequest } from './service.js';
 import type { AdsStream } from './stream.js';
 import type { AuthContext, AuthResult, ConnectedProxy, GeneratedResources, Logger, Rejection, XdsCounters } from './types.js';
+
+/** A decoded SotW resource_names list, shared by the streams that sent the same bytes. */
+export interface SharedNames {
+  readonly names: ReadonlySet<string>;
+  readonly star: boolean;
+  readonly bytes: Buffer;
+}
 
 /** What a stream needs from its server (kept narrow so streams are testable alone). */
 export interface StreamHost {
@@ -20,9 +28,10 @@ export interface StreamHost {
   recordRejection(r: Rejection): void;
   /**
    * The Set for a SotW resource_names list, shared by every stream that sent byte-identical
-   * names (keyed by their digest); `star` tells whether the list held `*` (not in the Set).
+   * names (keyed by their digest); `star` tells whether the list held `*` (not in the Set);
+   * `bytes` is an owned copy of the raw names, to recognise the list when it is repeated.
    */
-  sharedNames(digest: string, decode: () => string[]): { readonly names: ReadonlySet<string>; readonly star: boolean };
+  sharedNames(req: SotwRequest): SharedNames;
   onResponse(typeUrl: ResourceTypeUrl): void;
   onReady(stream: AdsStream): void;
   onClose(stream: AdsStream): void;

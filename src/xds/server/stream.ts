@@ -183,14 +183,15 @@ export class AdsStream {
         st.awaitingAck = false;
       }
     }
-    if ('namesDigest' in req) {
+    if ('namesBytes' in req) {
       // SotW: a stale request is ignored whole; the next one repeats the full subscription.
       if (stale) return;
       const reset = req.responseNonce === '' && st.requested;
-      if (!st.requested || reset || req.namesDigest !== st.namesDigest) {
-        const list = this.host.sharedNames(req.namesDigest, () => req.resourceNames());
+      // An ACK repeats the list byte for byte: one memcmp instead of decoding or hashing it.
+      if (!st.requested || reset || st.namesBytes === undefined || !st.namesBytes.equals(req.namesBytes)) {
+        const list = this.host.sharedNames(req);
         st.replaceWith(list.names, list.star);
-        st.namesDigest = req.namesDigest;
+        st.namesBytes = list.bytes;
       }
       if (reset) st.base = undefined;
       st.requested = true;

@@ -30,8 +30,8 @@ export class TypeState {
   initialVersions: ReadonlyMap<string, string> | undefined;
   /** After a NACK, the next content change re-sends every subscribed resource. */
   forceFull = false;
-  /** SotW: digest of the last request's resource_names bytes, to skip unchanged lists cheaply. */
-  namesDigest = '';
+  /** SotW: the raw resource_names bytes of the current list (shared), to skip a repeated list cheaply. */
+  namesBytes: Buffer | undefined;
   sentVersion: string | undefined;
   sentNonce: string | undefined;
   ackedVersion: string | undefined;

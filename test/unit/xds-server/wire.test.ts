@@ -4,7 +4,7 @@ import { messageType } from '../../../src/xds/protos.js';
 import { decodeResource } from '../../../src/xds/resource-types.js';
 import { ResourceCache } from '../../../src/xds/cache/resource-cache.js';
 import { deltaResponse, sotwResponse } from '../../../src/xds/cache/responses.js';
-import { varint } from '../../../src/xds/cache/proto-wire.js';
+import { lenField, stringField, varint } from '../../../src/xds/cache/proto-wire.js';
 import { ConsistencyChecker } from '../../../src/xds/cache/consistency.js';
 import { decodeSotwRequest } from '../../../src/xds/server/service.js';
 import { T, at, cla, cluster, listener, route } from './helpers.js';
@@ -116,7 +116,20 @@ test('the request decoder reads the envelope and names lazily, and rejects garba
   assert.equal(d.req.errorDetail?.message, 'bad');
   assert.equal((d.req.node() as { id: string }).id, 'id1');
   const same = decodeSotwRequest(Buffer.from(R.encode(R.fromObject({ resource_names: ['x', 'y'], type_url: 't' })).finish()));
-  assert.ok(same.ok && same.req.namesDigest === d.req.namesDigest);
+  assert.ok(same.ok && same.req.namesDigest() === d.req.namesDigest() && same.req.namesBytes.equals(d.req.namesBytes));
   const bad = decodeSotwRequest(Buffer.from([0x0a, 0x50, 0x01]));
   assert.equal(bad.ok, false);
+});
+
+test('resource_names split by other fields still decode as one list, equal to the contiguous form', () => {
+  const name = (n: string): Buffer => lenField(3, Buffer.from(n));
+  const split = Buffer.concat([name('x'), stringField(4, T.Endpoint), name('y')]);
+  const joined = Buffer.concat([name('x'), name('y'), stringField(4, T.Endpoint)]);
+  const a = decodeSotwRequest(split);
+  const b = decodeSotwRequest(joined);
+  assert.ok(a.ok && b.ok);
+  assert.deepEqual(a.req.resourceNames(), ['x', 'y']);
+  assert.equal(a.req.namesCount, 2);
+  assert.ok(a.req.namesBytes.equals(b.req.namesBytes));
+  assert.equal(decodeSotwRequest(Buffer.from([0x1a, 0x05, 0x61])).ok, false);
 });
