@@ -18,7 +18,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'xds-port', type: 'int', default: '15010', help: 'meshd plaintext xDS port' },
   { name: 'secure-xds-port', type: 'int', default: '15012', help: 'meshd TLS xDS port' },
   { name: 'admin-port', type: 'int', default: '15014', help: 'meshd admin port (meshctl edges talks to it)' },
-  { name: 'loopback-octet', type: 'int', default: '0', help: 'use 127.N.x.x addresses (to run beside another demo)' },
+  { name: 'loopback-octet', type: 'int', default: '0', help: 'use 127.N.x.x addresses (--transparent: 10.250.N.x, namespaces meshd-N-*), to run beside another demo' },
   { name: 'write-compose', type: 'bool', default: 'false', help: 'regenerate docker-compose.yml and deploy/compose/ and exit' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];

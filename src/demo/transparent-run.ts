@@ -80,6 +80,11 @@ export async function startTransparentDemo(o: TransparentOptions): Promise<Runni
   for (const d of [stateDir, logDir, bootDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
 
   const left = findLeftovers(net);
+  if (left.pids.length > 0) {
+    // A live process in our namespaces means another transparent demo with this octet is running.
+    throw new DemoError('start-failed', `another transparent demo is running in ${left.namespaces.join(', ')} (pids ${left.pids.join(' ')}).\n` +
+      `  Stop it with Ctrl-C, or run this one beside it:  npm run demo -- --transparent --loopback-octet 7 --xds-port 25010 --secure-xds-port 25012 --admin-port 25014\n  Nothing was started.`);
+  }
   if (!isClean(left)) log(`an earlier run left these behind; removing them first: ${removeNetwork(net).join(', ')}`);
   const group = new ProcessGroup();
   let forward: Server | undefined;

@@ -139,7 +139,7 @@ test('transparent demo: a failed start removes everything it made, including lef
   }
 });
 
-test('npm run demo -- --transparent: Ctrl-C stops every process and removes the namespaces and the bridge', async () => {
+test('npm run demo -- --transparent: a second run refuses to start; Ctrl-C stops every process and removes the namespaces and the bridge', async () => {
   const octet = OCTET + 25;
   requireTransparent(octet);
   const dir = mkdtempSync(join(tmpdir(), 'mesh-transparent-'));
@@ -153,6 +153,10 @@ test('npm run demo -- --transparent: Ctrl-C stops every process and removes the 
     await waitFor('the banner and a first mTLS call', () => /transparent mode/.test(out) && /200 OK, backend saw spiffe:/.test(out), 60000, 200);
     const inside = findLeftovers(netnsPlan(octet));
     assert.equal(inside.namespaces.length, 3, out);
+    // A second demo with the same octet refuses to start and leaves the running one alone.
+    await assert.rejects(startTransparentDemo({ dir, xdsPort: 0, secureXdsPort: 0, adminPort: 0, octet }),
+      (e: unknown) => e instanceof DemoError && /another transparent demo is running/.test(e.message));
+    assert.deepEqual(findLeftovers(netnsPlan(octet)).pids, inside.pids);
     child.kill('SIGINT');
     assert.equal(await exited, 0, out);
     assert.match(out, /removed its network namespaces and bridge; nothing of the demo is left running/);
