@@ -4,6 +4,8 @@
  */
 import { lenField, stringField } from './proto-wire.js';
 
+const EMPTY = Buffer.alloc(0);
+
 /** A SotW response; `resources` are `Encoded.sotwField` buffers or whole chunk bytes. */
 export interface SotwResponseParts {
   readonly versionInfo: string;
@@ -15,13 +17,18 @@ export interface SotwResponseParts {
 
 /** Encodes a DiscoveryResponse: version_info 1, resources 2, type_url 4, nonce 5, control_plane 6. */
 export function sotwResponse(p: SotwResponseParts): Buffer {
-  return Buffer.concat([
+  return Buffer.concat(sotwResponsePieces(p));
+}
+
+/** The pieces of {@link sotwResponse}, in order, not yet joined (shared buffers, never mutate). */
+export function sotwResponsePieces(p: SotwResponseParts): Buffer[] {
+  return [
     stringField(1, p.versionInfo),
     ...p.resources,
     stringField(4, p.typeUrl),
     stringField(5, p.nonce),
-    p.controlPlane ? lenField(6, stringField(1, p.controlPlane)) : Buffer.alloc(0),
-  ]);
+    p.controlPlane ? lenField(6, stringField(1, p.controlPlane)) : EMPTY,
+  ];
 }
 
 /** A Delta response; `resources` are `Encoded.deltaField()` buffers. */
@@ -39,12 +46,52 @@ export interface DeltaResponseParts {
  * nonce 5, removed_resources 6, control_plane 7.
  */
 export function deltaResponse(p: DeltaResponseParts): Buffer {
-  return Buffer.concat([
+  return Buffer.concat(deltaResponsePieces(p));
+}
+
+/** The pieces of {@link deltaResponse}, in order, not yet joined. */
+export function deltaResponsePieces(p: DeltaResponseParts): Buffer[] {
+  return [
     stringField(1, p.systemVersionInfo),
     ...p.resources,
     stringField(4, p.typeUrl),
     stringField(5, p.nonce),
     ...p.removed.map((n) => lenField(6, Buffer.from(n, 'utf8'))),
-    p.controlPlane ? lenField(7, stringField(1, p.controlPlane)) : Buffer.alloc(0),
-  ]);
+    p.controlPlane ? lenField(7, stringField(1, p.controlPlane)) : EMPTY,
+  ];
+}
+
+/** A response handed to grpc-js as pieces; joined only by {@link serializePieces}. */
+export interface ResponsePieces {
+  readonly pieces: readonly Buffer[];
+  readonly length: number;
+}
+
+/** Wraps pieces with their total length. */
+export function responsePieces(pieces: readonly Buffer[]): ResponsePieces {
+  let length = 0;
+  for (const b of pieces) length += b.length;
+  return { pieces, length };
+}
+
+const SCRATCH_MAX = 4 * 1024 * 1024;
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * The gRPC response serializer: joins pieces into a process-wide scratch buffer and returns
+ * a view of it. grpc-js copies the serialized bytes into its own framed buffer at once
+ * (synchronously), so the scratch is free again on return: one copy per response instead
+ * of two, and no large short-lived buffer per response for the GC to chase. A Buffer
+ * passes through as it is.
+ */
+export function serializePieces(m: ResponsePieces | Buffer): Buffer {
+  if (Buffer.isBuffer(m)) return m;
+  let out = scratch;
+  if (m.length > out.length) {
+    out = Buffer.allocUnsafe(m.length);
+    if (m.length <= SCRATCH_MAX) scratch = out;
+  }
+  let pos = 0;
+  for (const b of m.pieces) pos += b.copy(out, pos);
+  return out.subarray(0, pos);
 }

@@ -8,6 +8,7 @@ import { createServer, type Server as NetServer } from 'node:net';
 import { SHORT_NAME, type ResourceTypeUrl } from '../resource-types.js';
 import { ConsistencyChecker } from '../cache/consistency.js';
 import { ResourceCache } from '../cache/resource-cache.js';
+import type { ResponsePieces } from '../cache/responses.js';
 import { createXdsMetrics, type XdsMetrics } from './metrics.js';
 import { adsServiceDefinition, type AdsServiceDefinition, type Decoded, type DeltaRequest, type SotwRequest } from './service.js';
 import { AdsStream } from './stream.js';
@@ -113,7 +114,7 @@ export class XdsServer {
 
   /** Adds the ADS service to a grpc.Server (create it with ADS_SERVER_OPTIONS). */
   addTo(server: grpc.Server): void {
-    const open = (protocol: 'sotw' | 'delta') => (call: grpc.ServerDuplexStream<Decoded<SotwRequest | DeltaRequest>, Buffer>) => {
+    const open = (protocol: 'sotw' | 'delta') => (call: grpc.ServerDuplexStream<Decoded<SotwRequest | DeltaRequest>, ResponsePieces>) => {
       new AdsStream(this.host, call, protocol, `${protocol}-${++this.nextConnection}`);
     };
     server.addService(adsServiceDefinition as unknown as AdsServiceDefinition, {

@@ -5,6 +5,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { lenField } from '../cache/proto-wire.js';
+import { serializePieces } from '../cache/responses.js';
 import { messageType } from '../protos.js';
 
 export const ADS_SERVICE = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
@@ -211,7 +212,7 @@ export function decodeDeltaRequest(buf: Buffer): Decoded<DeltaRequest> {
 
 const identity = (b: Buffer): Buffer => b;
 
-/** The service definition: responses are pre-built Buffers, requests decode to plain data. */
+/** The service definition: responses are pre-built pieces (or Buffers), requests decode to plain data. */
 export const adsServiceDefinition = {
   StreamAggregatedResources: {
     path: SOTW_PATH,
@@ -219,7 +220,7 @@ export const adsServiceDefinition = {
     responseStream: true,
     requestSerialize: identity,
     requestDeserialize: decodeSotwRequest,
-    responseSerialize: identity,
+    responseSerialize: serializePieces,
     responseDeserialize: identity,
   },
   DeltaAggregatedResources: {
@@ -228,7 +229,7 @@ export const adsServiceDefinition = {
     responseStream: true,
     requestSerialize: identity,
     requestDeserialize: decodeDeltaRequest,
-    responseSerialize: identity,
+    responseSerialize: serializePieces,
     responseDeserialize: identity,
   },
 } as const;

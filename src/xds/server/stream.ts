@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { PUSH_ORDER, SHORT_NAME, isResourceTypeUrl, type ResourceTypeUrl } from '../resource-types.js';
 import type { Chunk } from '../cache/resource-cache.js';
-import { deltaResponse, sotwResponse } from '../cache/responses.js';
+import { deltaResponsePieces, responsePieces, sotwResponsePieces, type ResponsePieces } from '../cache/responses.js';
 import { nodeInfoOf, proxyInfoOf } from './node.js';
 import type { Decoded, DeltaRequest, ErrorDetail, SotwRequest } from './service.js';
 import { TypeState, planDelta, planSotw, type Plan } from './type-state.js';
@@ -17,7 +17,7 @@ import type { ConnectedProxy, GeneratedResources, ProxySyncStatus, TypeSyncStatu
 
 type Protocol = 'sotw' | 'delta';
 type AnyRequest = SotwRequest | DeltaRequest;
-type Call = grpc.ServerDuplexStream<Decoded<AnyRequest>, Buffer>;
+type Call = grpc.ServerDuplexStream<Decoded<AnyRequest>, ResponsePieces>;
 
 const NO_CHUNKS: readonly Chunk[] = [];
 const NO_NAMES: ReadonlySet<string> = new Set();
@@ -296,10 +296,11 @@ export class AdsStream {
   private async send(st: TypeState, plan: Plan): Promise<void> {
     const nonce = (++this.nonce).toString(36);
     const cp = this.host.controlPlaneId;
-    const buf =
+    const buf = responsePieces(
       this.protocol === 'sotw'
-        ? sotwResponse({ versionInfo: plan.version, typeUrl: st.typeUrl, resources: plan.resources, nonce, controlPlane: cp })
-        : deltaResponse({ systemVersionInfo: plan.version, typeUrl: st.typeUrl, resources: plan.resources, removed: plan.removed, nonce, controlPlane: cp });
+        ? sotwResponsePieces({ versionInfo: plan.version, typeUrl: st.typeUrl, resources: plan.resources, nonce, controlPlane: cp })
+        : deltaResponsePieces({ systemVersionInfo: plan.version, typeUrl: st.typeUrl, resources: plan.resources, removed: plan.removed, nonce, controlPlane: cp }),
+    );
     st.sentVersion = plan.version;
     st.sentNonce = nonce;
     st.awaitingAck = true;
@@ -310,7 +311,7 @@ export class AdsStream {
   }
 
   /** Writes one message and resolves when grpc-js has handed it to HTTP/2 (or the stream closed). */
-  private write(buf: Buffer): Promise<void> {
+  private write(buf: ResponsePieces): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
       let done = false;

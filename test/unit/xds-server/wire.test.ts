@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { messageType } from '../../../src/xds/protos.js';
 import { decodeResource } from '../../../src/xds/resource-types.js';
 import { ResourceCache } from '../../../src/xds/cache/resource-cache.js';
-import { deltaResponse, sotwResponse } from '../../../src/xds/cache/responses.js';
+import { deltaResponse, responsePieces, serializePieces, sotwResponse, sotwResponsePieces } from '../../../src/xds/cache/responses.js';
 import { lenField, stringField, varint } from '../../../src/xds/cache/proto-wire.js';
 import { ConsistencyChecker } from '../../../src/xds/cache/consistency.js';
 import { decodeSotwRequest } from '../../../src/xds/server/service.js';
@@ -132,4 +132,17 @@ test('resource_names split by other fields still decode as one list, equal to th
   assert.equal(a.req.namesCount, 2);
   assert.ok(a.req.namesBytes.equals(b.req.namesBytes));
   assert.equal(decodeSotwRequest(Buffer.from([0x1a, 0x05, 0x61])).ok, false);
+});
+
+test('response pieces serialize to the same bytes as the joined response, in a reused scratch buffer', () => {
+  const parts = { versionInfo: 'v', typeUrl: T.Cluster, resources: [Buffer.from([0x12, 0x01, 0x07])], nonce: 'n', controlPlane: 'meshd' };
+  const a = serializePieces(responsePieces(sotwResponsePieces(parts)));
+  assert.deepEqual(Buffer.from(a), sotwResponse(parts));
+  const b = serializePieces(responsePieces([Buffer.from('xy')]));
+  assert.equal(a.buffer, b.buffer);
+  assert.equal(b.toString(), 'xy');
+  const big = Buffer.alloc(5 * 1024 * 1024, 1);
+  assert.ok(serializePieces(responsePieces([big, Buffer.from([2])])).equals(Buffer.concat([big, Buffer.from([2])])));
+  const plain = Buffer.from('as is');
+  assert.equal(serializePieces(plain), plain);
 });
