@@ -76,6 +76,7 @@ export class ResourceCache {
   private readonly byChunk = new WeakMap<Chunk, ChunkInfo>();
   private readonly pairDiffs = new WeakMap<Chunk, WeakMap<Chunk, ChunkDiff>>();
   private readonly indexByList = new WeakMap<readonly Chunk[], ReadonlyMap<string, Encoded>>();
+  private readonly versionByList = new WeakMap<readonly Chunk[], { readonly typeUrl: ResourceTypeUrl; readonly version: string }>();
   private readonly indexByIds = new Map<string, ReadonlyMap<string, Encoded>>();
   private nextChunkId = 1;
   /** Number of resources encoded so far (for tests and the bench). */
@@ -135,7 +136,12 @@ export class ResourceCache {
   /** Version of a proxy's whole set of one type: the chunk version, or a hash of them. */
   typeVersion(typeUrl: ResourceTypeUrl, chunks: readonly Chunk[]): string {
     if (chunks.length === 1) return this.chunk(typeUrl, chunks[0]!).version;
-    return shortHash(chunks.map((c) => this.chunk(typeUrl, c).version + '\n'));
+    // Memoized by the list's identity: every proxy sharing a list plans with the same one.
+    const hit = this.versionByList.get(chunks);
+    if (hit !== undefined && hit.typeUrl === typeUrl) return hit.version;
+    const version = shortHash(chunks.map((c) => this.chunk(typeUrl, c).version + '\n'));
+    this.versionByList.set(chunks, { typeUrl, version });
+    return version;
   }
 
   /** Finds a resource by name in a chunk list. */
