@@ -111,6 +111,10 @@ function deltaRequest(typeUrl: string, nonce: string, subscribe: readonly string
   return Buffer.concat([node ?? Buffer.alloc(0), stringField(2, typeUrl), ...subscribe.map((n) => stringField(3, n)), stringField(6, nonce)]);
 }
 
+/** Resource names of an EDS/RDS response, and whether one covers a names list (memoized by response and list). */
+const responseNames = new Map<string, string[]>();
+const coverage = new Map<string, boolean>();
+
 /** Names that CDS/LDS responses lead to (EDS names, RDS names), memoized by type and version. */
 const followMemo = new Map<string, string[]>();
 
@@ -151,8 +155,9 @@ function namesBlock(key: string, names: readonly string[]): Buffer {
 
 const EMPTY = Buffer.alloc(0);
 
-function request(typeUrl: string, version: string, nonce: string, names: Buffer, node?: Buffer): Buffer {
-  return Buffer.concat([stringField(1, version), node ?? EMPTY, names, stringField(4, typeUrl), stringField(5, nonce)]);
+/** A DiscoveryRequest as pieces (the shared names block is written as is, not copied). */
+function request(typeUrl: string, version: string, nonce: string, names: Buffer, node?: Buffer): Buffer[] {
+  return [Buffer.concat([stringField(1, version), node ?? EMPTY]), names, Buffer.concat([stringField(4, typeUrl), stringField(5, nonce)])];
 }
 
 interface TypeTrack {
@@ -164,9 +169,11 @@ interface TypeTrack {
   nonce: string;
   acked: boolean;
   received: Set<string>;
+  /** One response already carried every name in `names`. */
+  complete: boolean;
 }
 
-const newTrack = (): TypeTrack => ({ names: [], key: '', block: EMPTY, version: '', nonce: '', acked: false, received: new Set() });
+const newTrack = (): TypeTrack => ({ names: [], key: '', block: EMPTY, version: '', nonce: '', acked: false, received: new Set(), complete: false });
 
 /** gRPC length-prefixed message framing over a raw HTTP/2 stream (no compression). */
 function frame(msg: Buffer): Buffer {
@@ -249,8 +256,17 @@ class Sidecar {
     }
   }
 
-  private write(msg: Buffer): void {
-    this.stream.write(frame(msg));
+  private write(msg: Buffer | Buffer[]): void {
+    if (Buffer.isBuffer(msg)) {
+      this.stream.write(frame(msg));
+      return;
+    }
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(msg.reduce((a, b) => a + b.length, 0), 1);
+    this.stream.cork();
+    this.stream.write(head);
+    for (const b of msg) if (b.length > 0) this.stream.write(b);
+    this.stream.uncork();
   }
 
   private onResponse(buf: Buffer): void {
@@ -268,9 +284,22 @@ class Sidecar {
       let names = followMemo.get(key);
       if (!names) followMemo.set(key, (names = env.typeUrl === T.Cluster ? edsNames(buf, env) : rdsNames(buf, env)));
       follow = { type: env.typeUrl === T.Cluster ? T.Endpoint : T.Route, names };
-    } else if (!this.ready) {
-      const field = env.typeUrl === T.Endpoint ? F.claName : F.routeName;
-      for (const [s, e] of env.values) tr.received.add(text(buf, find(buf, s, e, field))!);
+    } else if (!this.ready && !tr.complete) {
+      // Names in a response, decoded once per distinct response (every sidecar gets the same).
+      const rkey = env.typeUrl + '|' + env.version + '|' + buf.length + '|' + env.values.length;
+      let got = responseNames.get(rkey);
+      if (!got) {
+        const field = env.typeUrl === T.Endpoint ? F.claName : F.routeName;
+        responseNames.set(rkey, (got = env.values.map(([s, e]) => text(buf, find(buf, s, e, field))!)));
+      }
+      const ckey = rkey + '\n' + tr.key;
+      let covers = coverage.get(ckey);
+      if (covers === undefined) {
+        const have = new Set(got);
+        coverage.set(ckey, (covers = tr.names.every((n) => have.has(n))));
+      }
+      if (covers) tr.complete = true;
+      else for (const n of got) tr.received.add(n);
     }
     if (this.delta) {
       // Delta: an ACK is just the nonce; new EDS/RDS names are subscribed incrementally.
@@ -281,6 +310,8 @@ class Sidecar {
         const added = follow.names.filter((n) => !have.has(n));
         if (added.length > 0) {
           ft.names = [...ft.names, ...added];
+          ft.key = ft.names.join('\n');
+          ft.complete = false;
           this.write(deltaRequest(follow.type, '', added));
         }
       }
@@ -293,6 +324,7 @@ class Sidecar {
           ft.names = follow.names;
           if (key !== ft.key) {
             ft.key = key;
+            ft.complete = false;
             ft.block = namesBlock(key, follow.names);
             this.write(request(follow.type, ft.version, ft.nonce, ft.block));
           }
@@ -309,7 +341,8 @@ class Sidecar {
     const e = this.t.get(T.Endpoint)!;
     const r = this.t.get(T.Route)!;
     if (!c.acked || !l.acked) return;
-    if (e.names.some((n) => !e.received.has(n)) || r.names.some((n) => !r.received.has(n))) return;
+    if (!e.complete && e.names.some((n) => !e.received.has(n))) return;
+    if (!r.complete && r.names.some((n) => !r.received.has(n))) return;
     this.ready = true;
     e.received.clear();
     r.received.clear();

@@ -76,8 +76,13 @@ export async function main(args: readonly string[]): Promise<void> {
     const eld = monitorEventLoopDelay({ resolution: 10 });
     eld.enable();
     const t0 = performance.now();
+    // Storm timeline (stderr): connected streams and responses sent, every 250 ms.
+    const timeline: string[] = [];
+    const tick = setInterval(() => timeline.push(`${Math.round(performance.now() - t0)}:${server.connectedProxies().length}/${server.counts().responses}`), 250);
     child.send({ cmd: 'start', address: `127.0.0.1:${port}`, count: proxies, delta });
     const ready = await waitFor(child, (m) => m.ready !== undefined, 120_000);
+    clearInterval(tick);
+    log(`  storm timeline (ms:connected/responses): ${timeline.join(' ')}`);
     const stormS = (performance.now() - t0) / 1000;
     log(`  connect storm: ${stormS.toFixed(2)} s (load generator: ${((ready.ms ?? 0) / 1000).toFixed(2)} s, errors ${ready.errors})`);
     await sleep(1000);
