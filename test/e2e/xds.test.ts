@@ -122,6 +122,9 @@ test('meshd killed while traffic flows: Envoy keeps serving; restarted: Envoy re
   }
   assert.equal(ok, 20, 'every request served while meshd is down');
   // A change made while meshd was down is picked up after the restart.
+  const extra = mesh.get('extra');
+  await extra.envoy?.stop();
+  await extra.app?.close();
   mesh.workloads.delete('extra');
   mesh.writeConfig('10-workloads.yaml', '');
   mesh.writeWorkloads();

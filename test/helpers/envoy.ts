@@ -7,6 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import YAML from 'yaml';
 import { waitFor } from './ports.js';
 
@@ -107,3 +108,5 @@ export async function stopAllEnvoys(): Promise<void> {
   await Promise.all([...running].map((e) => e.stop()));
 }
 process.once('exit', () => { for (const e of running) e.process.kill('SIGKILL'); });
+// A test that forgets to stop an Envoy must not keep its test file from finishing.
+after(() => stopAllEnvoys());

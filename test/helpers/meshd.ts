@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after } from 'node:test';
 import { waitFor } from './ports.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -80,3 +81,5 @@ export async function startMeshd(o: MeshdStart): Promise<RunningMeshd> {
 }
 
 process.once('exit', () => { for (const m of running) m.process.kill('SIGKILL'); });
+// A test that forgets to stop meshd must not keep its test file from finishing.
+after(() => Promise.all([...running].map((m) => m.stop())).then(() => undefined));
