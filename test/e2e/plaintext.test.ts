@@ -139,3 +139,23 @@ test('a port-level exception: STRICT for the namespace, PERMISSIVE on one port o
   }, 15000);
   assert.deepEqual(rep.ports, [extraPort]);
 });
+
+test('a TCP port: plaintext connections are counted from tcp_proxy\'s connection logs', async (t) => {
+  const mesh = await MeshFixture.create([{ name: 'db', portName: 'tcp' }, { name: 'legacy', noSidecar: true }]);
+  t.after(() => mesh.close());
+  await mesh.startMeshd();
+  await mesh.startWorkloads();
+  const db = mesh.get('db');
+  const legacy = mesh.get('legacy');
+  await waitFor('plaintext TCP to db', async () => (await plainGet(db.address, db.port, legacy.appAddress)) === 200, 20000);
+  assert.equal(await plainGet(db.address, db.port, legacy.appAddress), 200);
+  const m = await waitFor('connections counted', async () => {
+    const text = await (await mesh.meshd!.admin('/metrics')).text();
+    return metricValue(text, /meshd_plaintext_connections_total\{namespace="production",workload="db"\} (\d+)/) >= 2 ? text : undefined;
+  }, 15000);
+  assert.equal(metricValue(m, /meshd_plaintext_requests_total\{namespace="production",workload="db"\} (\d+)/), 0, 'a TCP port has connections, not requests');
+  const rep = await mesh.meshd!.adminJson<PlaintextReport>('/debug/plaintext?namespace=production');
+  const c = rep.namespaces[0]!.workloads.find((w) => w.workload === 'db')!.clients[0]!;
+  assert.equal(c.source, 'legacy');
+  assert.ok(c.connections >= 2 && c.requests === 0, JSON.stringify(c));
+});
