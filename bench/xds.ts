@@ -1,11 +1,13 @@
 /**
- * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls]`: the ADS server under the "mesh-1k" workload
+ * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime]`: the ADS server under the "mesh-1k" workload
+ * (run with bin/meshd's malloc environment and node flags unless `--no-meshd-runtime`)
  * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
  * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
  * p99_ms, xds.rss_kb_per_proxy, xds.cpu_s_per_full_push. Change times are from `push()` to
  * the last affected sidecar's ACK, as the server sees it.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
@@ -41,17 +43,61 @@ function waitFor(child: ChildProcess, pred: (m: Msg) => boolean, ms: number): Pr
 }
 
 /** RSS and live JS memory (heap + Buffers) after a few GCs. */
-async function settleRss(): Promise<{ rss: number; live: number }> {
+async function settleRss(): Promise<{ rss: number; live: number; m: NodeJS.MemoryUsage }> {
   for (let i = 0; i < 3; i++) {
     gc();
     await sleep(200);
   }
   const m = process.memoryUsage();
-  return { rss: m.rss, live: m.heapUsed + m.external };
+  return { rss: m.rss, live: m.heapUsed + m.external, m };
+}
+
+/** Per-proxy growth of each memoryUsage() field, in KB. */
+function memBreakdown(a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage, n: number): string {
+  const keys = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'] as const;
+  return keys.map((k) => `${k} ${((b[k] - a[k]) / 1024 / Math.max(1, n)).toFixed(1)}`).join(', ');
+}
+
+/**
+ * meshd's production runtime settings: the environment assignments and node flags on
+ * bin/meshd's `#!/usr/bin/env -S ... node ...` line, so the bench measures the server as
+ * meshd runs it.
+ */
+function meshdRuntime(): { env: Record<string, string>; flags: string[] } {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const line = readFileSync(join(here, '..', '..', 'bin', 'meshd'), 'utf8').split('\n')[0] ?? '';
+  const words = line.replace(/^#!\S*env\s+(-S\s+)?/, '').split(/\s+/).filter(Boolean);
+  const env: Record<string, string> = {};
+  const flags: string[] = [];
+  let seenNode = false;
+  for (const w of words) {
+    if (!seenNode && /^[A-Z_][A-Z0-9_]*=/.test(w)) env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
+    else if (!seenNode) seenNode = true;
+    else if (w.startsWith('--')) flags.push(w);
+  }
+  return { env, flags };
+}
+
+/** Re-runs this process with meshd's runtime settings unless it already has them; resolves to the exit code, or undefined to go on here. */
+async function underMeshdRuntime(): Promise<number | undefined> {
+  if (process.env['MESHD_XDS_BENCH_RUNTIME'] === '1') return undefined;
+  const rt = meshdRuntime();
+  const child = spawn(process.execPath, [...process.execArgv, ...rt.flags, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, ...rt.env, MESHD_XDS_BENCH_RUNTIME: '1' },
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }
 
 /** Runs the bench; prints `key value` lines (and a JSON line with `--json`). */
 export async function main(args: readonly string[]): Promise<void> {
+  if (!args.includes('--no-meshd-runtime')) {
+    const code = await underMeshdRuntime();
+    if (code !== undefined) {
+      if (code !== 0) throw new Error(`xds bench exited with ${code}`);
+      return;
+    }
+  }
   const json = args.includes('--json');
   const delta = args.includes('--delta');
   const pi = args.indexOf('--proxies');
@@ -88,6 +134,7 @@ export async function main(args: readonly string[]): Promise<void> {
     await sleep(1000);
     const rss1 = await settleRss();
     const connected = server.connectedProxies().length;
+    log(`  memory per proxy (KB): ${memBreakdown(rss0.m, rss1.m, connected)}`);
 
     log(`  after storm: ${JSON.stringify(server.counts())}`);
     log(`  server event loop delay: p50 ${Math.round(eld.percentile(50) / 1e6)} p99 ${Math.round(eld.percentile(99) / 1e6)} max ${Math.round(eld.max / 1e6)} ms`);
