@@ -74,7 +74,7 @@ function services(): Record<string, unknown> {
       depends_on: { meshd: { condition: 'service_healthy' }, [w.name]: { condition: 'service_started' } },
       volumes: [`./deploy/compose/bootstrap/${w.name}.yaml:/etc/envoy/bootstrap.template.yaml:ro`, `tokens:${TOKENS}:ro`],
       entrypoint: ['/bin/sh', '-c'],
-      command: [`sed "s|${TOKEN_PLACEHOLDER}|$$(cat ${TOKENS}/${w.serviceAccount})|g" /etc/envoy/bootstrap.template.yaml > /tmp/bootstrap.yaml && exec envoy -c /tmp/bootstrap.yaml --disable-hot-restart -l warning`],
+      command: [`sed "s|${TOKEN_PLACEHOLDER}|$$(cat ${TOKENS}/${w.serviceAccount})|g" /etc/envoy/bootstrap.template.yaml > /tmp/bootstrap.yaml && exec envoy -c /tmp/bootstrap.yaml --disable-hot-restart -l warning --drain-strategy immediate --drain-time-s 5`],
     };
   }
   return out;

@@ -154,7 +154,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         writeFileSync(bootFile, YAML.stringify(boot), { mode: 0o600 });
         envoy = group.start(`${w.name}-envoy`, envoyBin, [
           '-c', bootFile, '--admin-address-path', addrFile, '--disable-hot-restart', '--concurrency', '1',
-          '-l', 'warning', '--drain-time-s', '1', '--parent-shutdown-time-s', '2',
+          '-l', 'warning', '--drain-time-s', '1', '--drain-strategy', 'immediate', '--parent-shutdown-time-s', '2',
         ], { logFile: join(logDir, `${w.name}-envoy.log`) });
         const adminAddr = await waitUntil('admin address', envoy, () => {
           if (!existsSync(addrFile)) return undefined;

@@ -140,7 +140,7 @@ export async function startTransparentDemo(o: TransparentOptions): Promise<Runni
         writeFileSync(join(bootDir, `${w.name}.transparent.yaml`), text, { mode: 0o600 });
         const bootFile = writeProxyFile(net, `${w.name}.yaml`, text);
         envoy = group.start(`${w.name}-envoy`, 'ip', [...proxyCommand(ns), envoyPath,
-          '-c', bootFile, '--disable-hot-restart', '--concurrency', '1', '-l', 'warning', '--drain-time-s', '1', '--parent-shutdown-time-s', '2',
+          '-c', bootFile, '--disable-hot-restart', '--concurrency', '1', '-l', 'warning', '--drain-time-s', '1', '--drain-strategy', 'immediate', '--parent-shutdown-time-s', '2',
         ], { logFile: join(logDir, `${w.name}-envoy.log`) });
         await waitUntil('config from meshd (/ready inside the namespace)', envoy, async () =>
           ((await netnsFetch(ns, `http://127.0.0.1:${NETNS_ENVOY_ADMIN_PORT}/ready`)).status === 200 ? true : undefined), 30000);

@@ -112,7 +112,9 @@ export function sidecarParts(o: InjectOptions): { initContainers: Record<string,
     containers: [
       {
         name: SIDECAR_CONTAINER, image: o.proxyImage,
-        args: ['-c', `${BOOTSTRAP_DIR}/envoy.yaml`, '--log-level', 'warn'],
+        // Immediate drain: after a listener update (a policy change) old connections take one more
+        // request at most, so the new policy applies to pooled connections within a request.
+        args: ['-c', `${BOOTSTRAP_DIR}/envoy.yaml`, '--log-level', 'warn', '--drain-strategy', 'immediate', '--drain-time-s', '5'],
         securityContext: proxySecurity(),
         volumeMounts: [{ name: VOLUMES.bootstrap, mountPath: BOOTSTRAP_DIR, readOnly: true }, { name: VOLUMES.agent, mountPath: AGENT_DIR }],
         readinessProbe: { httpGet: { path: '/ready', port: ENVOY_ADMIN_PORT }, periodSeconds: 2, failureThreshold: 30 },

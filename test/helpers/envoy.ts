@@ -58,7 +58,7 @@ export async function startEnvoy(name: string, bootstrap: unknown, opts: { logLe
   writeFileSync(file, YAML.stringify(bootstrap), { mode: 0o600 });
   const child = spawn(envoyBinary(), [
     '-c', file, '--admin-address-path', addrFile, '--disable-hot-restart', '--concurrency', '1',
-    '-l', opts.logLevel ?? 'warning', '--drain-time-s', '1', '--parent-shutdown-time-s', '2',
+    '-l', opts.logLevel ?? 'warning', '--drain-time-s', '1', '--drain-strategy', 'immediate', '--parent-shutdown-time-s', '2',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });

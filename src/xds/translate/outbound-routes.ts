@@ -39,7 +39,13 @@ export function serviceDomains(svc: Service, port: number, fromNamespace: string
 
 function route(cluster: string): EnvoyObject {
   // timeout 0s: no overall deadline, so gRPC streams and long polls are not cut at 15 s.
-  return { name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s' } };
+  // Retries only where the request cannot have reached the app (a connection that failed, a
+  // refused stream, a reset before the request was sent): safe for every method, and it hides
+  // the upstream connection draining that a listener update (a policy change) causes.
+  return {
+    name: 'default', match: { prefix: '/' },
+    route: { cluster, timeout: '0s', retry_policy: { retry_on: 'connect-failure,refused-stream,reset-before-request', num_retries: 2 } },
+  };
 }
 
 /**
