@@ -164,6 +164,24 @@ export function envoyRoot(): protobuf.Root {
 
 const WRAPPER_TYPES = new Set(['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map((n) => `.google.protobuf.${n}Value`));
 
+type TypeKind = 'any' | 'duration' | 'wrapper' | 'json' | 'value' | 'message';
+/** Kind of each type, by identity: protobufjs computes `fullName` by walking parents on every read. */
+const kinds = new WeakMap<protobuf.Type, TypeKind>();
+function kindOf(t: protobuf.Type): TypeKind {
+  let k = kinds.get(t);
+  if (k) return k;
+  const n = t.fullName;
+  k = n === '.google.protobuf.Any' ? 'any'
+    : n === '.google.protobuf.Duration' ? 'duration'
+      : WRAPPER_TYPES.has(n) ? 'wrapper'
+        : n === '.google.protobuf.Value' ? 'value'
+          : n === '.google.protobuf.Struct' || n === '.google.protobuf.ListValue' ? 'json'
+            : 'message';
+  kinds.set(t, k);
+  return k;
+}
+const anyTypes = new Map<string, protobuf.Type>();
+
 /**
  * Rewrites Envoy's JSON form into what protobufjs' fromObject accepts where its generated code
  * insists on an object: Duration strings and bare wrapper values (`destination_port: 8080`)
@@ -173,21 +191,27 @@ export function normalizeEnvoyJson(type: protobuf.Type, o: unknown): unknown {
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return o;
   const src = o as Record<string, unknown>;
   let t = type;
-  if (type.fullName === '.google.protobuf.Any' && typeof src['@type'] === 'string') {
+  const kind = kindOf(type);
+  if (kind === 'any' && typeof src['@type'] === 'string') {
     const url = src['@type'];
-    t = type.root.lookupType(url.slice(url.lastIndexOf('/') + 1));
+    let found = anyTypes.get(url);
+    if (!found) { found = type.root.lookupType(url.slice(url.lastIndexOf('/') + 1)); anyTypes.set(url, found); }
+    t = found;
   }
-  if (t.fullName === '.google.protobuf.Struct' || t.fullName === '.google.protobuf.Value' || t.fullName === '.google.protobuf.ListValue') return o;
+  const tk = kindOf(t);
+  if (tk === 'json' || tk === 'value') return o;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(src)) {
     const f = t.fields[k];
     const rt = f?.resolvedType;
     if (!f || !(rt instanceof protobuf.Type)) { out[k] = v; continue; }
+    const rk = kindOf(rt);
     const one = (x: unknown): unknown => {
-      if (rt.fullName === '.google.protobuf.Duration' && typeof x === 'string') return rt.fromObject(x as unknown as Record<string, unknown>);
-      if (WRAPPER_TYPES.has(rt.fullName) && x !== null && typeof x !== 'object') return { value: x };
-      if (rt.fullName === '.google.protobuf.Value' && (x === null || typeof x !== 'object')) return rt.fromObject(x as unknown as Record<string, unknown>);
-      return normalizeEnvoyJson(rt, x);
+      if (rk === 'duration' && typeof x === 'string') return rt.fromObject(x as unknown as Record<string, unknown>);
+      if (rk === 'wrapper' && x !== null && typeof x !== 'object') return { value: x };
+      if (rk === 'value' && (x === null || typeof x !== 'object')) return rt.fromObject(x as unknown as Record<string, unknown>);
+      if (rk === 'message' || rk === 'any') return normalizeEnvoyJson(rt, x);
+      return x;
     };
     if (f.map && v && typeof v === 'object') out[k] = Object.fromEntries(Object.entries(v).map(([mk, mv]) => [mk, one(mv)]));
     else if (f.repeated && Array.isArray(v)) out[k] = v.map(one);
