@@ -106,9 +106,25 @@ function parseResponse(buf: Buffer, delta: boolean): Envelope {
   return env;
 }
 
-/** A DeltaDiscoveryRequest: node 1, type_url 2, subscribe 3, response_nonce 6. */
-function deltaRequest(typeUrl: string, nonce: string, subscribe: readonly string[], node?: Buffer): Buffer {
-  return Buffer.concat([node ?? Buffer.alloc(0), stringField(2, typeUrl), ...subscribe.map((n) => stringField(3, n)), stringField(6, nonce)]);
+/** A DeltaDiscoveryRequest: node 1, type_url 2, subscribe 3 (an encoded names block), response_nonce 6. */
+function deltaRequest(typeUrl: string, nonce: string, subscribe: Buffer, node?: Buffer): Buffer[] {
+  return [Buffer.concat([node ?? EMPTY, stringField(2, typeUrl)]), subscribe, stringField(6, nonce)];
+}
+
+/** The join key of a names array, computed once per array. */
+const keyByArray = new WeakMap<readonly string[], string>();
+function keyOf(names: readonly string[]): string {
+  let k = keyByArray.get(names);
+  if (k === undefined) keyByArray.set(names, (k = names.join('\n')));
+  return k;
+}
+
+/** The encoded names block of a (memoized, shared) names array: built once per array. */
+const blockByArray = new WeakMap<readonly string[], Buffer>();
+function blockOf(names: readonly string[]): Buffer {
+  let b = blockByArray.get(names);
+  if (!b) blockByArray.set(names, (b = namesBlock(keyOf(names), names)));
+  return b;
 }
 
 /** Resource names of an EDS/RDS response, and whether one covers a names list (memoized by response and list). */
@@ -248,8 +264,8 @@ class Sidecar {
       ).finish(),
     );
     if (delta) {
-      this.write(deltaRequest(T.Cluster, '', [], lenField(1, node)));
-      this.write(deltaRequest(T.Listener, '', []));
+      this.write(deltaRequest(T.Cluster, '', EMPTY, lenField(1, node)));
+      this.write(deltaRequest(T.Listener, '', EMPTY));
     } else {
       this.write(request(T.Cluster, '', '', EMPTY, lenField(2, node)));
       this.write(request(T.Listener, '', '', EMPTY));
@@ -303,16 +319,23 @@ class Sidecar {
     }
     if (this.delta) {
       // Delta: an ACK is just the nonce; new EDS/RDS names are subscribed incrementally.
-      this.write(deltaRequest(env.typeUrl, env.nonce, []));
+      this.write(deltaRequest(env.typeUrl, env.nonce, EMPTY));
       if (follow) {
         const ft = this.t.get(follow.type)!;
-        const have = new Set(ft.names);
-        const added = follow.names.filter((n) => !have.has(n));
+        // The first subscription is the whole (memoized) list: its block is shared by every sidecar.
+        let added: readonly string[] = follow.names;
+        if (ft.names.length > 0) {
+          if (keyOf(follow.names) === ft.key) added = [];
+          else {
+            const have = new Set(ft.names);
+            added = follow.names.filter((n) => !have.has(n));
+          }
+        }
         if (added.length > 0) {
-          ft.names = [...ft.names, ...added];
-          ft.key = ft.names.join('\n');
+          ft.names = ft.names.length === 0 ? follow.names : [...ft.names, ...added];
+          ft.key = keyOf(ft.names);
           ft.complete = false;
-          this.write(deltaRequest(follow.type, '', added));
+          this.write(deltaRequest(follow.type, '', added === follow.names ? blockOf(added) : namesBlock(added.join('\n'), added)));
         }
       }
     } else {
