@@ -35,6 +35,8 @@ export interface ChunkInfo {
   readonly version: string;
   /** Concatenated `sotwField`s of the whole chunk, built on first use. */
   sotwBytes(): Buffer;
+  /** Concatenated `deltaField()`s of the whole chunk, built on first use. */
+  deltaBytes(): Buffer;
 }
 
 /** Resources that differ between two chunk lists: changed or added, and removed names. */
@@ -122,12 +124,14 @@ export class ResourceCache {
       parts.push(e.name, '\0', e.version, '\n');
     }
     let bytes: Buffer | undefined;
+    let delta: Buffer | undefined;
     const info: ChunkInfo = {
       id: this.nextChunkId++,
       encoded,
       byName,
       version: shortHash(parts),
       sotwBytes: () => (bytes ??= Buffer.concat(encoded.map((e) => e.sotwField))),
+      deltaBytes: () => (delta ??= Buffer.concat(encoded.map((e) => e.deltaField()))),
     };
     this.byChunk.set(chunk, info);
     return info;

@@ -213,6 +213,13 @@ export function planDelta(cache: ResourceCache, st: TypeState, current: readonly
   let removed: string[];
   if (st.base === undefined) {
     const initial = st.initialVersions;
+    if (st.wildcard && initial === undefined && (st.newNames === undefined || st.newNames.size === 0)) {
+      // A fresh wildcard subscription: whole shared chunks, framed once for every proxy.
+      const resources = current.map((c) => cache.chunk(t, c).deltaBytes());
+      finish(st, current);
+      const count = current.reduce((a, c) => a + c.length, 0);
+      return count === 0 ? undefined : { version, resources, removed: [], count };
+    }
     picked = selection(cache, st, current).filter((e) => initial?.get(e.name) !== e.version);
     removed = initial ? [...initial.keys()].filter((n) => st.wants(n) && !cache.lookup(t, current, n)) : [];
   } else {
