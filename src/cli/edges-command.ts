@@ -2,6 +2,7 @@
  * `meshctl edges`: who calls whom, with which identities, and whether it is mTLS, from
  * meshd's live telemetry (`GET /debug/edges`), in the shape of `linkerd viz edges`.
  */
+import type { EdgeRow } from '../telemetry/reports.js';
 import type { Command } from './command.js';
 import { FlagError, flagHelp, parseFlags, type FlagSpec } from '../util/flags.js';
 
@@ -15,16 +16,7 @@ const FLAGS: readonly FlagSpec[] = [
 const SHORT: Readonly<Record<string, string>> = { '-n': '--namespace', '-o': '--output', '-h': '--help' };
 
 /** One edge as `/debug/edges` serves it (only the keys meshctl reads). */
-export interface Edge {
-  readonly src: string;
-  readonly dst: string;
-  readonly srcNamespace: string;
-  readonly dstNamespace: string;
-  readonly clientId: string;
-  readonly serverId: string;
-  readonly secured: boolean;
-  readonly denied: number;
-}
+export type Edge = Pick<EdgeRow, 'src' | 'dst' | 'srcNamespace' | 'dstNamespace' | 'clientId' | 'serverId' | 'secured' | 'denied'>;
 
 function isEdge(v: unknown): v is Edge {
   if (typeof v !== 'object' || v === null) return false;

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { loadOrCreateTokenSigningKey, mintJoinToken } from '../ca/tokens.js';
 import type { CallEvent } from './app.js';
-import { DemoError, checkConfigFolder, checkPorts, findEnvoy, type PortNeed } from './checks.js';
+import { checkConfigFolder, checkPorts, findEnvoy, type PortNeed } from './checks.js';
 import { ProcessGroup, type DemoChild } from './processes.js';
+import { startDemoMeshd, waitUntil } from './meshd-child.js';
 import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, loopbackPlan, meshConfigFiles, type AddressPlan } from './topology.js';
 
 export interface DemoOptions {
@@ -91,16 +92,6 @@ function envoyAdminPort(o: DemoOptions, name: string): number {
   return ENVOY_ADMIN_BASE + Number(loopbackPlan(0).workloads[name]!.address.split('.')[3]);
 }
 
-async function waitUntil<T>(what: string, child: DemoChild, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exited()) throw new DemoError('start-failed', `${child.name} exited while starting (${what}). Its last output:\n${child.tail().trim().split('\n').slice(-15).map((l) => `  ${l}`).join('\n')}`);
-    try { const v = await fn(); if (v !== undefined) return v; } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new DemoError('start-failed', `${child.name} did not get ready within ${timeoutMs / 1000}s (${what}). Its last output:\n${child.tail().trim().split('\n').slice(-15).map((l) => `  ${l}`).join('\n')}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Checks everything, then starts meshd, the sidecars and the apps; on any failure stops what it started and throws a DemoError. */
 export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const envoyBin = findEnvoy(o.env ?? process.env);
@@ -121,22 +112,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const crashed = new Promise<string>((r) => { crash = r; });
   const watchCrash = (c: DemoChild): void => { void c.exit().then(() => { if (!stopping) crash(`${c.name} exited unexpectedly; see ${join(logDir, c.name + '.log')}:\n${c.tail().trim().split('\n').slice(-10).join('\n')}`); }); };
   try {
-    const meshd = group.start('meshd', process.execPath, [
-      join(REPO_ROOT, 'bin', 'meshd'), '--config-dir', configDir, '--state-dir', stateDir,
-      '--xds-port', String(o.xdsPort), '--secure-xds-port', String(o.secureXdsPort), '--admin-port', String(o.adminPort),
-      ...(o.meshdArgs ?? []),
-    ], { logFile: join(logDir, 'meshd.log'), ...(o.env ? { env: o.env } : {}) });
-    let listening: { xds: number; secureXds: number; admin: number } | undefined;
-    meshd.onLine((l) => {
-      if (!l.startsWith('{')) return;
-      try {
-        const j = JSON.parse(l) as { msg?: string; xdsPort?: number; secureXdsPort?: number; adminPort?: number };
-        if (j.msg === 'meshd listening') listening = { xds: Number(j.xdsPort), secureXds: Number(j.secureXdsPort), admin: Number(j.adminPort) };
-      } catch { /* not a log line */ }
-    });
-    const ports = await waitUntil('listening', meshd, () => listening, 30000);
-    const meshdUrl = `http://127.0.0.1:${ports.admin}`;
-    await waitUntil('/ready', meshd, async () => ((await fetch(`${meshdUrl}/ready`)).ok ? true : undefined), 30000);
+    const { meshd, ports, adminUrl: meshdUrl } = await startDemoMeshd(group, { configDir, stateDir, logDir, xdsPort: o.xdsPort, secureXdsPort: o.secureXdsPort, adminPort: o.adminPort, ...(o.meshdArgs ? { meshdArgs: o.meshdArgs } : {}), ...(o.env ? { env: o.env } : {}) });
     watchCrash(meshd);
 
     const key = loadOrCreateTokenSigningKey(stateDir);

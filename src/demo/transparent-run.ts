@@ -13,6 +13,7 @@ import { loadOrCreateTokenSigningKey, mintJoinToken } from '../ca/tokens.js';
 import type { CallEvent } from './app.js';
 import { DemoError, checkConfigFolder, checkPorts, findEnvoy } from './checks.js';
 import { ProcessGroup, type DemoChild } from './processes.js';
+import { startDemoMeshd, waitUntil } from './meshd-child.js';
 import { prepareConfigFolder, type RunningDemo, type RunningWorkload } from './run.js';
 import {
   applyRedirect, createNetwork, findLeftovers, isClean, netnsFetch, prepareRuntimeDir, proxyCommand, removeNetwork, writeProxyFile,
@@ -41,17 +42,6 @@ export interface RunningTransparentDemo extends RunningDemo {
   readonly network: NetnsPlan;
   /** meshd's own admin URL on the bridge (meshdUrl is its forward on 127.0.0.1). */
   readonly meshdBridgeUrl: string;
-}
-
-async function waitUntil<T>(what: string, child: DemoChild, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  const tail = (): string => child.tail().trim().split('\n').slice(-15).map((l) => `  ${l}`).join('\n');
-  for (;;) {
-    if (child.exited()) throw new DemoError('start-failed', `${child.name} exited while starting (${what}). Its last output:\n${tail()}`);
-    try { const v = await fn(); if (v !== undefined) return v; } catch { /* not yet */ }
-    if (Date.now() > deadline) throw new DemoError('start-failed', `${child.name} did not get ready within ${timeoutMs / 1000}s (${what}). Its last output:\n${tail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A TCP forward from 127.0.0.1:port to meshd's admin port on the bridge (meshd itself listens only there). */
@@ -107,22 +97,7 @@ export async function startTransparentDemo(o: TransparentOptions): Promise<Runni
   try {
     createNetwork(net);
     const envoyPath = prepareRuntimeDir(net, envoyBin);
-    const meshd = group.start('meshd', process.execPath, [
-      join(REPO_ROOT, 'bin', 'meshd'), '--config-dir', configDir, '--state-dir', stateDir, '--listen-address', net.hostAddress,
-      '--xds-port', String(o.xdsPort), '--secure-xds-port', String(o.secureXdsPort), '--admin-port', String(o.adminPort),
-      ...(o.meshdArgs ?? []),
-    ], { logFile: join(logDir, 'meshd.log'), ...(o.env ? { env: o.env } : {}) });
-    let listening: { xds: number; secureXds: number; admin: number } | undefined;
-    meshd.onLine((l) => {
-      if (!l.startsWith('{')) return;
-      try {
-        const j = JSON.parse(l) as { msg?: string; xdsPort?: number; secureXdsPort?: number; adminPort?: number };
-        if (j.msg === 'meshd listening') listening = { xds: Number(j.xdsPort), secureXds: Number(j.secureXdsPort), admin: Number(j.adminPort) };
-      } catch { /* not a log line */ }
-    });
-    const ports = await waitUntil('listening', meshd, () => listening, 30000);
-    const meshdBridgeUrl = `http://${net.hostAddress}:${ports.admin}`;
-    await waitUntil('/ready', meshd, async () => ((await fetch(`${meshdBridgeUrl}/ready`)).ok ? true : undefined), 30000);
+    const { meshd, ports, adminUrl: meshdBridgeUrl } = await startDemoMeshd(group, { configDir, stateDir, logDir, listenAddress: net.hostAddress, xdsPort: o.xdsPort, secureXdsPort: o.secureXdsPort, adminPort: o.adminPort, ...(o.meshdArgs ? { meshdArgs: o.meshdArgs } : {}), ...(o.env ? { env: o.env } : {}) });
     watchCrash(meshd);
     forward = await forwardAdmin(o.adminPort === 0 ? 0 : ports.admin, net.hostAddress, ports.admin);
     const fwd = forward.address();

@@ -3,10 +3,10 @@
  * `meshctl plaintext`); the seed's STRICT refuses it at the connection; a workload-level DISABLE
  * beats the namespace STRICT; a port-level exception opens one port only.
  */
+import { seedYaml } from '../helpers/seed.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { MeshFixture } from '../helpers/mesh.js';
@@ -15,7 +15,7 @@ import { startEchoApp } from '../helpers/apps.js';
 import { freePort, waitFor } from '../helpers/ports.js';
 import type { PlaintextReport } from '../../src/telemetry/index.js';
 
-const SEED = readFileSync(join(REPO_ROOT, '..', 'shared', 'seed', 'istio-strict-and-backend-access.yaml'), 'utf8');
+const SEED = seedYaml();
 /** The seed's first document (PeerAuthentication STRICT for the namespace), verbatim. */
 const SEED_PEER_AUTHN = SEED.split(/^---$/m)[0]!;
 

@@ -4,17 +4,15 @@
  * policy change in one namespace pushes only to the proxies it selects (pushes counted both in
  * meshd's /debug/syncz nonces and in each Envoy's own update counters).
  */
+import { seedYaml } from '../helpers/seed.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MeshFixture } from '../helpers/mesh.js';
-import { REPO_ROOT } from '../helpers/meshd.js';
 import { waitFor } from '../helpers/ports.js';
 import type { ProxySyncStatus } from '../../src/xds/server/types.js';
 
-const SEED = readFileSync(join(REPO_ROOT, '..', 'shared', 'seed', 'istio-strict-and-backend-access.yaml'), 'utf8');
+const SEED = seedYaml();
 
 function histogram(text: string, name: string): { sum: number; count: number } {
   const sum = Number(new RegExp(`^${name}_sum(?:\\{\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? 0);

@@ -4,17 +4,17 @@
  * refused at the connection; meshd's access logs name the denying policy; and `meshctl authz
  * check` says what Envoy did, for the same calls.
  */
+import { seedYaml } from '../helpers/seed.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MeshFixture } from '../helpers/mesh.js';
 import { REPO_ROOT } from '../helpers/meshd.js';
 import { waitFor } from '../helpers/ports.js';
 import type { EdgeRow, DenialRow } from '../../src/telemetry/index.js';
 
-const SEED = readFileSync(join(REPO_ROOT, '..', 'shared', 'seed', 'istio-strict-and-backend-access.yaml'), 'utf8');
+const SEED = seedYaml();
 
 type Outcome = 'ALLOW' | 'DENY' | 'REJECT';
 const outcome = async (p: Promise<{ status: number }>): Promise<Outcome | number> => {
