@@ -20,11 +20,11 @@ import { WorkloadCertManager } from '../sds/cert-manager.js';
 import { redactSecret } from '../sds/secrets.js';
 import { buildSnapshot } from '../config/snapshot.js';
 import type { MeshObject } from '../config/parse.js';
-import { DEFAULT_MESH_CONFIG, type Diagnostic, type MeshConfig, type MeshSnapshot } from '../model/types.js';
+import { DEFAULT_MESH_CONFIG, formatDiagnostic, type Diagnostic, type MeshConfig, type MeshSnapshot } from '../model/types.js';
 import { XdsServer, ADS_SERVER_OPTIONS } from '../xds/server/index.js';
 import type { AuthContext as XdsAuthContext, AuthResult as XdsAuthResult, ConnectedProxy, GeneratedResources } from '../xds/server/index.js';
 import { ResourceType, decodeResource, encodeResource, type ResourceTypeUrl } from '../xds/resource-types.js';
-import { translate } from '../xds/translate/index.js';
+import { findWorkload, translate } from '../xds/translate/index.js';
 import type { Logger } from '../util/log.js';
 import type { MeshdOptions } from './options.js';
 import type { ConfigSource } from './source.js';
@@ -93,9 +93,26 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     log: (line) => log.info(line),
   });
 
+  // What was last logged per stream, so a push logs only what changed.
+  const lastLogged = new WeakMap<ConnectedProxy, string>();
   const generate = (proxy: ConnectedProxy): GeneratedResources => {
-    const res = translate(snapshot, proxy.info);
-    for (const d of res.diagnostics) log.warn('translation', { proxy: proxy.info.id, diagnostic: d });
+    const claimed = findWorkload(snapshot, proxy.info);
+    // Node metadata names the workload; the credential decides whether the proxy may be it.
+    // A proxy authenticated as another identity gets outbound config only (no inbound
+    // listeners, no policies of the workload it claims).
+    const impostor = proxy.identity !== undefined && claimed !== undefined &&
+      (claimed.namespace !== proxy.identity.namespace || claimed.serviceAccount !== proxy.identity.serviceAccount);
+    const info = impostor ? { ...proxy.info, workloadName: '', ip: '' } : proxy.info;
+    const res = translate(snapshot, info);
+    const notes = [
+      ...(impostor ? [`authenticated as ${proxy.identity!.namespace}/${proxy.identity!.serviceAccount} but claims workload ${claimed!.namespace}/${claimed!.name} (service account ${claimed!.serviceAccount}): serving outbound config only`] : []),
+      ...res.diagnostics.map((d) => formatDiagnostic(d)),
+    ];
+    const key = notes.join('\n');
+    if (key !== (lastLogged.get(proxy) ?? '')) {
+      lastLogged.set(proxy, key);
+      for (const n of notes) log.warn('translation', { proxy: proxy.info.id, problem: n });
+    }
     const out: Partial<Record<ResourceTypeUrl, readonly (readonly Record<string, unknown>[])[]>> = {
       [ResourceType.Cluster]: res.clusters,
       [ResourceType.Endpoint]: res.endpoints,

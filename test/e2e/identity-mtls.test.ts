@@ -93,6 +93,11 @@ test('a stream claiming backend in its node metadata gets no secret of backend\'
   assert.ok(id, `meshd lists the spoofing proxy: ${JSON.stringify(syncz).slice(0, 500)}`);
   const dump = await meshd.adminJson<{ identity?: { serviceAccount: string } }>(`/debug/config_dump?proxy=${encodeURIComponent(id)}`);
   assert.equal(dump.identity?.serviceAccount, 'frontend', 'meshd holds the identity from the token');
+  // Nor does it get backend's inbound side: no listener on backend's address, no backend policy.
+  const backendAddress = mesh.get('backend').address;
+  const listeners = JSON.stringify(await spoof.configDump('dynamic_listeners'));
+  assert.ok(!listeners.includes(backendAddress), `no inbound listener on ${backendAddress} for an impostor`);
+  await waitFor('meshd warns about the impostor', () => meshd.logLines().some((l) => l.msg === 'translation' && /claims workload production\/backend/.test(String(l.problem))), 10000);
   await spoof.stop();
 
   // No token at all, no --allow-unauthenticated: the stream is refused with UNAUTHENTICATED.
