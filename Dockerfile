@@ -12,6 +12,10 @@ RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
+# The same runtime settings as bin/meshd's shebang (the entrypoint below bypasses it): glibc
+# returns freed memory sooner (RSS per connected proxy ~230 -> ~100 KB in `npm run bench -- xds`),
+# and a larger young generation for the push path's short-lived buffers.
+ENV MALLOC_TRIM_THRESHOLD_=131072 NODE_OPTIONS=--max-semi-space-size=32
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
