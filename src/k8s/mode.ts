@@ -6,7 +6,7 @@
  * cluster, else `--root-namespace`. The leader's writes run on each snapshot, on a trust bundle
  * change and every `MESHD_LEADER_RESYNC_MS` (default 60 s).
  */
-import { CertificateAuthority } from '../ca/ca.js';
+import { CertificateAuthority, type CaOptions } from '../ca/ca.js';
 import { openPluggedCa } from '../ca/cacerts.js';
 import { kubernetesAuthenticator } from '../ca/auth.js';
 import { MeshdServerCertificates } from '../ca/server-cert.js';
@@ -72,14 +72,14 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
   });
   await elector.start();
 
-  const caOpts = {
-    trustDomain: opts.trustDomain,
-    keyType: opts.caKeyType === 'rsa' ? 'rsa-2048' as const : 'ec-p256' as const,
-    workloadCertTtlSeconds: Math.round(opts.certTtlMs / 1000),
-  };
   const store = new SecretCaStore(client, namespace);
-  // meshd opens the CA itself (from the same Secret); this instance signs the webhook certificate.
-  const ca = opts.cacertsDir ? openPluggedCa(opts.cacertsDir, caOpts) : await ensureCa(store, () => elector.isLeader(), caOpts, log);
+  // meshd opens the CA through `openCa` below, before it starts the source: one instance, so
+  // the webhook certificate and the root-cert ConfigMaps follow meshd's root rotations.
+  let ca!: CertificateAuthority;
+  const openCa = async (caOpts: CaOptions): Promise<CertificateAuthority> => {
+    ca = opts.cacertsDir ? openPluggedCa(opts.cacertsDir, caOpts) : await ensureCa(store, () => elector.isLeader(), caOpts, log);
+    return ca;
+  };
 
   const source = createKubeSource({
     client: new KubeClient(kc), log, domainSuffix: 'cluster.local',
@@ -88,27 +88,37 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
   });
   const reviewer = tokenReviewer(client);
 
-  const serverCerts = new MeshdServerCertificates(ca, {
-    dnsNames: ['meshd', `meshd.${namespace}`, `meshd.${namespace}.svc`, `meshd.${namespace}.svc.cluster.local`, 'localhost'],
-    ips: ['127.0.0.1', ...(opts.listenAddress !== '0.0.0.0' && opts.listenAddress !== '127.0.0.1' ? [opts.listenAddress] : [])],
-    namespace,
-  });
-  let cert = serverCerts.current();
   let webhookCalls = 0;
-  const webhook = await startWebhookServer({
-    host: opts.listenAddress, port, certChainPem: cert.certChainPem, privateKeyPem: cert.privateKeyPem,
-    inject: defaultInjectOptions(env), log, onRequest: () => { webhookCalls++; },
-  });
-  const certTimer = setInterval(() => {
-    const c = serverCerts.current();
-    if (c.certChainPem !== cert.certChainPem) { cert = c; webhook.setCertificate(c.certChainPem, c.privateKeyPem); }
-  }, 30_000);
-  certTimer.unref();
-  log.info('k8s: webhooks listening', { port: webhook.port, paths: ['/inject', '/validate'] });
+  let serverCerts: MeshdServerCertificates | undefined;
+  let webhook: Awaited<ReturnType<typeof startWebhookServer>> | undefined;
+  let certTimer: NodeJS.Timeout | undefined;
+  let unsubscribe = (): void => undefined;
+  /** Starts the webhooks with a certificate from the CA meshd opened (called from source.start). */
+  const startWebhooks = async (): Promise<void> => {
+    serverCerts = new MeshdServerCertificates(ca, {
+      dnsNames: ['meshd', `meshd.${namespace}`, `meshd.${namespace}.svc`, `meshd.${namespace}.svc.cluster.local`, 'localhost'],
+      ips: ['127.0.0.1', ...(opts.listenAddress !== '0.0.0.0' && opts.listenAddress !== '127.0.0.1' ? [opts.listenAddress] : [])],
+      namespace,
+    });
+    let cert = serverCerts.current();
+    const server = await startWebhookServer({
+      host: opts.listenAddress, port, certChainPem: cert.certChainPem, privateKeyPem: cert.privateKeyPem,
+      inject: defaultInjectOptions(env), log, onRequest: () => { webhookCalls++; },
+    });
+    webhook = server;
+    const certs = serverCerts;
+    certTimer = setInterval(() => {
+      const c = certs.current();
+      if (c.certChainPem !== cert.certChainPem) { cert = c; server.setCertificate(c.certChainPem, c.privateKeyPem); }
+    }, 30_000);
+    certTimer.unref();
+    unsubscribe = ca.onTrustBundleChange(() => leaderPass());
+    log.info('k8s: webhooks listening', { port: server.port, paths: ['/inject', '/validate'] });
+  };
 
   let namespaces: string[] = [];
   leaderPass = () => {
-    if (!elector.isLeader() || writeQueued) return;
+    if (!elector.isLeader() || writeQueued || !ca) return;
     writeQueued = true;
     writing = writing.then(async () => {
       writeQueued = false;
@@ -123,7 +133,6 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
       }
     });
   };
-  const unsubscribe = ca.onTrustBundleChange(() => leaderPass());
   // Also periodically: webhook configurations re-applied with an empty caBundle, ConfigMaps deleted.
   const resyncMs = Number(env.MESHD_LEADER_RESYNC_MS || 60_000);
   const resyncTimer = setInterval(() => { writer.reset(); leaderPass(); }, resyncMs > 0 ? resyncMs : 60_000);
@@ -132,22 +141,22 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
   return {
     source: {
       kind: 'kubernetes',
-      start: (cb) => source.start(cb),
+      async start(cb) { await startWebhooks(); await source.start(cb); },
       diagnostics: () => source.diagnostics(),
       async close() {
-        clearInterval(certTimer);
+        if (certTimer) clearInterval(certTimer);
         clearInterval(resyncTimer);
         unsubscribe();
         await source.close();
-        await webhook.close();
+        await webhook?.close();
         await elector.stop();
         await writing;
-        serverCerts.close();
+        serverCerts?.close();
         client.close();
       },
     },
     authenticators: [kubernetesAuthenticator(reviewer, opts.trustDomain)],
-    ...(opts.cacertsDir ? {} : { caStore: store }),
+    openCa,
     onSnapshot: (snap) => {
       namespaces = snap.namespaces.map((n) => n.meta.name);
       leaderPass();
@@ -155,7 +164,7 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
     adminRoutes: [
       (app) => app.get('/debug/k8s', async () => ({
         namespace, leader: elector.isLeader(), identity: elector.identity, pushes: source.pushes,
-        webhookPort: webhook.port, webhookCalls, tokenReviews: reviewer.calls, resources: source.status(),
+        webhookPort: webhook?.port, webhookCalls, tokenReviews: reviewer.calls, resources: source.status(),
         diagnostics: source.diagnostics().length,
       })),
     ],

@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from '../admin/server.js';
-import { CertificateAuthority } from '../ca/ca.js';
+import { CertificateAuthority, type CaOptions } from '../ca/ca.js';
 import { openPluggedCa } from '../ca/cacerts.js';
 import { FileCaStore, type CaStore } from '../ca/store.js';
 import { CaMetrics } from '../ca/metrics.js';
@@ -49,6 +49,12 @@ export interface MeshdExtras {
   readonly authenticators?: readonly Authenticator[];
   /** Replaces the file CA store (Kubernetes: a Secret). */
   readonly caStore?: CaStore;
+  /**
+   * Opens the CA instead of meshd (Kubernetes: wait for the leader's Secret). meshd passes its
+   * options (metrics included) and uses the instance it returns, so everything that holds the
+   * CA (webhook certificates, root-cert ConfigMaps) sees the same rotations.
+   */
+  readonly openCa?: (caOpts: CaOptions) => Promise<CertificateAuthority>;
   /** Extra admin routes (webhooks, edges). */
   readonly adminRoutes?: readonly ((app: FastifyInstance) => void)[];
   /** Called after every new snapshot (status writers, root ConfigMaps). */
@@ -68,7 +74,9 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     workloadCertTtlSeconds: Math.round(opts.certTtlMs / 1000),
     metrics: caMetrics,
   };
-  const ca = opts.cacertsDir ? openPluggedCa(opts.cacertsDir, caOpts) : await CertificateAuthority.open(extras.caStore ?? new FileCaStore(opts.stateDir), caOpts);
+  const ca = extras.openCa ? await extras.openCa(caOpts)
+    : opts.cacertsDir ? openPluggedCa(opts.cacertsDir, caOpts)
+      : await CertificateAuthority.open(extras.caStore ?? new FileCaStore(opts.stateDir), caOpts);
   const tokenKey = loadOrCreateTokenSigningKey(opts.stateDir);
   const authenticator = chainAuthenticators([
     joinTokenAuthenticator(tokenKey.publicKey, { trustDomain: opts.trustDomain }),

@@ -139,3 +139,15 @@ test('malformed webhook requests get HTTP 400 with a message; meshd keeps servin
   assert.equal((JSON.parse(odd.out) as { response: { allowed: boolean } }).response.allowed, true);
   assert.equal((await meshd.admin('/ready')).status, 200);
 });
+
+test('a root rotation step through meshd reaches the root-cert ConfigMaps and the webhooks\' caBundle', async () => {
+  const count = (pem: string): number => (pem.match(/BEGIN CERTIFICATE/g) ?? []).length;
+  const configMapRoots = (): number => count(kube.kubectlOk(['get', 'configmap', 'istio-ca-root-cert', '-n', 'shop', '-o', 'jsonpath={.data.root-cert\\.pem}']));
+  const caBundleRoots = (): number => count(Buffer.from(kube.kubectlOk(['get', 'mutatingwebhookconfiguration', 'meshd-sidecar-injector', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']), 'base64').toString('utf8'));
+  assert.equal(configMapRoots(), 1);
+  const r = await fetch(`http://127.0.0.1:${meshd.adminPort}/ca/rotate-root?step=introduce`, { method: 'POST' });
+  assert.equal(r.status, 200, await r.text());
+  // meshd's own CA instance is the one the leader publishes from: both roots appear.
+  await waitFor('two roots in istio-ca-root-cert', () => (configMapRoots() === 2 ? true : undefined), 20_000, 200);
+  await waitFor('two roots in the webhook caBundle', () => (caBundleRoots() === 2 ? true : undefined), 20_000, 200);
+});
