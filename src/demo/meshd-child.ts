@@ -1,9 +1,10 @@
 /**
- * The demo's meshd child process and its readiness waits, shared by the explicit and the
- * transparent demos.
+ * The demo's meshd and app child processes and their readiness waits, shared by the explicit
+ * and the transparent demos.
  */
 import { join } from 'node:path';
 import { DemoError } from './checks.js';
+import type { CallEvent } from './app.js';
 import type { DemoChild, ProcessGroup } from './processes.js';
 import { REPO_ROOT } from './topology.js';
 
@@ -52,4 +53,19 @@ export async function startDemoMeshd(group: ProcessGroup, o: DemoMeshdOptions): 
   const adminUrl = `http://${o.listenAddress ?? '127.0.0.1'}:${ports.admin}`;
   await waitUntil('/ready', meshd, async () => ((await fetch(`${adminUrl}/ready`)).ok ? true : undefined), 30000);
   return { meshd, ports, adminUrl };
+}
+
+/**
+ * Starts one demo app, hands its call events to `listeners` (read at each event, so listeners
+ * added later are called too) and, when it serves a port, waits until it listens.
+ */
+export async function startDemoApp(group: ProcessGroup, name: string, command: string, args: readonly string[], logFile: string, listeners: readonly ((e: CallEvent) => void)[], serves: boolean): Promise<DemoChild> {
+  const app = group.start(name, command, args, { logFile, stdinPipe: true });
+  app.onLine((l) => {
+    if (!l.startsWith('{"event":"call"')) return;
+    const e = JSON.parse(l) as CallEvent;
+    for (const cb of listeners) cb(e);
+  });
+  if (serves) await waitUntil('listening', app, () => (/"event":"listening"/.test(app.tail()) ? true : undefined), 15000);
+  return app;
 }

@@ -11,7 +11,7 @@ import { loadOrCreateTokenSigningKey, mintJoinToken } from '../ca/tokens.js';
 import type { CallEvent } from './app.js';
 import { checkConfigFolder, checkPorts, findEnvoy, type PortNeed } from './checks.js';
 import { ProcessGroup, type DemoChild } from './processes.js';
-import { startDemoMeshd, waitUntil } from './meshd-child.js';
+import { startDemoApp, startDemoMeshd, waitUntil } from './meshd-child.js';
 import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, loopbackPlan, meshConfigFiles, type AddressPlan } from './topology.js';
 
 export interface DemoOptions {
@@ -148,13 +148,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
         args.push('--call', `http://${target.host}:${target.port}${target.path}`, '--call-name', w.calls.to, '--host-header', target.hostHeader, '--interval', `${w.calls.intervalMs}ms`);
         if (!w.sidecar) args.push('--bind', a.address);
       }
-      const app = group.start(w.name, process.execPath, args, { logFile: join(logDir, `${w.name}.log`), stdinPipe: true });
-      app.onLine((l) => {
-        if (!l.startsWith('{"event":"call"')) return;
-        const e = JSON.parse(l) as CallEvent;
-        for (const cb of listeners) cb(e);
-      });
-      if (w.port) await waitUntil('listening', app, () => (/"event":"listening"/.test(app.tail()) ? true : undefined), 15000);
+      const app = await startDemoApp(group, w.name, process.execPath, args, join(logDir, `${w.name}.log`), listeners, Boolean(w.port));
       watchCrash(app);
       workloads.push({ name: w.name, app, ...(envoy ? { envoy } : {}), ...(envoyAdmin ? { envoyAdmin } : {}) });
     }

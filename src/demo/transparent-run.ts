@@ -13,7 +13,7 @@ import { loadOrCreateTokenSigningKey, mintJoinToken } from '../ca/tokens.js';
 import type { CallEvent } from './app.js';
 import { DemoError, checkConfigFolder, checkPorts, findEnvoy } from './checks.js';
 import { ProcessGroup, type DemoChild } from './processes.js';
-import { startDemoMeshd, waitUntil } from './meshd-child.js';
+import { startDemoApp, startDemoMeshd, waitUntil } from './meshd-child.js';
 import { prepareConfigFolder, type RunningDemo, type RunningWorkload } from './run.js';
 import {
   applyRedirect, createNetwork, findLeftovers, isClean, netnsFetch, prepareRuntimeDir, proxyCommand, removeNetwork, writeProxyFile,
@@ -128,13 +128,7 @@ export async function startTransparentDemo(o: TransparentOptions): Promise<Runni
       if (target && w.calls) {
         args.push('--call', `http://${target.host}:${target.port}${target.path}`, '--call-name', w.calls.to, '--host-header', target.hostHeader, '--interval', `${w.calls.intervalMs}ms`);
       }
-      const app = group.start(w.name, 'ip', args, { logFile: join(logDir, `${w.name}.log`), stdinPipe: true });
-      app.onLine((l) => {
-        if (!l.startsWith('{"event":"call"')) return;
-        const e = JSON.parse(l) as CallEvent;
-        for (const cb of listeners) cb(e);
-      });
-      if (w.port) await waitUntil('listening', app, () => (/"event":"listening"/.test(app.tail()) ? true : undefined), 15000);
+      const app = await startDemoApp(group, w.name, 'ip', args, join(logDir, `${w.name}.log`), listeners, Boolean(w.port));
       watchCrash(app);
       workloads.push({ name: w.name, app, ...(envoy ? { envoy } : {}) });
     }
