@@ -47,10 +47,32 @@ function routes(snapshot: MeshSnapshot, proxy: ProxyInfo): ResourceChunk {
     [...portsByNumber(snapshot, true)].map(([port, list]) => outboundRouteConfig(port, list, proxy.namespace, proxy.interceptionMode)));
 }
 
+interface WorkloadIndex { readonly byName: ReadonlyMap<string, Workload>; readonly byAddress: ReadonlyMap<string, Workload> }
+/** Per-snapshot index of workloads: found for every proxy on every push, so never a scan. */
+const workloadIndexes = new WeakMap<MeshSnapshot, WorkloadIndex>();
+
+function workloadIndex(snapshot: MeshSnapshot): WorkloadIndex {
+  let idx = workloadIndexes.get(snapshot);
+  if (!idx) {
+    const byName = new Map<string, Workload>();
+    const byAddress = new Map<string, Workload>();
+    // First in snapshot order wins, as a scan would.
+    for (const w of snapshot.workloads) {
+      const n = `${w.namespace}/${w.name}`;
+      const a = `${w.namespace}/${w.address}`;
+      if (!byName.has(n)) byName.set(n, w);
+      if (!byAddress.has(a)) byAddress.set(a, w);
+    }
+    idx = { byName, byAddress };
+    workloadIndexes.set(snapshot, idx);
+  }
+  return idx;
+}
+
 /** The workload a proxy runs for: by namespace and name, else by IP within its namespace. */
 export function findWorkload(snapshot: MeshSnapshot, proxy: ProxyInfo): Workload | undefined {
-  const inNs = snapshot.workloads.filter((w) => w.namespace === proxy.namespace);
-  return inNs.find((w) => w.name === proxy.workloadName) ?? inNs.find((w) => w.address === proxy.ip);
+  const idx = workloadIndex(snapshot);
+  return idx.byName.get(`${proxy.namespace}/${proxy.workloadName}`) ?? idx.byAddress.get(`${proxy.namespace}/${proxy.ip}`);
 }
 
 function translateProxyless(snapshot: MeshSnapshot): ProxyResources {
