@@ -3,13 +3,14 @@
  * bootstrap, exposes its admin API, and always tears down. A missing binary is a failure,
  * never a skip.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import YAML from 'yaml';
 import { waitFor } from './ports.js';
+import { spawnCaptured } from './process.js';
 
 const ENVOY_VERSION = '1.40.0';
 
@@ -56,25 +57,20 @@ export async function startEnvoy(name: string, bootstrap: unknown, opts: { logLe
   const file = join(dir, 'bootstrap.yaml');
   const addrFile = join(dir, 'admin-address');
   writeFileSync(file, YAML.stringify(bootstrap), { mode: 0o600 });
-  const child = spawn(envoyBinary(), [
+  const proc = spawnCaptured(envoyBinary(), [
     '-c', file, '--admin-address-path', addrFile, '--disable-hot-restart', '--concurrency', '1',
     '-l', opts.logLevel ?? 'warning', '--drain-time-s', '1', '--drain-strategy', 'immediate', '--parent-shutdown-time-s', '2',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  let exited = false;
-  child.once('exit', () => { exited = true; });
+  ]);
   const adminPort = await waitFor(`envoy ${name} admin address`, () => {
-    if (exited) throw new Error(`envoy ${name} exited: ${out.slice(-2000)}`);
+    if (proc.exited()) throw new Error(`envoy ${name} exited: ${proc.output().slice(-2000)}`);
     if (!existsSync(addrFile)) return undefined;
     const m = /:(\d+)\s*$/.exec(readFileSync(addrFile, 'utf8'));
     return m ? Number(m[1]) : undefined;
   }, 20000, 50);
   const base = `http://127.0.0.1:${adminPort}`;
   const e: RunningEnvoy = {
-    name, adminPort, process: child,
-    log: () => out,
+    name, adminPort, process: proc.child,
+    log: proc.output,
     admin: (path, init) => fetch(base + path, init),
     async configDump(resource) {
       const r = await fetch(`${base}/config_dump${resource ? `?resource=${resource}` : ''}`);
@@ -91,11 +87,7 @@ export async function startEnvoy(name: string, bootstrap: unknown, opts: { logLe
     },
     async stop() {
       running.delete(e);
-      if (!exited) {
-        child.kill('SIGTERM');
-        await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
-        if (!exited) child.kill('SIGKILL');
-      }
+      await proc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

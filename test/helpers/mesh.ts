@@ -4,7 +4,8 @@
  * join token, and an echo app behind each. Every workload gets its own loopback addresses
  * (127.N.10.i sidecar inbound, 127.N.20.i app, 127.N.30.i outbound), so tests can run side by side.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnCaptured } from './process.js';
 import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,28 +156,17 @@ export class MeshFixture {
     const tokenFile = join(this.dir, `${name}.token`);
     writeFileSync(tokenFile, this.token(w.namespace, w.serviceAccount), { mode: 0o600 });
     const socket = join(this.dir, `${name}-sds.sock`);
-    const child = spawn(process.execPath, [
+    const proc = spawnCaptured(process.execPath, [
       join(REPO_ROOT, 'bin', 'meshctl'), 'agent', '--meshd', `127.0.0.1:${this.meshd!.secureXdsPort}`, '--server-name', 'meshd',
       '--token-file', tokenFile, '--socket', socket, '--ca-cert', this.rootsFile(), ...args,
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-    let exited = false;
-    child.once('exit', () => { exited = true; });
+    ]);
     await waitFor(`agent ${name} serving SDS`, () => {
-      if (exited) throw new Error(`agent ${name} exited: ${out.slice(-2000)}`);
-      return out.includes('serving SDS');
+      if (proc.exited()) throw new Error(`agent ${name} exited: ${proc.output().slice(-2000)}`);
+      return proc.output().includes('serving SDS');
     }, 20000, 50);
     const agent: RunningAgent = {
-      socket, process: child, log: () => out,
-      async stop() {
-        if (!exited) {
-          child.kill('SIGTERM');
-          await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 3000))]);
-          if (!exited) child.kill('SIGKILL');
-        }
-      },
+      socket, process: proc.child, log: proc.output,
+      stop: () => proc.stop(),
     };
     w.agent = agent;
     return agent;

@@ -2,7 +2,8 @@
  * Starts meshd as a real process (bin/meshd) with free ports, for end-to-end tests, and
  * always tears it down.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnCaptured } from './process.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,37 +42,28 @@ const running = new Set<RunningMeshd>();
 export async function startMeshd(o: MeshdStart): Promise<RunningMeshd> {
   const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), 'meshd-state-'));
   const ownsState = !o.stateDir;
-  const child = spawn(process.execPath, [
+  const proc = spawnCaptured(process.execPath, [
     join(REPO_ROOT, 'bin', 'meshd'), '--config-dir', o.configDir, '--state-dir', stateDir,
     '--xds-port', String(o.ports?.xds ?? 0), '--secure-xds-port', String(o.ports?.secureXds ?? 0), '--admin-port', String(o.ports?.admin ?? 0),
     '--debounce-quiet', '20ms', '--debounce-max', '200ms',
     ...(o.args ?? []),
-  ], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
-  let exited = false;
-  child.once('exit', () => { exited = true; });
-  const lines = (): Record<string, unknown>[] => out.split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } });
+  ], { env: { ...process.env, ...o.env } });
+  const lines = (): Record<string, unknown>[] => proc.output().split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } });
   const ports = await waitFor('meshd to listen', () => {
-    if (exited) throw new Error(`meshd exited: ${out.slice(-3000)}`);
+    if (proc.exited()) throw new Error(`meshd exited: ${proc.output().slice(-3000)}`);
     const l = lines().find((x) => x.msg === 'meshd listening');
     return l ? { xds: Number(l.xdsPort), secure: Number(l.secureXdsPort), admin: Number(l.adminPort) } : undefined;
   }, 30000, 50);
   const base = `http://127.0.0.1:${ports.admin}`;
   const m: RunningMeshd = {
-    xdsPort: ports.xds, secureXdsPort: ports.secure, adminPort: ports.admin, stateDir, process: child,
-    log: () => out,
+    xdsPort: ports.xds, secureXdsPort: ports.secure, adminPort: ports.admin, stateDir, process: proc.child,
+    log: proc.output,
     logLines: lines,
     admin: (p) => fetch(base + p),
     async adminJson<T>(p: string) { const r = await fetch(base + p); if (!r.ok) throw new Error(`${p}: ${r.status} ${await r.text()}`); return await r.json() as T; },
     async stop(signal = 'SIGTERM') {
       running.delete(m);
-      if (!exited) {
-        child.kill(signal);
-        await Promise.race([new Promise((r) => child.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
-        if (!exited) child.kill('SIGKILL');
-      }
+      await proc.stop(signal, 5000);
       if (ownsState) rmSync(stateDir, { recursive: true, force: true });
     },
   };
