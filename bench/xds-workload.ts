@@ -113,6 +113,8 @@ export class MeshWorkload {
   private clusterChunks: Chunk[] = [];
   private endpointChunks: Chunk[] = [];
   private routeChunk: Chunk;
+  /** The one-chunk RDS list, kept as the same array until the routes change (as translation shares lists). */
+  private routeList: readonly Chunk[];
   private readonly listeners = new Map<string, readonly Chunk[]>();
   private endpointGen = 0;
   private clusterGen = 0;
@@ -130,6 +132,7 @@ export class MeshWorkload {
       this.endpointChunks.push(Object.freeze(es));
     }
     this.routeChunk = Object.freeze([routeConfig(shape, 0)]);
+    this.routeList = [this.routeChunk];
   }
 
   /** Every chunk shared by all sidecars (to pre-encode before measuring memory). */
@@ -141,7 +144,7 @@ export class MeshWorkload {
   generate(proxy: ConnectedProxy): GeneratedResources {
     let l = this.listeners.get(proxy.info.id);
     if (!l) this.listeners.set(proxy.info.id, (l = [Object.freeze([listener(proxy.info.workloadName)])]));
-    return { [T.Cluster]: this.clusterChunks, [T.Endpoint]: this.endpointChunks, [T.Listener]: l, [T.Route]: [this.routeChunk] };
+    return { [T.Cluster]: this.clusterChunks, [T.Endpoint]: this.endpointChunks, [T.Listener]: l, [T.Route]: this.routeList };
   }
 
   /** One service's endpoints move (a pod replaced): one new CLA in one new namespace chunk. */
@@ -169,5 +172,6 @@ export class MeshWorkload {
   /** The shared route configuration changes: every sidecar gets the new RDS resource. */
   changeRoutes(): void {
     this.routeChunk = Object.freeze([routeConfig(this.shape, ++this.routeGen)]);
+    this.routeList = [this.routeChunk];
   }
 }

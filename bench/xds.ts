@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime]`: the ADS server under the "mesh-1k" workload
+ * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime] [--profile FILE]`: the ADS server under the "mesh-1k" workload
  * (run with bin/meshd's malloc environment and node flags unless `--no-meshd-runtime`)
  * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
  * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
@@ -159,6 +159,8 @@ export async function main(args: readonly string[]): Promise<void> {
       await sleep(50);
     }
     log(`  warm-up endpoint changes (not in the percentiles): ${warmupMs.map((x) => x.toFixed(0)).join(' ')} ms`);
+    const pi2 = args.indexOf('--profile');
+    const profile = pi2 >= 0 ? await startProfile() : undefined;
     const endpointMs: number[] = [];
     for (let i = 0; i < ENDPOINT_CHANGES; i++) {
       workload.changeOneEndpoint();
@@ -167,6 +169,7 @@ export async function main(args: readonly string[]): Promise<void> {
       endpointMs.push(out.ms);
       await sleep(50);
     }
+    if (profile) log(`  server CPU profile of the endpoint changes: ${await profile(args[pi2 + 1] ?? 'xds-endpoint.cpuprofile')}`);
     log(`  endpoint change: ${endpointMs.map((x) => x.toFixed(0)).join(' ')} ms`);
 
     const allMs: number[] = [];
@@ -224,6 +227,23 @@ export async function main(args: readonly string[]): Promise<void> {
     child.kill();
     await server.close();
   }
+}
+
+/** Starts the V8 CPU profiler in this process; the returned function stops it and writes the profile to `file`. */
+async function startProfile(): Promise<(file: string) => Promise<string>> {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFile } = await import('node:fs/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (file) => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(file, JSON.stringify(profile));
+    session.disconnect();
+    return file;
+  };
 }
 
 function round(x: number, digits: number): number {

@@ -5,33 +5,57 @@
 
 const WIRE_LEN = 2;
 
-/** Bytes of an unsigned varint (values up to 2^53; lengths and tags only). */
-export function varint(n: number): Buffer {
-  const out: number[] = [];
+/** How many bytes the varint of `n` takes. */
+function varintSize(n: number): number {
+  let size = 1;
+  for (let v = n; v >= 0x80; v = Math.floor(v / 0x80)) size++;
+  return size;
+}
+
+/** Writes the varint of `n` at `pos`; returns the position after it. */
+function writeVarint(out: Buffer, pos: number, n: number): number {
   let v = n;
   while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
+    out[pos++] = (v % 0x80) | 0x80;
     v = Math.floor(v / 0x80);
   }
-  out.push(v);
-  return Buffer.from(out);
+  out[pos++] = v;
+  return pos;
 }
 
-/** A length-delimited field: tag(field, LEN) + varint(length) + bytes. */
+/** Bytes of an unsigned varint (values up to 2^53; lengths and tags only). */
+export function varint(n: number): Buffer {
+  const out = Buffer.allocUnsafe(varintSize(n));
+  writeVarint(out, 0, n);
+  return out;
+}
+
+/** A length-delimited field: tag(field, LEN) + varint(length) + bytes (one allocation). */
 export function lenField(field: number, bytes: Uint8Array): Buffer {
-  const head = Buffer.concat([varint((field << 3) | WIRE_LEN), varint(bytes.length)]);
-  return Buffer.concat([head, bytes]);
+  const tag = (field << 3) | WIRE_LEN;
+  const out = Buffer.allocUnsafe(varintSize(tag) + varintSize(bytes.length) + bytes.length);
+  const pos = writeVarint(out, writeVarint(out, 0, tag), bytes.length);
+  out.set(bytes, pos);
+  return out;
 }
 
-/** A string field; empty strings are omitted, as proto3 does for defaults. */
+/** A string field; empty strings are omitted, as proto3 does for defaults (one allocation). */
 export function stringField(field: number, s: string): Buffer {
   if (s.length === 0) return Buffer.alloc(0);
-  return lenField(field, Buffer.from(s, 'utf8'));
+  const tag = (field << 3) | WIRE_LEN;
+  const len = Buffer.byteLength(s, 'utf8');
+  const out = Buffer.allocUnsafe(varintSize(tag) + varintSize(len) + len);
+  const pos = writeVarint(out, writeVarint(out, 0, tag), len);
+  out.write(s, pos, 'utf8');
+  return out;
 }
 
 /** The header (tag + length) of a length-delimited field whose body is written separately. */
 export function lenHeader(field: number, length: number): Buffer {
-  return Buffer.concat([varint((field << 3) | WIRE_LEN), varint(length)]);
+  const tag = (field << 3) | WIRE_LEN;
+  const out = Buffer.allocUnsafe(varintSize(tag) + varintSize(length));
+  writeVarint(out, writeVarint(out, 0, tag), length);
+  return out;
 }
 
 /** `google.protobuf.Any` bytes: type_url (1) + value (2). */

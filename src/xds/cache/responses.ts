@@ -6,6 +6,24 @@ import { lenField, stringField } from './proto-wire.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Envelope fields that repeat across responses (a type's version goes to every proxy, type
+ * URLs and the control plane id never change), encoded once. Bounded: cleared when full.
+ */
+const FIELD_CACHE_MAX = 4096;
+const fieldCache = new Map<string, Buffer>();
+function shared(key: string, make: () => Buffer): Buffer {
+  let b = fieldCache.get(key);
+  if (!b) {
+    if (fieldCache.size >= FIELD_CACHE_MAX) fieldCache.clear();
+    fieldCache.set(key, (b = make()));
+  }
+  return b;
+}
+const sharedStringField = (field: number, s: string): Buffer => shared(`${field}|${s}`, () => stringField(field, s));
+const controlPlaneField = (field: number, id: string | undefined): Buffer =>
+  id ? shared(`cp${field}|${id}`, () => lenField(field, stringField(1, id))) : EMPTY;
+
 /** A SotW response; `resources` are `Encoded.sotwField` buffers or whole chunk bytes. */
 export interface SotwResponseParts {
   readonly versionInfo: string;
@@ -23,11 +41,11 @@ export function sotwResponse(p: SotwResponseParts): Buffer {
 /** The pieces of {@link sotwResponse}, in order, not yet joined (shared buffers, never mutate). */
 export function sotwResponsePieces(p: SotwResponseParts): Buffer[] {
   return [
-    stringField(1, p.versionInfo),
+    sharedStringField(1, p.versionInfo),
     ...p.resources,
-    stringField(4, p.typeUrl),
+    sharedStringField(4, p.typeUrl),
     stringField(5, p.nonce),
-    p.controlPlane ? lenField(6, stringField(1, p.controlPlane)) : EMPTY,
+    controlPlaneField(6, p.controlPlane),
   ];
 }
 
@@ -52,12 +70,12 @@ export function deltaResponse(p: DeltaResponseParts): Buffer {
 /** The pieces of {@link deltaResponse}, in order, not yet joined. */
 export function deltaResponsePieces(p: DeltaResponseParts): Buffer[] {
   return [
-    stringField(1, p.systemVersionInfo),
+    sharedStringField(1, p.systemVersionInfo),
     ...p.resources,
-    stringField(4, p.typeUrl),
+    sharedStringField(4, p.typeUrl),
     stringField(5, p.nonce),
-    ...p.removed.map((n) => lenField(6, Buffer.from(n, 'utf8'))),
-    p.controlPlane ? lenField(7, stringField(1, p.controlPlane)) : EMPTY,
+    ...p.removed.map((n) => stringField(6, n)),
+    controlPlaneField(7, p.controlPlane),
   ];
 }
 

@@ -29,7 +29,8 @@ export interface SotwRequest {
   readonly typeUrl: string;
   readonly responseNonce: string;
   readonly errorDetail?: ErrorDetail;
-  readonly namesCount: number;
+  /** How many names the list holds, counted on first call. */
+  namesCount(): number;
   /**
    * The raw `resource_names` fields (a view into the request: compare, never keep). An ACK
    * repeats them byte for byte, so a stream compares them with the last list it decoded.
@@ -69,8 +70,13 @@ function decodeWith(name: string, buf: Buffer): Rec {
   return messageType(name).decode(buf) as unknown as Rec;
 }
 
-/** Decodes DiscoveryRequest bytes by hand (envelope only); never throws. */
-export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
+/**
+ * Decodes DiscoveryRequest bytes by hand (envelope only); never throws. `hints` are names
+ * regions this stream sent before (one per type): when the request's names region is
+ * byte-identical to one of them — every ACK repeats its list — it is recognised with one
+ * comparison instead of walking a thousand names, and `namesBytes` is that hint itself.
+ */
+export function decodeSotwRequest(buf: Buffer, hints: readonly Buffer[] = []): Decoded<SotwRequest> {
   try {
     let versionInfo = '';
     let typeUrl = '';
@@ -78,7 +84,6 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
     let nodeBytes: Buffer | undefined;
     let errorBytes: Buffer | undefined;
     const segments: Buffer[] = [];
-    let namesCount = 0;
     let pos = 0;
     const readVarint = (): number => {
       let result = 0;
@@ -95,13 +100,26 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
     while (pos < buf.length) {
       const fieldStart = pos;
       if (buf[pos] === 0x1a) {
-        // resource_names (field 3, LEN): thousands in an EDS ACK, so skipped in a tight loop
-        // without allocating. Every encoder writes them contiguously (one region).
+        // resource_names (field 3, LEN): thousands in an EDS ACK. Every encoder writes them
+        // contiguously (one region): first try the regions this stream sent before.
+        let hit: Buffer | undefined;
+        for (const h of hints) {
+          const end = fieldStart + h.length;
+          if (h.length > 0 && end <= buf.length && (end === buf.length || buf[end] !== 0x1a) && buf.compare(h, 0, h.length, fieldStart, end) === 0) {
+            hit = h;
+            break;
+          }
+        }
+        if (hit) {
+          pos += hit.length;
+          segments.push(hit);
+          continue;
+        }
+        // Otherwise skipped in a tight loop without allocating.
         while (pos < buf.length && buf[pos] === 0x1a) {
           pos++;
           const len = readVarint();
           pos += len;
-          namesCount++;
         }
         if (pos > buf.length) throw new Error('truncated field');
         segments.push(buf.subarray(fieldStart, pos));
@@ -125,7 +143,6 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
         case 3:
           // Field 3 with an unusual tag encoding: re-framed canonically.
           segments.push(lenField(3, body));
-          namesCount++;
           break;
         case 4: typeUrl = body.toString('utf8'); break;
         case 5: responseNonce = body.toString('utf8'); break;
@@ -139,6 +156,7 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
     if (errorBytes) errorDetail = errorDetailOf(messageType('google.rpc.Status').decode(errorBytes));
     let node: unknown;
     let nodeDecoded = false;
+    let names: string[] | undefined;
     return {
       ok: true,
       req: {
@@ -146,10 +164,12 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
         typeUrl,
         responseNonce,
         errorDetail,
-        namesCount,
+        namesCount(): number {
+          return this.resourceNames().length;
+        },
         namesBytes: namesRegion,
         namesDigest(): string {
-          namesDigest ??= namesCount === 0 ? '' : createHash('sha1').update(namesRegion).digest('base64');
+          namesDigest ??= namesRegion.length === 0 ? '' : createHash('sha1').update(namesRegion).digest('base64');
           return namesDigest;
         },
         node(): unknown {
@@ -158,7 +178,8 @@ export function decodeSotwRequest(buf: Buffer): Decoded<SotwRequest> {
           return node;
         },
         resourceNames(): string[] {
-          const out: string[] = [];
+          if (names) return names;
+          const out: string[] = (names = []);
           let p = 0;
           const region = namesRegion;
           while (p < region.length) {
@@ -212,14 +233,17 @@ export function decodeDeltaRequest(buf: Buffer): Decoded<DeltaRequest> {
 
 const identity = (b: Buffer): Buffer => b;
 
-/** The service definition: responses are pre-built pieces (or Buffers), requests decode to plain data. */
+/**
+ * The service definition: responses are pre-built pieces (or Buffers). Delta requests decode
+ * to plain data; SotW requests arrive as their bytes, decoded by the stream with its hints.
+ */
 export const adsServiceDefinition = {
   StreamAggregatedResources: {
     path: SOTW_PATH,
     requestStream: true,
     responseStream: true,
     requestSerialize: identity,
-    requestDeserialize: decodeSotwRequest,
+    requestDeserialize: identity,
     responseSerialize: serializePieces,
     responseDeserialize: identity,
   },

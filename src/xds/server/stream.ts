@@ -10,14 +10,16 @@ import { PUSH_ORDER, SHORT_NAME, isResourceTypeUrl, type ResourceTypeUrl } from 
 import type { Chunk } from '../cache/resource-cache.js';
 import { deltaResponsePieces, responsePieces, sotwResponsePieces, type ResponsePieces } from '../cache/responses.js';
 import { nodeInfoOf, proxyInfoOf } from './node.js';
-import type { Decoded, DeltaRequest, ErrorDetail, SotwRequest } from './service.js';
+import { decodeSotwRequest, type Decoded, type DeltaRequest, type ErrorDetail, type SotwRequest } from './service.js';
 import { TypeState, planDelta, planSotw, type Plan } from './type-state.js';
 import type { StreamHost } from './stream-host.js';
 import type { ConnectedProxy, GeneratedResources, ProxySyncStatus, TypeSyncStatus } from './types.js';
 
 type Protocol = 'sotw' | 'delta';
 type AnyRequest = SotwRequest | DeltaRequest;
-type Call = grpc.ServerDuplexStream<Decoded<AnyRequest>, ResponsePieces>;
+/** SotW requests arrive as bytes (decoded here, with this stream's hints); Delta ones decoded. */
+type Incoming = Buffer | Decoded<DeltaRequest>;
+type Call = grpc.ServerDuplexStream<Incoming, ResponsePieces>;
 
 const NO_CHUNKS: readonly Chunk[] = [];
 const NO_NAMES: ReadonlySet<string> = new Set();
@@ -35,6 +37,8 @@ export class AdsStream {
   private queue: AnyRequest[] | undefined = [];
   private closed = false;
   private wake: (() => void) | undefined;
+  /** SotW: the names regions last seen per type, to recognise a repeated list cheaply. */
+  private hints: Buffer[] = [];
 
   constructor(
     private readonly host: StreamHost,
@@ -42,7 +46,7 @@ export class AdsStream {
     readonly protocol: Protocol,
     readonly connectionId: string,
   ) {
-    call.on('data', (d: Decoded<AnyRequest>) => this.onData(d));
+    call.on('data', (d: Incoming) => this.onData(Buffer.isBuffer(d) ? decodeSotwRequest(d, this.hints) : d));
     call.on('end', () => this.close());
     call.on('error', () => this.close());
     call.on('cancelled', () => this.close());
@@ -187,11 +191,16 @@ export class AdsStream {
       // SotW: a stale request is ignored whole; the next one repeats the full subscription.
       if (stale) return;
       const reset = req.responseNonce === '' && st.requested;
-      // An ACK repeats the list byte for byte: one memcmp instead of decoding or hashing it.
-      if (!st.requested || reset || st.namesBytes === undefined || !st.namesBytes.equals(req.namesBytes)) {
+      // An ACK repeats the list byte for byte: the decoder hands back our own region for it
+      // (one memcmp there), so the list is neither decoded nor hashed again.
+      const same = st.namesBytes !== undefined && (st.namesBytes === req.namesBytes || st.namesBytes.equals(req.namesBytes));
+      if (!st.requested || reset || !same) {
         const list = this.host.sharedNames(req);
         st.replaceWith(list.names, list.star);
-        st.namesBytes = list.bytes;
+        if (st.namesBytes !== list.bytes) {
+          st.namesBytes = list.bytes;
+          this.hints = [...this.types.values()].flatMap((x) => (x.namesBytes && x.namesBytes.length > 0 ? [x.namesBytes] : []));
+        }
       }
       if (reset) st.base = undefined;
       st.requested = true;
@@ -251,6 +260,8 @@ export class AdsStream {
       let deadline = Infinity;
       let plan: Plan | undefined;
       let planState: TypeState | undefined;
+      /** Something is due but held back by an unanswered response: wake at the ACK deadline. */
+      let waitingOnAck = false;
       for (const t of PUSH_ORDER) {
         const st = this.types.get(t);
         if (!st) continue;
@@ -264,7 +275,10 @@ export class AdsStream {
           }
         }
         if (!st.pending(cur)) continue;
-        if (blocked) break;
+        if (blocked) {
+          waitingOnAck = true;
+          break;
+        }
         plan = this.protocol === 'sotw' ? planSotw(this.host.cache, st, cur) : planDelta(this.host.cache, st, cur);
         if (plan) {
           planState = st;
@@ -276,7 +290,9 @@ export class AdsStream {
         continue;
       }
       if (!awaiting && !this.anyPending()) this.settle();
-      await this.sleep(deadline - now);
+      // Without a held-back response there is nothing to time out: sleep until signalled
+      // (no timer per ACK round trip).
+      await this.sleep(waitingOnAck ? deadline - now : Infinity);
     }
   }
 

@@ -129,9 +129,33 @@ test('resource_names split by other fields still decode as one list, equal to th
   const b = decodeSotwRequest(joined);
   assert.ok(a.ok && b.ok);
   assert.deepEqual(a.req.resourceNames(), ['x', 'y']);
-  assert.equal(a.req.namesCount, 2);
+  assert.equal(a.req.namesCount(), 2);
   assert.ok(a.req.namesBytes.equals(b.req.namesBytes));
   assert.equal(decodeSotwRequest(Buffer.from([0x1a, 0x05, 0x61])).ok, false);
+});
+
+test('a names region equal to a hint is recognised as that hint; a longer, shorter or different one is decoded', () => {
+  const name = (n: string): Buffer => lenField(3, Buffer.from(n));
+  const hint = Buffer.concat([name('a'), name('b')]);
+  const req = (names: Buffer): Buffer => Buffer.concat([stringField(1, 'v1'), names, stringField(4, T.Endpoint), stringField(5, 'n')]);
+  const other = Buffer.concat([name('z')]);
+  const same = decodeSotwRequest(req(Buffer.from(hint)), [other, hint]);
+  assert.ok(same.ok);
+  assert.equal(same.req.namesBytes, hint, 'the hint itself stands for the list');
+  assert.deepEqual(same.req.resourceNames(), ['a', 'b']);
+  assert.equal(same.req.typeUrl, T.Endpoint);
+  assert.equal(same.req.responseNonce, 'n');
+  for (const names of [Buffer.concat([name('a'), name('b'), name('c')]), name('a'), Buffer.concat([name('a'), name('x')])]) {
+    const d = decodeSotwRequest(req(names), [hint]);
+    assert.ok(d.ok);
+    assert.notEqual(d.req.namesBytes, hint);
+    assert.ok(d.req.namesBytes.equals(names), `decoded ${d.req.resourceNames().join(',')}`);
+    assert.equal(d.req.typeUrl, T.Endpoint);
+  }
+  // A hint longer than the rest of the request never reads past it.
+  const cut = decodeSotwRequest(Buffer.concat([name('a')]), [hint]);
+  assert.ok(cut.ok);
+  assert.deepEqual(cut.req.resourceNames(), ['a']);
 });
 
 test('response pieces serialize to the same bytes as the joined response, in a reused scratch buffer', () => {
