@@ -378,7 +378,31 @@ class Sidecar {
   }
 }
 
-type ParentMsg = { cmd: 'start'; address: string; count: number; delta: boolean } | { cmd: 'stop' };
+type ParentMsg =
+  | { cmd: 'start'; address: string; count: number; delta: boolean }
+  | { cmd: 'stop' }
+  | { cmd: 'profile-start' }
+  | { cmd: 'profile-stop'; file: string };
+
+/** The V8 CPU profiler in this process (the bench's `--profile`), stopped by `profile-stop`. */
+let profiler: import('node:inspector/promises').Session | undefined;
+async function profileStart(): Promise<void> {
+  const { Session } = await import('node:inspector/promises');
+  profiler = new Session();
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+  await profiler.post('Profiler.start');
+}
+async function profileStop(file: string): Promise<void> {
+  if (!profiler) return;
+  const { profile } = await profiler.post('Profiler.stop');
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(file, JSON.stringify(profile));
+  profiler.disconnect();
+  profiler = undefined;
+  process.send?.({ profiled: file });
+}
 
 function main(): void {
   let sidecars: Sidecar[] = [];
@@ -406,6 +430,10 @@ function main(): void {
           ),
         );
       }
+    } else if (m.cmd === 'profile-start') {
+      void profileStart();
+    } else if (m.cmd === 'profile-stop') {
+      void profileStop(m.file);
     } else if (m.cmd === 'stop') {
       for (const s of sidecars) s.close();
       sidecars = [];

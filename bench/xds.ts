@@ -17,7 +17,7 @@ import type { ResourceTypeUrl } from '../src/xds/resource-types.js';
 import { XdsServer } from '../src/xds/server/server.js';
 import { MESH_1K, MeshWorkload } from './xds-workload.js';
 
-type Msg = { hello?: boolean; ready?: number; ms?: number; errors?: number; stopped?: boolean };
+type Msg = { hello?: boolean; ready?: number; ms?: number; errors?: number; stopped?: boolean; profiled?: string };
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -161,6 +161,7 @@ export async function main(args: readonly string[]): Promise<void> {
     log(`  warm-up endpoint changes (not in the percentiles): ${warmupMs.map((x) => x.toFixed(0)).join(' ')} ms`);
     const pi2 = args.indexOf('--profile');
     const profile = pi2 >= 0 ? await startProfile() : undefined;
+    if (profile) child.send({ cmd: 'profile-start' });
     const endpointMs: number[] = [];
     for (let i = 0; i < ENDPOINT_CHANGES; i++) {
       workload.changeOneEndpoint();
@@ -169,7 +170,12 @@ export async function main(args: readonly string[]): Promise<void> {
       endpointMs.push(out.ms);
       await sleep(50);
     }
-    if (profile) log(`  server CPU profile of the endpoint changes: ${await profile(args[pi2 + 1] ?? 'xds-endpoint.cpuprofile')}`);
+    if (profile) {
+      const file = args[pi2 + 1] ?? 'xds-endpoint.cpuprofile';
+      log(`  server CPU profile of the endpoint changes: ${await profile(file)}`);
+      child.send({ cmd: 'profile-stop', file: file.replace(/(\.cpuprofile)?$/, '.loadgen.cpuprofile') });
+      log(`  load generator CPU profile: ${(await waitFor(child, (m) => m.profiled !== undefined, 30_000)).profiled}`);
+    }
     log(`  endpoint change: ${endpointMs.map((x) => x.toFixed(0)).join(' ')} ms`);
 
     const allMs: number[] = [];

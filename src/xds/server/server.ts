@@ -12,6 +12,7 @@ import type { ResponsePieces } from '../cache/responses.js';
 import { createXdsMetrics, type XdsMetrics } from './metrics.js';
 import { adsServiceDefinition, type AdsServiceDefinition, type Decoded, type DeltaRequest, type SotwRequest } from './service.js';
 import { AdsStream } from './stream.js';
+import { tuneAdsSession } from './http2-tuning.js';
 import type { SharedNames, StreamHost } from './stream-host.js';
 import type {
   AuthContext,
@@ -115,6 +116,7 @@ export class XdsServer {
   /** Adds the ADS service to a grpc.Server (create it with ADS_SERVER_OPTIONS). */
   addTo(server: grpc.Server): void {
     const open = (protocol: 'sotw' | 'delta') => (call: grpc.ServerDuplexStream<Decoded<SotwRequest | DeltaRequest>, ResponsePieces>) => {
+      tuneAdsSession(call);
       new AdsStream(this.host, call, protocol, `${protocol}-${++this.nextConnection}`);
     };
     server.addService(adsServiceDefinition as unknown as AdsServiceDefinition, {

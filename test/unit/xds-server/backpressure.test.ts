@@ -4,6 +4,7 @@ import * as http2 from 'node:http2';
 import { messageType } from '../../../src/xds/protos.js';
 import { SOTW_PATH } from '../../../src/xds/server/service.js';
 import { AdsClient, T, nodeOf, startServer } from './helpers.js';
+import { ADS_MAX_FRAME_BYTES, ADS_WINDOW_BYTES } from '../../../src/xds/server/http2-tuning.js';
 import type { GeneratedResources } from '../../../src/xds/server/types.js';
 import type { EnvoyObject } from '../../../src/xds/resource-types.js';
 
@@ -59,6 +60,34 @@ test('a client that never reads does not delay another client, and its pushes co
   } finally {
     stuck.close();
     good.close();
+    await server.close();
+  }
+});
+
+test('ADS connections advertise 1 MB flow-control windows and 64 KB frames (grpc-js leaves Node\'s 64 KB / 16 KB)', async () => {
+  const { server, address } = await startServer({ generate: () => ({ [T.Cluster]: [Object.freeze([Object.freeze({ name: 'c', type: 'STATIC', connect_timeout: '1s' })])] }) });
+  const session = http2.connect(`http://${address}`);
+  try {
+    const stream = session.request({ ':method': 'POST', ':path': SOTW_PATH, 'content-type': 'application/grpc', te: 'trailers' });
+    const R = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+    // A request over 64 KB: more than Node's default window, in frames larger than 16 KB.
+    const names = Array.from({ length: 3000 }, (_, i) => `outbound|80||svc-${i}.ns-${i % 20}.svc.cluster.local`);
+    const body = Buffer.from(R.encode(R.fromObject({ node: nodeOf('tuned'), type_url: T.Cluster, resource_names: names })).finish());
+    assert.ok(body.length > 64 * 1024);
+    const head = Buffer.alloc(5);
+    head.writeUInt32BE(body.length, 1);
+    stream.write(Buffer.concat([head, body]));
+    const got = await new Promise<Buffer>((resolve, reject) => {
+      stream.once('data', resolve);
+      stream.once('error', reject);
+      setTimeout(() => reject(new Error('no response')), 5000);
+    });
+    assert.ok(got.length > 5, 'the server answered the oversized first request');
+    assert.equal(session.remoteSettings.initialWindowSize, ADS_WINDOW_BYTES);
+    assert.equal(session.remoteSettings.maxFrameSize, ADS_MAX_FRAME_BYTES);
+    assert.equal(server.syncStatus().length, 1);
+  } finally {
+    session.destroy();
     await server.close();
   }
 });
