@@ -37,6 +37,8 @@ export class AdsStream {
   private queue: AnyRequest[] | undefined = [];
   private closed = false;
   private wake: (() => void) | undefined;
+  /** Resolves the write in flight (one at a time). */
+  private writeDone: (() => void) | undefined;
   /** SotW: the names regions last seen per type, to recognise a repeated list cheaply. */
   private hints: Buffer[] = [];
 
@@ -157,7 +159,12 @@ export class AdsStream {
 
   private state(t: ResourceTypeUrl): TypeState {
     let st = this.types.get(t);
-    if (!st) this.types.set(t, (st = new TypeState(t)));
+    if (!st) {
+      // Keyed by our own constant, not the request's copy of the string: the pump looks
+      // types up by PUSH_ORDER on every wake, and identical string objects compare at once.
+      const key = PUSH_ORDER.find((x) => x === t) ?? t;
+      this.types.set(key, (st = new TypeState(key)));
+    }
     return st;
   }
 
@@ -214,7 +221,23 @@ export class AdsStream {
       st.subscribe(req.subscribe, this.intern(t));
       st.unsubscribe(req.unsubscribe);
     }
-    this.signal();
+    this.afterRequest();
+  }
+
+  /**
+   * Wakes the pump only when a response may be due; a plain ACK that leaves nothing to send
+   * settles the waiting pushes here (the common case: one per proxy per push).
+   */
+  private afterRequest(): void {
+    let awaiting = false;
+    for (const [t, st] of this.types) {
+      if (st.pending(this.current[t] ?? NO_CHUNKS)) {
+        this.signal();
+        return;
+      }
+      if (st.awaitingAck) awaiting = true;
+    }
+    if (!awaiting) this.settle();
   }
 
   private onNack(st: TypeState, err: ErrorDetail): void {
@@ -330,16 +353,15 @@ export class AdsStream {
   private write(buf: ResponsePieces): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
-      let done = false;
       const finish = (): void => {
-        if (done) return;
-        done = true;
-        this.call.off('close', finish);
+        if (this.writeDone !== finish) return;
+        this.writeDone = undefined;
         resolve();
       };
-      this.call.once('close', finish);
+      // close() finishes it too (grpc-js may never call back once the stream is gone).
+      this.writeDone = finish;
       try {
-        this.call.write(buf, () => finish());
+        this.call.write(buf, finish);
       } catch {
         finish();
       }
@@ -350,6 +372,7 @@ export class AdsStream {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.writeDone?.();
     this.signal();
     for (const w of this.waiters) w.resolve(false);
     this.waiters = [];
