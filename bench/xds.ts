@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime] [--profile FILE]`: the ADS server under the "mesh-1k" workload
+ * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime] [--profile FILE] [--runs N]`: the ADS server under the "mesh-1k" workload
  * (run with bin/meshd's malloc environment and node flags unless `--no-meshd-runtime`)
  * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
  * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
@@ -95,6 +95,8 @@ const ENDPOINT_CHANGES = 40;
 
 /** Runs the bench; prints `key value` lines (and a JSON line with `--json`). */
 export async function main(args: readonly string[]): Promise<void> {
+  const ri = args.indexOf('--runs');
+  if (ri >= 0) return repeated(args.filter((_, i) => i !== ri && i !== ri + 1), Number(args[ri + 1]));
   if (!args.includes('--no-meshd-runtime')) {
     const code = await underMeshdRuntime();
     if (code !== undefined) {
@@ -233,6 +235,35 @@ export async function main(args: readonly string[]): Promise<void> {
     child.kill();
     await server.close();
   }
+}
+
+/**
+ * `--runs N`: the whole bench N times, each in a fresh process (sequentially); prints each
+ * run's JSON, then per key the median and range, and with `--json` a last line of medians
+ * (plus `xds.runs`). One run's p99 is nearly its maximum, so on a noisy machine the median
+ * of several runs is the figure to report.
+ */
+async function repeated(args: readonly string[], runs: number): Promise<void> {
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive integer');
+  const here = dirname(fileURLToPath(import.meta.url));
+  const rows: Record<string, number>[] = [];
+  for (let i = 0; i < runs; i++) {
+    const child = spawn(process.execPath, [join(here, 'index.js'), 'xds', ...args.filter((a) => a !== '--json'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+    if (code !== 0) throw new Error(`xds bench run ${i + 1} exited with ${code}`);
+    const last = out.trim().split('\n').pop() ?? '';
+    rows.push(JSON.parse(last) as Record<string, number>);
+    process.stderr.write(`run ${i + 1}/${runs}: ${last}\n`);
+  }
+  const median: Record<string, number> = { 'xds.runs': runs };
+  for (const k of Object.keys(rows[0]!)) {
+    const v = rows.map((r) => r[k]!).sort((a, b) => a - b);
+    median[k] = v.length % 2 === 1 ? v[(v.length - 1) / 2]! : round((v[v.length / 2 - 1]! + v[v.length / 2]!) / 2, 2);
+    console.log(`${k} ${median[k]} (min ${v[0]}, max ${v[v.length - 1]})`);
+  }
+  if (args.includes('--json')) console.log(JSON.stringify(median));
 }
 
 /** Starts the V8 CPU profiler in this process; the returned function stops it and writes the profile to `file`. */
