@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime] [--profile FILE] [--runs N]`: the ADS server under the "mesh-1k" workload
+ * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime] [--profile FILE [--profile-phase endpoint|all]] [--runs N]`: the ADS server under the "mesh-1k" workload
  * (run with bin/meshd's malloc environment and node flags unless `--no-meshd-runtime`)
  * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
  * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
@@ -162,36 +162,45 @@ export async function main(args: readonly string[]): Promise<void> {
     }
     log(`  warm-up endpoint changes (not in the percentiles): ${warmupMs.map((x) => x.toFixed(0)).join(' ')} ms`);
     const pi2 = args.indexOf('--profile');
-    const profile = pi2 >= 0 ? await startProfile() : undefined;
-    if (profile) child.send({ cmd: 'profile-start' });
-    const endpointMs: number[] = [];
-    for (let i = 0; i < ENDPOINT_CHANGES; i++) {
-      workload.changeOneEndpoint();
-      const out = await server.push();
-      if (!out.converged) log(`  endpoint change ${i} did not converge`);
-      endpointMs.push(out.ms);
-      await sleep(50);
-    }
-    if (profile) {
-      const file = args[pi2 + 1] ?? 'xds-endpoint.cpuprofile';
-      log(`  server CPU profile of the endpoint changes: ${await profile(file)}`);
-      child.send({ cmd: 'profile-stop', file: file.replace(/(\.cpuprofile)?$/, '.loadgen.cpuprofile') });
+    const pp = args.indexOf('--profile-phase');
+    const profilePhase = pp >= 0 ? args[pp + 1] : 'endpoint';
+    const profileFile = args[pi2 + 1] ?? 'xds.cpuprofile';
+    /** Profiles one phase (server and load generator) when `--profile` asks for it. */
+    const profiled = async (phase: string, run: () => Promise<void>): Promise<void> => {
+      if (pi2 < 0 || phase !== profilePhase) return run();
+      const stop = await startProfile();
+      child.send({ cmd: 'profile-start' });
+      await run();
+      log(`  server CPU profile of the ${phase} changes: ${await stop(profileFile)}`);
+      child.send({ cmd: 'profile-stop', file: profileFile.replace(/(\.cpuprofile)?$/, '.loadgen.cpuprofile') });
       log(`  load generator CPU profile: ${(await waitFor(child, (m) => m.profiled !== undefined, 30_000)).profiled}`);
-    }
+    };
+    const endpointMs: number[] = [];
+    await profiled('endpoint', async () => {
+      for (let i = 0; i < ENDPOINT_CHANGES; i++) {
+        workload.changeOneEndpoint();
+        const out = await server.push();
+        if (!out.converged) log(`  endpoint change ${i} did not converge`);
+        endpointMs.push(out.ms);
+        await sleep(50);
+      }
+    });
     log(`  endpoint change: ${endpointMs.map((x) => x.toFixed(0)).join(' ')} ms`);
 
     const allMs: number[] = [];
     const cpuS: number[] = [];
-    for (let i = 0; i < Math.max(10, reps / 2); i++) {
-      workload.changeOneCluster();
-      const c0 = process.cpuUsage();
-      const out = await server.push();
-      const c = process.cpuUsage(c0);
-      if (!out.converged) log(`  all-proxy change ${i} did not converge`);
-      allMs.push(out.ms);
-      cpuS.push((c.user + c.system) / 1e6);
-      await sleep(100);
-    }
+    await profiled('all', async () => {
+      for (let i = 0; i < Math.max(10, reps / 2); i++) {
+        workload.changeOneCluster();
+        const c0 = process.cpuUsage();
+        const out = await server.push();
+        const c = process.cpuUsage(c0);
+        if (!out.converged) log(`  all-proxy change ${i} did not converge`);
+        allMs.push(out.ms);
+        cpuS.push((c.user + c.system) / 1e6);
+        await sleep(100);
+      }
+    });
     log(`  all-proxy change (one cluster → full CDS to every sidecar): ${allMs.map((x) => x.toFixed(0)).join(' ')} ms`);
 
     const routeMs: number[] = [];
