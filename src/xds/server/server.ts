@@ -8,10 +8,9 @@ import { createServer, type Server as NetServer } from 'node:net';
 import { SHORT_NAME, type ResourceTypeUrl } from '../resource-types.js';
 import { ConsistencyChecker } from '../cache/consistency.js';
 import { ResourceCache } from '../cache/resource-cache.js';
-import type { ResponsePieces } from '../cache/responses.js';
 import { createXdsMetrics, type XdsMetrics } from './metrics.js';
-import { adsServiceDefinition, type AdsServiceDefinition, type Decoded, type DeltaRequest, type SotwRequest } from './service.js';
-import { AdsStream } from './stream.js';
+import { adsServiceDefinition, type AdsServiceDefinition } from './service.js';
+import { AdsStream, type AdsCall } from './stream.js';
 import { tuneAdsSession } from './http2-tuning.js';
 import type { SharedNames, StreamHost } from './stream-host.js';
 import type {
@@ -115,7 +114,7 @@ export class XdsServer {
 
   /** Adds the ADS service to a grpc.Server (create it with ADS_SERVER_OPTIONS). */
   addTo(server: grpc.Server): void {
-    const open = (protocol: 'sotw' | 'delta') => (call: grpc.ServerDuplexStream<Decoded<SotwRequest | DeltaRequest>, ResponsePieces>) => {
+    const open = (protocol: 'sotw' | 'delta') => (call: AdsCall) => {
       tuneAdsSession(call);
       new AdsStream(this.host, call, protocol, `${protocol}-${++this.nextConnection}`);
     };

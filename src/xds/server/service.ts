@@ -72,7 +72,7 @@ function decodeWith(name: string, buf: Buffer): Rec {
 
 /**
  * Decodes DiscoveryRequest bytes by hand (envelope only); never throws. `hints` are names
- * regions this stream sent before (one per type): when the request's names region is
+ * regions the same client sent before on this stream (one per type): when the request's names region is
  * byte-identical to one of them — every ACK repeats its list — it is recognised with one
  * comparison instead of walking a thousand names, and `namesBytes` is that hint itself.
  */

@@ -19,7 +19,9 @@ type Protocol = 'sotw' | 'delta';
 type AnyRequest = SotwRequest | DeltaRequest;
 /** SotW requests arrive as bytes (decoded here, with this stream's hints); Delta ones decoded. */
 type Incoming = Buffer | Decoded<DeltaRequest>;
-type Call = grpc.ServerDuplexStream<Incoming, ResponsePieces>;
+/** The grpc-js call of an ADS stream, as the service definition in service.ts shapes it. */
+export type AdsCall = grpc.ServerDuplexStream<Incoming, ResponsePieces>;
+type Call = AdsCall;
 
 const NO_CHUNKS: readonly Chunk[] = [];
 const NO_NAMES: ReadonlySet<string> = new Set();
