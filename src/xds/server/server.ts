@@ -52,6 +52,8 @@ export class XdsServer {
   private readonly rejected: Rejection[] = [];
   private readonly counters: MutableCounters = { staleNonces: 0, unknownTypes: 0, malformed: 0, nacks: 0, responses: 0, inconsistent: 0 };
   private readonly namePool = new Map<string, SharedNames>();
+  private readonly subscriptionPool = new Map<string, ReadonlySet<string>>();
+  private subscriptionPoolChars = 0;
   private seq = 0;
   private nextConnection = 0;
   private grpcServer: grpc.Server | undefined;
@@ -86,6 +88,21 @@ export class XdsServer {
           // Bounded: streams keep their own reference, so clearing only loses sharing.
           if (this.namePool.size >= 4096) this.namePool.clear();
           if (digest !== '') this.namePool.set(digest, hit);
+        }
+        return hit;
+      },
+      sharedSubscription: (typeUrl, names, intern) => {
+        const key = `${typeUrl}\n${names.join('\n')}`;
+        let hit = this.subscriptionPool.get(key);
+        if (!hit) {
+          hit = new Set(names.map(intern));
+          // Bounded by key bytes: streams keep their own reference, so clearing only loses sharing.
+          if (this.subscriptionPoolChars + key.length > 8 * 1024 * 1024) {
+            this.subscriptionPool.clear();
+            this.subscriptionPoolChars = 0;
+          }
+          this.subscriptionPool.set(key, hit);
+          this.subscriptionPoolChars += key.length;
         }
         return hit;
       },

@@ -32,6 +32,12 @@ export interface StreamHost {
    * `bytes` is an owned copy of the raw names, to recognise the list when it is repeated.
    */
   sharedNames(req: SotwRequest): SharedNames;
+  /**
+   * The Set of a Delta stream's first named subscription for a type, shared by every stream
+   * whose first subscription listed the same names in the same order (names interned with
+   * `intern`). Never mutated: subscription changes replace a stream's Set.
+   */
+  sharedSubscription(typeUrl: ResourceTypeUrl, names: readonly string[], intern: (n: string) => string): ReadonlySet<string>;
   onResponse(typeUrl: ResourceTypeUrl): void;
   onReady(stream: AdsStream): void;
   onClose(stream: AdsStream): void;

@@ -11,7 +11,7 @@ import type { Chunk } from '../cache/resource-cache.js';
 import { deltaResponsePieces, responsePieces, sotwResponsePieces, type ResponsePieces } from '../cache/responses.js';
 import { nodeInfoOf, proxyInfoOf } from './node.js';
 import { decodeSotwRequest, type Decoded, type DeltaRequest, type ErrorDetail, type SotwRequest } from './service.js';
-import { TypeState, planDelta, planSotw, type Plan } from './type-state.js';
+import { TypeState, WILDCARD, planDelta, planSotw, type Plan } from './type-state.js';
 import type { StreamHost } from './stream-host.js';
 import type { ConnectedProxy, GeneratedResources, ProxySyncStatus, TypeSyncStatus } from './types.js';
 
@@ -215,12 +215,18 @@ export class AdsStream {
       st.requested = true;
     } else {
       // Delta: subscription changes apply even with a stale nonce (they are not repeated).
+      let subscribed = false;
       if (!st.requested) {
         st.requested = true;
         if (req.initialVersions.size > 0) st.initialVersions = req.initialVersions;
         if (req.subscribe.length === 0) st.replaceWith(NO_NAMES, false);
+        else if (!req.subscribe.includes(WILDCARD)) {
+          // A first list of names (1,000 EDS names per sidecar) is the same for many streams: share its Set.
+          st.replaceWith(this.host.sharedSubscription(t, req.subscribe, this.intern(t)), false);
+          subscribed = true;
+        }
       }
-      st.subscribe(req.subscribe, this.intern(t));
+      if (!subscribed) st.subscribe(req.subscribe, this.intern(t));
       st.unsubscribe(req.unsubscribe);
     }
     this.afterRequest();

@@ -137,3 +137,37 @@ test('Delta: NACK recorded, not resent; the next version is sent in full', async
     await server.close();
   }
 });
+
+test('Delta: two streams with the same first subscription stay independent (the shared list is never mutated)', async () => {
+  let res: GeneratedResources = baseResources();
+  const { server, address } = await startServer({ generate: () => res });
+  const a = new AdsClient(address, true);
+  const b = new AdsClient(address, true);
+  try {
+    for (const [c, name] of [[a, 'app-a'], [b, 'app-b']] as const) {
+      c.send({ node: nodeOf(name), type_url: T.Cluster });
+      ack(c, T.Cluster, (await c.next()).nonce);
+      c.send({ type_url: T.Endpoint, resource_names_subscribe: ['a', 'b'] });
+      const e = await c.next();
+      assert.deepEqual(e.names, ['a', 'b']);
+      ack(c, T.Endpoint, e.nonce);
+    }
+    // a drops b, then b adds a name: neither change may reach the other stream.
+    a.send({ type_url: T.Endpoint, resource_names_unsubscribe: ['b'] });
+    assert.equal(await a.none(200), undefined);
+    b.send({ type_url: T.Endpoint, resource_names_subscribe: ['late'] });
+    assert.equal(await b.none(200), undefined);
+    res = { ...res, [T.Cluster]: [Object.freeze([cluster('a'), cluster('b'), cluster('late')])], [T.Endpoint]: [Object.freeze([cla('a', '10.9.9.9'), cla('b', '10.8.8.8'), cla('late')])] };
+    void server.push();
+    for (const c of [a, b]) ack(c, T.Cluster, (await c.next()).nonce);
+    const ea = await a.next();
+    assert.equal(ea.typeUrl, T.Endpoint);
+    assert.deepEqual(ea.names, ['a'], 'a unsubscribed b and never asked for late');
+    const eb = await b.next();
+    assert.deepEqual([...eb.names].sort(), ['a', 'b', 'late'], 'b kept b and added late');
+  } finally {
+    a.close();
+    b.close();
+    await server.close();
+  }
+});
