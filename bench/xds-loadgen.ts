@@ -10,6 +10,7 @@ import { messageType } from '../src/xds/protos.js';
 import { ResourceType as T } from '../src/xds/resource-types.js';
 import { lenField, stringField } from '../src/xds/cache/proto-wire.js';
 import { DELTA_PATH, SOTW_PATH } from '../src/xds/server/service.js';
+import { startCpuProfile } from './cpu-profile.js';
 
 const fid = (type: string, field: string): number => {
   const f = messageType(type).fields[field];
@@ -384,25 +385,8 @@ type ParentMsg =
   | { cmd: 'profile-start' }
   | { cmd: 'profile-stop'; file: string };
 
-/** The V8 CPU profiler in this process (the bench's `--profile`), stopped by `profile-stop`. */
-let profiler: import('node:inspector/promises').Session | undefined;
-async function profileStart(): Promise<void> {
-  const { Session } = await import('node:inspector/promises');
-  profiler = new Session();
-  profiler.connect();
-  await profiler.post('Profiler.enable');
-  await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
-  await profiler.post('Profiler.start');
-}
-async function profileStop(file: string): Promise<void> {
-  if (!profiler) return;
-  const { profile } = await profiler.post('Profiler.stop');
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(file, JSON.stringify(profile));
-  profiler.disconnect();
-  profiler = undefined;
-  process.send?.({ profiled: file });
-}
+/** Stops the profiler started by `profile-start` (the bench's `--profile`). */
+let stopProfile: ((file: string) => Promise<string>) | undefined;
 
 function main(): void {
   let sidecars: Sidecar[] = [];
@@ -431,9 +415,11 @@ function main(): void {
         );
       }
     } else if (m.cmd === 'profile-start') {
-      void profileStart();
+      void startCpuProfile().then((stop) => (stopProfile = stop));
     } else if (m.cmd === 'profile-stop') {
-      void profileStop(m.file);
+      const stop = stopProfile;
+      stopProfile = undefined;
+      void stop?.(m.file).then((file) => process.send?.({ profiled: file }));
     } else if (m.cmd === 'stop') {
       for (const s of sidecars) s.close();
       sidecars = [];

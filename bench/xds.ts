@@ -16,6 +16,7 @@ import { Registry } from 'prom-client';
 import type { ResourceTypeUrl } from '../src/xds/resource-types.js';
 import { XdsServer } from '../src/xds/server/server.js';
 import { MESH_1K, MeshWorkload } from './xds-workload.js';
+import { startCpuProfile } from './cpu-profile.js';
 
 type Msg = { hello?: boolean; ready?: number; ms?: number; errors?: number; stopped?: boolean; profiled?: string };
 
@@ -168,7 +169,7 @@ export async function main(args: readonly string[]): Promise<void> {
     /** Profiles one phase (server and load generator) when `--profile` asks for it. */
     const profiled = async (phase: string, run: () => Promise<void>): Promise<void> => {
       if (pi2 < 0 || phase !== profilePhase) return run();
-      const stop = await startProfile();
+      const stop = await startCpuProfile();
       child.send({ cmd: 'profile-start' });
       await run();
       log(`  server CPU profile of the ${phase} changes: ${await stop(profileFile)}`);
@@ -273,23 +274,6 @@ async function repeated(args: readonly string[], runs: number): Promise<void> {
     console.log(`${k} ${median[k]} (min ${v[0]}, max ${v[v.length - 1]})`);
   }
   if (args.includes('--json')) console.log(JSON.stringify(median));
-}
-
-/** Starts the V8 CPU profiler in this process; the returned function stops it and writes the profile to `file`. */
-async function startProfile(): Promise<(file: string) => Promise<string>> {
-  const { Session } = await import('node:inspector/promises');
-  const { writeFile } = await import('node:fs/promises');
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: 200 });
-  await session.post('Profiler.start');
-  return async (file) => {
-    const { profile } = await session.post('Profiler.stop');
-    await writeFile(file, JSON.stringify(profile));
-    session.disconnect();
-    return file;
-  };
 }
 
 function round(x: number, digits: number): number {

@@ -29,8 +29,6 @@ export interface SotwRequest {
   readonly typeUrl: string;
   readonly responseNonce: string;
   readonly errorDetail?: ErrorDetail;
-  /** How many names the list holds, counted on first call. */
-  namesCount(): number;
   /**
    * The raw `resource_names` fields (a view into the request: compare, never keep). An ACK
    * repeats them byte for byte, so a stream compares them with the last list it decoded.
@@ -164,9 +162,6 @@ export function decodeSotwRequest(buf: Buffer, hints: readonly Buffer[] = []): D
         typeUrl,
         responseNonce,
         errorDetail,
-        namesCount(): number {
-          return this.resourceNames().length;
-        },
         namesBytes: namesRegion,
         namesDigest(): string {
           namesDigest ??= namesRegion.length === 0 ? '' : createHash('sha1').update(namesRegion).digest('base64');

@@ -21,7 +21,6 @@ type AnyRequest = SotwRequest | DeltaRequest;
 type Incoming = Buffer | Decoded<DeltaRequest>;
 /** The grpc-js call of an ADS stream, as the service definition in service.ts shapes it. */
 export type AdsCall = grpc.ServerDuplexStream<Incoming, ResponsePieces>;
-type Call = AdsCall;
 
 const NO_CHUNKS: readonly Chunk[] = [];
 const NO_NAMES: ReadonlySet<string> = new Set();
@@ -46,7 +45,7 @@ export class AdsStream {
 
   constructor(
     private readonly host: StreamHost,
-    private readonly call: Call,
+    private readonly call: AdsCall,
     readonly protocol: Protocol,
     readonly connectionId: string,
   ) {
@@ -237,15 +236,8 @@ export class AdsStream {
    * settles the waiting pushes here (the common case: one per proxy per push).
    */
   private afterRequest(): void {
-    let awaiting = false;
-    for (const [t, st] of this.types) {
-      if (st.pending(this.current[t] ?? NO_CHUNKS)) {
-        this.signal();
-        return;
-      }
-      if (st.awaitingAck) awaiting = true;
-    }
-    if (!awaiting) this.settle();
+    if (this.anyPending()) this.signal();
+    else if (!this.anyAwaiting()) this.settle();
   }
 
   private onNack(st: TypeState, err: ErrorDetail): void {
@@ -325,6 +317,11 @@ export class AdsStream {
       // (no timer per ACK round trip).
       await this.sleep(waitingOnAck ? deadline - now : Infinity);
     }
+  }
+
+  private anyAwaiting(): boolean {
+    for (const st of this.types.values()) if (st.awaitingAck) return true;
+    return false;
   }
 
   private anyPending(): boolean {

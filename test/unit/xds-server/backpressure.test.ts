@@ -4,7 +4,7 @@ import * as http2 from 'node:http2';
 import { messageType } from '../../../src/xds/protos.js';
 import { SOTW_PATH } from '../../../src/xds/server/service.js';
 import { AdsClient, T, nodeOf, startServer } from './helpers.js';
-import { ADS_MAX_FRAME_BYTES, ADS_WINDOW_BYTES } from '../../../src/xds/server/http2-tuning.js';
+import { ADS_MAX_FRAME_BYTES, ADS_WINDOW_BYTES, sessionOf, tuneAdsSession } from '../../../src/xds/server/http2-tuning.js';
 import type { GeneratedResources } from '../../../src/xds/server/types.js';
 import type { EnvoyObject } from '../../../src/xds/resource-types.js';
 
@@ -89,5 +89,12 @@ test('ADS connections advertise 1 MB flow-control windows and 64 KB frames (grpc
   } finally {
     session.destroy();
     await server.close();
+  }
+});
+
+test('a call without the expected grpc-js shape is left untuned, without an error', () => {
+  for (const call of [undefined, {}, { call: {} }, { call: { stream: {} } }, { call: { nextCall: { stream: { session: {} } } } }]) {
+    assert.equal(sessionOf(call), undefined);
+    assert.equal(tuneAdsSession(call), false);
   }
 });
