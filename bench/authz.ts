@@ -46,6 +46,7 @@ export function benchSnapshot(policies: readonly AuthorizationPolicy[], generati
   return {
     generation, config: DEFAULT_MESH_CONFIG, namespaces: [], services: [], workloads: [BENCH_WORKLOAD],
     peerAuthentications: [], authorizationPolicies: policies.map((p) => ({ ...p })),
+    routeSets: [], destinationRules: [], serviceEntries: [], sidecars: [],
   };
 }
 

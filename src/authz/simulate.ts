@@ -48,6 +48,7 @@ export function snapshotFromPolicies(input: PolicyInput): { snapshot: MeshSnapsh
     workloads: [...input.workloads],
     peerAuthentications: pas.sort(byNsName),
     authorizationPolicies: aps.sort(byNsName),
+    routeSets: [], destinationRules: [], serviceEntries: [], sidecars: [],
   };
   return { snapshot, diagnostics };
 }

@@ -4,6 +4,7 @@
  */
 import type { AuthorizationPolicy, Diagnostic, Namespace, PeerAuthentication, Service, Workload } from '../model/types.js';
 import type { ParseContext, ParseResult } from '../model/parse-result.js';
+import type { DestinationRule, RouteSet, ServiceEntry, SidecarScope } from '../model/traffic.js';
 import { DEFAULT_MESH_CONFIG } from '../model/types.js';
 import { parseAuthorizationPolicy, parsePeerAuthentication } from '../authz/index.js';
 import { isRecord } from './fields.js';
@@ -20,7 +21,12 @@ export type MeshObject =
   | { readonly kind: 'Service'; readonly value: Service }
   | { readonly kind: 'WorkloadEntry'; readonly value: Workload }
   | { readonly kind: 'PeerAuthentication'; readonly value: PeerAuthentication }
-  | { readonly kind: 'AuthorizationPolicy'; readonly value: AuthorizationPolicy };
+  | { readonly kind: 'AuthorizationPolicy'; readonly value: AuthorizationPolicy }
+  // The traffic kinds (src/model/traffic.ts); VirtualService and the Gateway API routes share one model.
+  | { readonly kind: 'VirtualService' | 'HTTPRoute' | 'GRPCRoute'; readonly value: RouteSet }
+  | { readonly kind: 'DestinationRule'; readonly value: DestinationRule }
+  | { readonly kind: 'ServiceEntry'; readonly value: ServiceEntry }
+  | { readonly kind: 'Sidecar'; readonly value: SidecarScope };
 
 /** Identity of an object across versions: `Service/production/backend`, `Namespace//prod`. */
 export type ObjectKey = string;

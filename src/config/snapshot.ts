@@ -1,5 +1,6 @@
 /** Building the immutable MeshSnapshot from validated objects. */
 import type { AuthorizationPolicy, MeshConfig, MeshSnapshot, Namespace, ObjectMeta, PeerAuthentication, Service, Workload } from '../model/types.js';
+import type { DestinationRule, RouteSet, ServiceEntry, SidecarScope } from '../model/traffic.js';
 import { keyOf, type MeshObject } from './parse.js';
 
 /** Freezes an object graph in place (plain data only) and returns it. */
@@ -33,6 +34,10 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
   const workloads: Workload[] = [];
   const peerAuthentications: PeerAuthentication[] = [];
   const authorizationPolicies: AuthorizationPolicy[] = [];
+  const routeSets: RouteSet[] = [];
+  const destinationRules: DestinationRule[] = [];
+  const serviceEntries: ServiceEntry[] = [];
+  const sidecars: SidecarScope[] = [];
   for (const o of objects) {
     const k = keyOf(o);
     if (seen.has(k)) continue;
@@ -43,6 +48,10 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
       case 'WorkloadEntry': workloads.push(o.value); break;
       case 'PeerAuthentication': peerAuthentications.push(o.value); break;
       case 'AuthorizationPolicy': authorizationPolicies.push(o.value); break;
+      case 'VirtualService': case 'HTTPRoute': case 'GRPCRoute': routeSets.push(o.value); break;
+      case 'DestinationRule': destinationRules.push(o.value); break;
+      case 'ServiceEntry': serviceEntries.push(o.value); break;
+      case 'Sidecar': sidecars.push(o.value); break;
     }
   }
   return deepFreeze({
@@ -53,5 +62,9 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
     workloads: workloads.sort(byNsName),
     peerAuthentications: peerAuthentications.sort(byNsName),
     authorizationPolicies: authorizationPolicies.sort(byNsName),
+    routeSets: routeSets.sort(byNsName),
+    destinationRules: destinationRules.sort(byNsName),
+    serviceEntries: serviceEntries.sort(byNsName),
+    sidecars: sidecars.sort(byNsName),
   });
 }

@@ -3,6 +3,8 @@
  * produce it; translation consumes it. Nothing here knows about Envoy.
  */
 
+import type { DestinationRule, Locality, OutboundTrafficMode, RouteSet, ServiceEntry, SidecarScope } from './traffic.js';
+
 export type Labels = Readonly<Record<string, string>>;
 
 /** Where an object came from: a file path (file store) or `k8s`. */
@@ -68,6 +70,10 @@ export interface Workload {
   readonly outboundAddress?: string;
   /** Kubernetes Pod phase/readiness; file-store workloads are always ready. */
   readonly ready: boolean;
+  /** WorkloadEntry `locality`, or the Pod's node topology labels (locality-aware load balancing). */
+  readonly locality?: Locality;
+  /** WorkloadEntry `weight` (load-balancing weight among a service's endpoints). */
+  readonly weight?: number;
 }
 
 export interface Namespace {
@@ -147,6 +153,11 @@ export interface MeshConfig {
   readonly domainSuffix: string;
   /** ext_authz providers by name, for CUSTOM AuthorizationPolicies. */
   readonly extensionProviders: readonly ExtAuthzProvider[];
+  /**
+   * Istio's mesh-wide `outboundTrafficPolicy.mode`: calls to hosts outside the registry pass
+   * through (ALLOW_ANY, the default) or are refused (REGISTRY_ONLY). A Sidecar may override it.
+   */
+  readonly outboundTrafficPolicy: OutboundTrafficMode;
 }
 
 export interface ExtAuthzProvider {
@@ -161,6 +172,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({
   rootNamespace: 'istio-system',
   domainSuffix: 'cluster.local',
   extensionProviders: [],
+  outboundTrafficPolicy: 'ALLOW_ANY',
 });
 
 /**
@@ -176,6 +188,11 @@ export interface MeshSnapshot {
   readonly workloads: readonly Workload[];
   readonly peerAuthentications: readonly PeerAuthentication[];
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
+  /** VirtualServices and Gateway API HTTPRoutes/GRPCRoutes, in one route model (src/model/traffic.ts). */
+  readonly routeSets: readonly RouteSet[];
+  readonly destinationRules: readonly DestinationRule[];
+  readonly serviceEntries: readonly ServiceEntry[];
+  readonly sidecars: readonly SidecarScope[];
 }
 
 /** A problem with one object, as data: the file (or `k8s`), the object and the field. */
