@@ -50,6 +50,12 @@ export interface QueryParamMatch {
 export interface HttpMatch {
   readonly name?: string;
   readonly uri?: StringMatch;
+  /**
+   * With a `prefix` uri: match whole path segments only (Gateway API `PathPrefix`: `/foo`
+   * matches `/foo` and `/foo/x`, not `/foobar`; Envoy `path_separated_prefix`). The prefix
+   * never ends in `/` unless it is `/` itself (which matches everything either way).
+   */
+  readonly pathSeparatedPrefix?: boolean;
   readonly ignoreUriCase: boolean;
   readonly scheme?: StringMatch;
   readonly method?: StringMatch;
@@ -104,8 +110,12 @@ export interface Redirect {
   /** Replaces the whole path, or only the matched prefix. */
   readonly path?: { readonly type: 'full' | 'prefix'; readonly value: string };
   readonly authority?: string;
-  /** A fixed port, or the scheme's default (`derivePort: FROM_PROTOCOL_DEFAULT`). */
-  readonly port?: number | 'from-protocol-default';
+  /**
+   * A fixed port, the scheme's default (`derivePort: FROM_PROTOCOL_DEFAULT`), or the port the
+   * request came in on (`derivePort: FROM_REQUEST_PORT`, the Gateway API default without a
+   * scheme: translation writes the route's own port, as Envoy cannot derive it).
+   */
+  readonly port?: number | 'from-protocol-default' | 'from-request-port';
   readonly scheme?: string;
   /** 301 (default), 302, 303, 307, 308. */
   readonly code: number;
