@@ -12,8 +12,15 @@ import { peekIdentity } from './meta.js';
 import { parseNamespace } from './namespace.js';
 import { type ParseOptions, parseService } from './service.js';
 import { parseWorkloadEntry } from './workload-entry.js';
+import { parseDestinationRule } from './traffic/destination-rule.js';
+import { parseGrpcRoute } from './traffic/grpc-route.js';
+import { parseHttpRoute } from './traffic/http-route.js';
+import { parseServiceEntry } from './traffic/service-entry.js';
+import { parseSidecar } from './traffic/sidecar.js';
+import { parseVirtualService } from './traffic/virtual-service.js';
 
-export type MeshObjectKind = 'Namespace' | 'Service' | 'WorkloadEntry' | 'PeerAuthentication' | 'AuthorizationPolicy';
+export type MeshObjectKind = 'Namespace' | 'Service' | 'WorkloadEntry' | 'PeerAuthentication' | 'AuthorizationPolicy'
+  | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'HTTPRoute' | 'GRPCRoute';
 
 /** A validated model object tagged with its kind. */
 export type MeshObject =
@@ -55,11 +62,14 @@ export function keyOf(o: MeshObject): ObjectKey {
 interface KindEntry {
   readonly groups: readonly string[];
   readonly namespaced: boolean;
-  readonly parse: (raw: unknown, ctx: ParseContext, opts: ParseOptions) => ParseResult<MeshObject['value']>;
+  /** `null`: valid, but nothing for the mesh (e.g. a VirtualService bound only to gateways). */
+  readonly parse: (raw: unknown, ctx: ParseContext, opts: ParseOptions) => ParseResult<MeshObject['value'] | null>;
 }
 
 const ISTIO_NETWORKING = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'];
 const ISTIO_SECURITY = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
+const GATEWAY_API = ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1beta1'];
+const GATEWAY_API_GRPC = ['gateway.networking.k8s.io/v1', 'gateway.networking.k8s.io/v1alpha2'];
 
 const KINDS: Readonly<Record<MeshObjectKind, KindEntry>> = {
   Namespace: { groups: ['v1'], namespaced: false, parse: (r, c) => parseNamespace(r, c) },
@@ -67,6 +77,12 @@ const KINDS: Readonly<Record<MeshObjectKind, KindEntry>> = {
   WorkloadEntry: { groups: ISTIO_NETWORKING, namespaced: true, parse: (r, c) => parseWorkloadEntry(r, c) },
   PeerAuthentication: { groups: ISTIO_SECURITY, namespaced: true, parse: (r, c) => parsePeerAuthentication(r, c) },
   AuthorizationPolicy: { groups: ISTIO_SECURITY, namespaced: true, parse: (r, c) => parseAuthorizationPolicy(r, c) },
+  VirtualService: { groups: ISTIO_NETWORKING, namespaced: true, parse: (r, c, o) => parseVirtualService(r, c, o) },
+  DestinationRule: { groups: ISTIO_NETWORKING, namespaced: true, parse: (r, c, o) => parseDestinationRule(r, c, o) },
+  ServiceEntry: { groups: ISTIO_NETWORKING, namespaced: true, parse: (r, c) => parseServiceEntry(r, c) },
+  Sidecar: { groups: ISTIO_NETWORKING, namespaced: true, parse: (r, c) => parseSidecar(r, c) },
+  HTTPRoute: { groups: GATEWAY_API, namespaced: true, parse: (r, c, o) => parseHttpRoute(r, c, o) },
+  GRPCRoute: { groups: GATEWAY_API_GRPC, namespaced: true, parse: (r, c, o) => parseGrpcRoute(r, c, o) },
 };
 
 function isMeshKind(k: string): k is MeshObjectKind {
@@ -75,7 +91,9 @@ function isMeshKind(k: string): k is MeshObjectKind {
 
 /**
  * Parses one raw object by its `apiVersion`/`kind`. Unknown kinds are ignored with a warning;
- * a parser that throws (a bug) is reported as an error diagnostic rather than crashing the source.
+ * a known kind under an apiVersion this mesh does not read is invalid (so its last good version
+ * stays); a parser that throws (a bug) is reported as an error diagnostic rather than crashing
+ * the source.
  */
 export function parseObject(raw: unknown, ctx: ParseContext, opts: ParseOptions = { domainSuffix: DEFAULT_MESH_CONFIG.domainSuffix }): ParseObjectResult {
   const kind = isRecord(raw) && typeof raw.kind === 'string' ? raw.kind : '';
@@ -87,11 +105,15 @@ export function parseObject(raw: unknown, ctx: ParseContext, opts: ParseOptions 
   }
   const id = peekIdentity(raw, ctx, !isMeshKind(kind) || KINDS[kind].namespaced);
   const named = { ...(id.namespace ? { namespace: id.namespace } : {}), ...(id.name ? { name: id.name } : {}) };
-  if (!isMeshKind(kind) || !KINDS[kind].groups.includes(apiVersion)) {
+  if (!isMeshKind(kind)) {
     return { status: 'ignored', diagnostics: [{ ...base, ...named, severity: 'warning', field: 'kind', message: `${apiVersion} ${kind} is not a kind this mesh reads; ignored` }] };
   }
   const key = id.name ? objectKey(kind, id.namespace ?? '', id.name) : undefined;
-  let r: ParseResult<MeshObject['value']>;
+  if (!KINDS[kind].groups.includes(apiVersion)) {
+    const message = `${apiVersion} is not an apiVersion this mesh reads for ${kind} (use ${KINDS[kind].groups.join(', ')})`;
+    return { status: 'invalid', ...(key ? { key } : {}), diagnostics: [{ ...base, ...named, field: 'apiVersion', message }] };
+  }
+  let r: ParseResult<MeshObject['value'] | null>;
   try {
     r = KINDS[kind].parse(raw, ctx, opts);
   } catch (e: unknown) {
@@ -99,6 +121,7 @@ export function parseObject(raw: unknown, ctx: ParseContext, opts: ParseOptions 
     return { status: 'invalid', ...(key ? { key } : {}), diagnostics: [{ ...base, ...named, field: '', message }] };
   }
   if (!r.ok) return { status: 'invalid', ...(key ? { key } : {}), diagnostics: r.diagnostics };
+  if (r.value === null) return { status: 'ignored', diagnostics: r.warnings };
   const object = { kind, value: r.value } as MeshObject;
   return { status: 'ok', key: keyOf(object), object, diagnostics: r.warnings };
 }

@@ -3,6 +3,7 @@ import type { Workload } from '../model/types.js';
 import type { ParseContext, ParseResult } from '../model/parse-result.js';
 import { Checker, isRecord, join } from './fields.js';
 import { parseMeta, peekIdentity } from './meta.js';
+import { locality as readLocality } from './traffic/locality.js';
 
 const KNOWN_TOP = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 const KNOWN_SPEC = ['address', 'ports', 'labels', 'network', 'locality', 'weight', 'serviceAccount'];
@@ -12,7 +13,8 @@ export const OUTBOUND_ADDRESS_ANNOTATION = 'meshd.dev/outbound-address';
 export const INJECT_KEY = 'sidecar.istio.io/inject';
 
 /**
- * Validates a WorkloadEntry. The workload's name is `metadata.name`; its service account
+ * Validates a WorkloadEntry. `locality` (`region/zone/subzone`) and `weight` feed
+ * locality-aware and weighted load balancing (weight 0 means "unset", as Istio). The workload's name is `metadata.name`; its service account
  * defaults to `default`; `sidecar.istio.io/inject: "false"` (label or annotation) marks it
  * as outside the mesh (`meshed: false`: callers send it plaintext). Always ready.
  */
@@ -38,6 +40,8 @@ export function parseWorkloadEntry(raw: unknown, ctx: ParseContext): ParseResult
   if (spec.weight !== undefined && (typeof spec.weight !== 'number' || !Number.isInteger(spec.weight) || spec.weight < 0)) {
     c.error('spec.weight', 'must be a non-negative integer');
   }
+  const weight = typeof spec.weight === 'number' && Number.isInteger(spec.weight) && spec.weight > 0 ? spec.weight : undefined;
+  const locality = readLocality(c, spec, 'spec');
   const annotations = meta?.annotations ?? {};
   const appAddress = c.ip(annotations[APP_ADDRESS_ANNOTATION], join('metadata.annotations', APP_ADDRESS_ANNOTATION));
   const outboundAddress = c.ip(annotations[OUTBOUND_ADDRESS_ANNOTATION], join('metadata.annotations', OUTBOUND_ADDRESS_ANNOTATION));
@@ -51,6 +55,8 @@ export function parseWorkloadEntry(raw: unknown, ctx: ParseContext): ParseResult
     ports, meshed: inject !== 'false', ready: true,
     ...(appAddress !== undefined ? { appAddress } : {}),
     ...(outboundAddress !== undefined ? { outboundAddress } : {}),
+    ...(locality ? { locality } : {}),
+    ...(weight !== undefined ? { weight } : {}),
   };
   return { ok: true, value, warnings: c.warnings };
 }
