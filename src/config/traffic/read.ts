@@ -23,11 +23,17 @@ function distance(a: string, b: string): number {
   return row[b.length]!;
 }
 
+/** A key without case and plural ending (`retries`, `Retry` → `retry`). */
+function stem(s: string): string {
+  return s.toLowerCase().replace(/ies$/, 'y').replace(/s$/, '');
+}
+
 /** Rejects keys outside `known`, suggesting the closest known key when one is near. */
 export function strictKeys(c: Checker, obj: Raw, known: readonly string[], path: string): void {
   for (const k of Object.keys(obj).sort()) {
     if (known.includes(k)) continue;
-    const near = known.map((n) => [n, distance(k, n)] as const).filter(([, d]) => d <= Math.max(1, Math.floor(k.length / 4))).sort((x, y) => x[1] - y[1])[0];
+    const near = known.map((n) => [n, stem(n) === stem(k) ? 0 : distance(k, n)] as const)
+      .filter(([, d]) => d <= Math.max(1, Math.floor(k.length / 4))).sort((x, y) => x[1] - y[1])[0];
     c.error(join(path, k), near ? `unknown field (did you mean ${JSON.stringify(near[0])}?)` : `unknown field (allowed: ${known.join(', ')})`);
   }
 }
