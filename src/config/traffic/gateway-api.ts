@@ -6,7 +6,10 @@
  * a route in another namespace is a consumer route, seen only by clients in its own namespace.
  */
 import type { Destination, HeaderEdits, HttpRule, MirrorPolicy, RetryPolicy, RouteSet, WeightedDestination } from '../../model/traffic.js';
+import type { ParseContext, ParseResult } from '../../model/parse-result.js';
+import type { ParseOptions } from '../service.js';
 import { type Checker, isDnsLabel, join } from '../fields.js';
+import { finish, openObject, reject } from './object.js';
 import { gatewayDuration } from './durations.js';
 import { int, type Raw, record, records, str, strictKeys, strings, unsupported } from './read.js';
 import { headerEditNameProblem, headerValueProblem } from './string-match.js';
@@ -212,7 +215,27 @@ export function sortByPrecedence(rules: HttpRule[]): HttpRule[] {
   return keyed.map((x) => x.r);
 }
 
-/** The route set of a GAMMA route. */
-export function gammaRouteSet(meta: RouteSet['meta'], origin: 'HTTPRoute' | 'GRPCRoute', parents: Parents, http: HttpRule[]): RouteSet {
-  return { meta, origin, hosts: parents.hosts, ...(parents.ports ? { ports: parents.ports } : {}), exportTo: parents.exportTo, http: sortByPrecedence(http), tcp: [], tls: [] };
+/** Reads a route's rules into model rules (one per match). */
+export type RulesParser = (c: Checker, spec: Raw, ns: string, domainSuffix: string, routeName: string) => HttpRule[];
+
+/**
+ * Validates a GAMMA route of `kind` (spec: parentRefs, hostnames, rules) into a RouteSet whose
+ * rules are in precedence order; `null` when no parent is a Service (nothing for the mesh).
+ */
+export function parseGammaRoute(raw: unknown, ctx: ParseContext, opts: ParseOptions, kind: 'HTTPRoute' | 'GRPCRoute', rules: RulesParser): ParseResult<RouteSet | null> {
+  const { c, meta, spec } = openObject(raw, ctx, kind);
+  if (!spec) return reject(c);
+  strictKeys(c, spec, ['parentRefs', 'hostnames', 'rules', 'useDefaultGateways'], 'spec');
+  const ns = meta?.namespace ?? ctx.defaultNamespace;
+  const parents = parentRefs(c, spec, ns, opts.domainSuffix);
+  if (parents) unsupported(c, spec, ['hostnames'], 'spec', 'a mesh route applies to its parent Services\' own hostnames');
+  unsupported(c, spec, ['useDefaultGateways'], 'spec');
+  const http = rules(c, spec, ns, opts.domainSuffix, meta?.name ?? '');
+  if (c.hasErrors || !meta) return reject(c);
+  if (!parents) return { ok: true, value: null, warnings: c.warnings };
+  const value: RouteSet = {
+    meta, origin: kind, hosts: parents.hosts, ...(parents.ports ? { ports: parents.ports } : {}), exportTo: parents.exportTo,
+    http: sortByPrecedence(http), tcp: [], tls: [],
+  };
+  return finish(c, value);
 }

@@ -7,9 +7,8 @@ import type { HeaderPolicy, HttpMatch, HttpRule, MirrorPolicy, RouteSet, StringM
 import type { ParseContext, ParseResult } from '../../model/parse-result.js';
 import type { ParseOptions } from '../service.js';
 import { type Checker, join } from '../fields.js';
-import { backendRefs, gammaRouteSet, headerModifier, mirrorFilter, parentRefs } from './gateway-api.js';
+import { backendRefs, headerModifier, mirrorFilter, parseGammaRoute } from './gateway-api.js';
 import { gatewayValueMatches } from './http-route.js';
-import { finish, openObject, reject } from './object.js';
 import { oneOf, type Raw, record, records, str, strictKeys, unsupported } from './read.js';
 import { regexProblem } from './string-match.js';
 
@@ -59,20 +58,12 @@ function filters(c: Checker, o: Raw, at: string, ns: string, suffix: string, bac
   return out;
 }
 
-/** Validates a GRPCRoute; `null` when it has no Service parent (nothing for the mesh). */
-export function parseGrpcRoute(raw: unknown, ctx: ParseContext, opts: ParseOptions): ParseResult<RouteSet | null> {
-  const { c, meta, spec } = openObject(raw, ctx, 'GRPCRoute');
-  if (!spec) return reject(c);
-  strictKeys(c, spec, ['parentRefs', 'hostnames', 'rules', 'useDefaultGateways'], 'spec');
-  const ns = meta?.namespace ?? ctx.defaultNamespace;
-  const suffix = opts.domainSuffix;
-  const parents = parentRefs(c, spec, ns, suffix);
-  if (parents) unsupported(c, spec, ['hostnames'], 'spec', 'a mesh route applies to its parent Services\' own hostnames');
-  unsupported(c, spec, ['useDefaultGateways'], 'spec');
+/** The rules of a GRPCRoute, one model rule per match. */
+function rules(c: Checker, spec: Raw, ns: string, suffix: string, routeName: string): HttpRule[] {
   const http: HttpRule[] = [];
   records(c, spec, 'rules', 'spec').forEach(({ item, path }, i) => {
     strictKeys(c, item, ['name', 'matches', 'filters', 'backendRefs', 'sessionPersistence'], path);
-    const name = str(c, item, 'name', path) ?? `${ns}.${meta?.name ?? ''}.${i}`;
+    const name = str(c, item, 'name', path) ?? `${ns}.${routeName}.${i}`;
     const ms: HttpMatch[] = [];
     for (const { item: m, path: mp } of records(c, item, 'matches', path)) {
       strictKeys(c, m, ['method', 'headers'], mp);
@@ -88,7 +79,10 @@ export function parseGrpcRoute(raw: unknown, ctx: ParseContext, opts: ParseOptio
     const base = { action, mirrors: f.mirrors, ...(f.headers ? { headers: f.headers } : {}) };
     for (const m of ms.length > 0 ? ms.map((x) => [x]) : [[]]) http.push({ name, matches: m, ...base });
   });
-  if (c.hasErrors || !meta) return reject(c);
-  if (!parents) return { ok: true, value: null, warnings: c.warnings };
-  return finish(c, gammaRouteSet(meta, 'GRPCRoute', parents, http));
+  return http;
+}
+
+/** Validates a GRPCRoute; `null` when it has no Service parent (nothing for the mesh). */
+export function parseGrpcRoute(raw: unknown, ctx: ParseContext, opts: ParseOptions): ParseResult<RouteSet | null> {
+  return parseGammaRoute(raw, ctx, opts, 'GRPCRoute', rules);
 }

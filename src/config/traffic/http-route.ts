@@ -8,9 +8,8 @@ import type { CorsPolicy, HeaderPolicy, HttpMatch, HttpRule, MirrorPolicy, Redir
 import type { ParseContext, ParseResult } from '../../model/parse-result.js';
 import type { ParseOptions } from '../service.js';
 import { type Checker, join } from '../fields.js';
-import { backendRefs, gammaRouteSet, headerModifier, mirrorFilter, parentRefs, timeoutsAndRetry } from './gateway-api.js';
+import { backendRefs, headerModifier, mirrorFilter, parseGammaRoute, timeoutsAndRetry } from './gateway-api.js';
 import { headerMatchNameProblem, regexProblem } from './string-match.js';
-import { finish, openObject, reject } from './object.js';
 import { bool, int, oneOf, type Raw, record, records, str, strictKeys, strings, unsupported } from './read.js';
 
 const PATH_CHARS = /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$/;
@@ -192,15 +191,5 @@ function rules(c: Checker, spec: Raw, ns: string, suffix: string, routeName: str
 
 /** Validates an HTTPRoute; `null` when it has no Service parent (nothing for the mesh). */
 export function parseHttpRoute(raw: unknown, ctx: ParseContext, opts: ParseOptions): ParseResult<RouteSet | null> {
-  const { c, meta, spec } = openObject(raw, ctx, 'HTTPRoute');
-  if (!spec) return reject(c);
-  strictKeys(c, spec, ['parentRefs', 'hostnames', 'rules', 'useDefaultGateways'], 'spec');
-  const ns = meta?.namespace ?? ctx.defaultNamespace;
-  const parents = parentRefs(c, spec, ns, opts.domainSuffix);
-  if (parents) unsupported(c, spec, ['hostnames'], 'spec', 'a mesh route applies to its parent Services\' own hostnames');
-  unsupported(c, spec, ['useDefaultGateways'], 'spec');
-  const http = rules(c, spec, ns, opts.domainSuffix, meta?.name ?? '');
-  if (c.hasErrors || !meta) return reject(c);
-  if (!parents) return { ok: true, value: null, warnings: c.warnings };
-  return finish(c, gammaRouteSet(meta, 'HTTPRoute', parents, http));
+  return parseGammaRoute(raw, ctx, opts, 'HTTPRoute', rules);
 }
