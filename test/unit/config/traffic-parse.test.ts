@@ -1,11 +1,16 @@
 /** Tables for the traffic parsers' shared rules: durations, hosts, regexes, exportTo, kinds. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFileStore } from '../../../src/config/file-store.js';
+import { buildSnapshot } from '../../../src/config/snapshot.js';
 import { parseObject } from '../../../src/config/parse.js';
 import { parseGatewayDuration, parseGoDuration } from '../../../src/config/traffic/durations.js';
 import { hostProblem, hostSubsetOf, resolveHost } from '../../../src/config/traffic/hosts.js';
 import { regexProblem } from '../../../src/config/traffic/string-match.js';
-import { formatDiagnostic } from '../../../src/model/types.js';
+import { DEFAULT_MESH_CONFIG, formatDiagnostic } from '../../../src/model/types.js';
 
 const ctx = { source: 'mem.yaml', defaultNamespace: 'default' };
 
@@ -100,4 +105,52 @@ test('WorkloadEntry locality and weight reach the model; a bad locality is an er
   assert.equal(r.status, 'ok');
   assert.deepEqual(r.status === 'ok' && r.object.kind === 'WorkloadEntry' ? [r.object.value.locality, r.object.value.weight] : [], [{ region: 'us-east1', zone: 'us-east1-b' }, 3]);
   assert.deepEqual(we({ locality: 'a//b' }).diagnostics.map((d) => d.field), ['spec.locality']);
+});
+
+test('the file store reads the traffic kinds and the snapshot files them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshd-traffic-store-'));
+  try {
+    writeFileSync(join(dir, 'mesh.yaml'), `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: shop}
+spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v1}}]}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: shop}
+spec: {hosts: [api.example.com], ports: [{number: 443, name: https, protocol: HTTPS}], resolution: DNS}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: shop}
+spec: {egress: [{hosts: ["./*"]}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ratings, namespace: shop}
+spec: {parentRefs: [{group: "", kind: Service, name: ratings}], rules: [{backendRefs: [{name: ratings-v1, port: 9080}]}]}
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: EnvoyFilter
+metadata: {name: lua, namespace: shop}
+spec: {}
+`);
+    const store = createFileStore({ dir, watch: false, rescanIntervalMs: 0 });
+    await store.start();
+    assert.deepEqual(store.diagnostics().map(formatDiagnostic), [`warning: ${join(dir, 'mesh.yaml')}: EnvoyFilter shop/lua: kind: networking.istio.io/v1alpha3 EnvoyFilter is not a kind this mesh reads; ignored`]);
+    const s = buildSnapshot(store.objects(), DEFAULT_MESH_CONFIG, 1);
+    assert.deepEqual(s.routeSets.map((r) => `${r.origin}/${r.meta.name}`), ['HTTPRoute/ratings', 'VirtualService/reviews']);
+    assert.equal(s.destinationRules.length, 1);
+    assert.equal(s.serviceEntries.length, 1);
+    assert.equal(s.sidecars.length, 1);
+    store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
