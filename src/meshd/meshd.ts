@@ -24,7 +24,8 @@ import { DEFAULT_MESH_CONFIG, formatDiagnostic, type Diagnostic, type MeshConfig
 import { XdsServer, ADS_SERVER_OPTIONS } from '../xds/server/index.js';
 import type { AuthContext as XdsAuthContext, AuthResult as XdsAuthResult, ConnectedProxy, GeneratedResources } from '../xds/server/index.js';
 import { ResourceType, decodeResource, encodeResource, type ResourceTypeUrl } from '../xds/resource-types.js';
-import { findWorkload, translate } from '../xds/translate/index.js';
+import { findWorkload } from '../xds/translate/index.js';
+import { TranslationMemo } from '../xds/incremental/translation-memo.js';
 import type { Logger } from '../util/log.js';
 import type { MeshdOptions } from './options.js';
 import type { ConfigSource } from './source.js';
@@ -103,6 +104,8 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   // What was last logged per stream, so a push logs only what changed.
   const lastLogged = new WeakMap<ConnectedProxy, string>();
+  // Translation only for proxies whose inputs changed (src/xds/incremental).
+  const memo = new TranslationMemo();
   const generate = (proxy: ConnectedProxy): GeneratedResources => {
     const claimed = findWorkload(snapshot, proxy.info);
     // Node metadata names the workload; the credential decides whether the proxy may be it.
@@ -111,7 +114,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     const impostor = proxy.identity !== undefined && claimed !== undefined &&
       (claimed.namespace !== proxy.identity.namespace || claimed.serviceAccount !== proxy.identity.serviceAccount);
     const info = impostor ? { ...proxy.info, workloadName: '', ip: '' } : proxy.info;
-    const res = translate(snapshot, info);
+    const res = memo.translate(proxy, snapshot, info);
     const notes = [
       ...(impostor ? [`authenticated as ${proxy.identity!.namespace}/${proxy.identity!.serviceAccount} but claims workload ${claimed!.namespace}/${claimed!.name} (service account ${claimed!.serviceAccount}): serving outbound config only`] : []),
       ...res.diagnostics.map((d) => formatDiagnostic(d)),

@@ -6,6 +6,7 @@ import type { Diagnostic, Labels, MeshSnapshot, ProxyInfo, Service, ServicePort,
 import { AGENT_SDS_CLUSTER } from '../../bootstrap/render.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { SECRET_DEFAULT, SECRET_ROOTCA } from '../names.js';
+import { workloadCandidates } from './workload-index.js';
 
 export type SecretSource = NonNullable<ProxyInfo['secretSource']>;
 
@@ -119,7 +120,7 @@ export function selects(selector: Labels | undefined, labels: Labels): boolean {
 
 /** Workloads a service selects (same namespace), ready or not, sorted by name. */
 export function selectedWorkloads(snapshot: MeshSnapshot, svc: Service): Workload[] {
-  return snapshot.workloads.filter((w) => w.namespace === svc.meta.namespace && selects(svc.selector, w.labels));
+  return svc.selector ? workloadCandidates(snapshot, svc.meta.namespace, svc.selector).filter((w) => selects(svc.selector, w.labels)) : [];
 }
 
 /**

@@ -27,9 +27,15 @@ function shared(snapshot: MeshSnapshot, key: string, build: () => EnvoyObject[])
   let s = memo.get(snapshot);
   if (!s) { s = { byKey: new Map() }; memo.set(snapshot, s); }
   let c = s.byKey.get(key);
-  if (!c) { c = chunk(build()); s.byKey.set(key, c); }
+  if (!c) { c = chunk(build()); s.byKey.set(key, c); sharedKeys.set(c, key); }
   return c;
 }
+
+/** The key a chunk was shared under (undefined: built for one proxy), for src/xds/incremental. */
+const sharedKeys = new WeakMap<ResourceChunk, string>();
+export const sharedChunkKey = (c: ResourceChunk): string | undefined => sharedKeys.get(c);
+/** The shared chunk already built for `key` from `snapshot`, if any proxy's translation built it. */
+export const builtSharedChunk = (snapshot: MeshSnapshot, key: string): ResourceChunk | undefined => memo.get(snapshot)?.byKey.get(key);
 
 /** Outbound sidecar clusters for every service port (shared per snapshot, secret source and timeout). */
 function outboundClusters(snapshot: MeshSnapshot, src: SecretSource, timeout: string): ResourceChunk {
