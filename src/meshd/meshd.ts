@@ -25,7 +25,7 @@ import { XdsServer, ADS_SERVER_OPTIONS } from '../xds/server/index.js';
 import type { AuthContext as XdsAuthContext, AuthResult as XdsAuthResult, ConnectedProxy, GeneratedResources } from '../xds/server/index.js';
 import { ResourceType, decodeResource, encodeResource, type ResourceTypeUrl } from '../xds/resource-types.js';
 import { findWorkload } from '../xds/translate/index.js';
-import { TranslationMemo } from '../xds/incremental/translation-memo.js';
+import { TranslationMemo, byTypeUrl } from '../xds/incremental/translation-memo.js';
 import type { Logger } from '../util/log.js';
 import type { MeshdOptions } from './options.js';
 import type { ConfigSource } from './source.js';
@@ -124,12 +124,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
       lastLogged.set(proxy, key);
       for (const n of notes) log.warn('translation', { proxy: proxy.info.id, problem: n });
     }
-    const out: Partial<Record<ResourceTypeUrl, readonly (readonly Record<string, unknown>[])[]>> = {
-      [ResourceType.Cluster]: res.clusters,
-      [ResourceType.Endpoint]: res.endpoints,
-      [ResourceType.Listener]: res.listeners,
-      [ResourceType.Route]: res.routes,
-    };
+    const out: Partial<Record<ResourceTypeUrl, readonly (readonly Record<string, unknown>[])[]>> = byTypeUrl(res);
     if (proxy.identity && proxy.info.secretSource !== 'agent') {
       if (!certs.defaultSecret(proxy.connectionId)) certs.acquire(proxy.connectionId, proxy.identity);
       out[ResourceType.Secret] = [[certs.defaultSecret(proxy.connectionId)!], [certs.rootCaSecret()]];

@@ -12,6 +12,7 @@
  */
 import type { MeshSnapshot, ProxyInfo, Workload } from '../../model/types.js';
 import { builtSharedChunk, sharedChunkKey, translate, type ProxyResources, type ResourceChunk, type TranslateOptions } from '../translate/index.js';
+import { ResourceType, type ResourceTypeUrl } from '../resource-types.js';
 import { ChunkInterner } from './chunk-intern.js';
 import { snapshotDelta, type SnapshotDelta } from './snapshot-delta.js';
 
@@ -150,3 +151,13 @@ export class TranslationMemo {
 }
 
 const EMPTY_LIST: readonly ResourceChunk[] = Object.freeze([]);
+
+/** A translation result as the ADS server takes it: chunk lists by type URL (the lists are not copied). */
+export function byTypeUrl(res: ProxyResources): Partial<Record<ResourceTypeUrl, readonly ResourceChunk[]>> {
+  return {
+    [ResourceType.Cluster]: res.clusters,
+    [ResourceType.Endpoint]: res.endpoints,
+    [ResourceType.Listener]: res.listeners,
+    [ResourceType.Route]: res.routes,
+  };
+}
