@@ -21,7 +21,7 @@ import { redactSecret } from '../sds/secrets.js';
 import { buildSnapshot } from '../config/snapshot.js';
 import type { MeshObject } from '../config/parse.js';
 import { DEFAULT_MESH_CONFIG, formatDiagnostic, type Diagnostic, type MeshConfig, type MeshSnapshot } from '../model/types.js';
-import { XdsServer, ADS_SERVER_OPTIONS } from '../xds/server/index.js';
+import { XdsServer, adsServerOptions } from '../xds/server/index.js';
 import type { AuthContext as XdsAuthContext, AuthResult as XdsAuthResult, ConnectedProxy, GeneratedResources } from '../xds/server/index.js';
 import { ResourceType, decodeResource, encodeResource, type ResourceTypeUrl } from '../xds/resource-types.js';
 import { findWorkload } from '../xds/translate/index.js';
@@ -155,6 +155,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   xds = new XdsServer({
     generate, authenticate, registry, logger: log,
     onDisconnect: (p) => certs.release(p.connectionId),
+    limits: opts.xdsLimits,
   });
 
   const applyObjects = (objects: readonly MeshObject[], diags: readonly Diagnostic[]): void => {
@@ -173,18 +174,20 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   // gRPC: plaintext and TLS ports both carry ADS and the CA service.
   const caDeps = { ca, authenticator, metrics: caMetrics, log: (line: string) => log.warn(line) };
   const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated });
-  const plain = new grpc.Server(ADS_SERVER_OPTIONS);
+  const plain = new grpc.Server(adsServerOptions(opts.xdsLimits));
   xds.addTo(plain);
   addCaService(plain, caDeps);
   telemetry.addTo(plain);
   const serverCerts = new MeshdServerCertificates(ca, { ips: ['127.0.0.1', ...(opts.listenAddress !== '0.0.0.0' ? [opts.listenAddress] : [])] });
-  const secure = new grpc.Server(ADS_SERVER_OPTIONS);
+  const secure = new grpc.Server(adsServerOptions(opts.xdsLimits));
   xds.addTo(secure);
   addCaService(secure, caDeps);
   telemetry.addTo(secure);
+  // Our own listening sockets (xds.serve): connections per address and silent connections are limited there.
   const bind = (s: grpc.Server, port: number, creds: grpc.ServerCredentials, what: string): Promise<number> =>
-    new Promise((resolve, reject) => s.bindAsync(`${opts.listenAddress}:${port}`, creds, (err, p) =>
-      err ? reject(new Error(`cannot listen on ${opts.listenAddress}:${port} for ${what}: ${err.message}`)) : resolve(p)));
+    xds.serve(s, `${opts.listenAddress}:${port}`, creds).catch((err: unknown) => {
+      throw new Error(`cannot listen on ${opts.listenAddress}:${port} for ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    });
   const xdsPort = await bind(plain, opts.xdsPort, grpc.ServerCredentials.createInsecure(), '--xds-port');
   const secureXdsPort = await bind(secure, opts.secureXdsPort, serverCerts.serverCredentials(), '--secure-xds-port');
 

@@ -2,6 +2,8 @@
  * meshd's flags; each is also settable by an environment variable.
  */
 import type { FlagSpec, FlagValues } from '../util/flags.js';
+import { XDS_LIMIT_FLAGS, toXdsLimits } from '../xds/server/limit-flags.js';
+import type { XdsLimits } from '../xds/server/limits.js';
 
 export const MESHD_FLAGS: readonly FlagSpec[] = [
   { name: 'config-dir', env: 'MESHD_CONFIG_DIR', type: 'string', default: 'examples/mesh', help: 'file store: a directory of YAML (Services, WorkloadEntries, Namespaces, PeerAuthentication, AuthorizationPolicy), watched' },
@@ -21,6 +23,7 @@ export const MESHD_FLAGS: readonly FlagSpec[] = [
   { name: 'debounce-max', env: 'MESHD_DEBOUNCE_MAX', type: 'duration', default: '1s', help: '...but never wait longer than this' },
   { name: 'kubeconfig', env: 'MESHD_KUBECONFIG', type: 'string', help: 'watch Kubernetes through this kubeconfig instead of the file store (automatic in a cluster)' },
   { name: 'log-level', env: 'MESHD_LOG_LEVEL', type: 'string', default: 'info', help: 'debug, info, warn, error' },
+  ...XDS_LIMIT_FLAGS,
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -42,6 +45,8 @@ export interface MeshdOptions {
   readonly debounceMaxMs: number;
   readonly kubeconfig?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Per-client ADS limits (--xds-max-*, --xds-*-timeout). */
+  readonly xdsLimits: XdsLimits;
 }
 
 /** Turns parsed flag values into typed options; throws a FlagError-like Error on bad values. */
@@ -74,5 +79,6 @@ export function toMeshdOptions(v: FlagValues): MeshdOptions {
     debounceMaxMs: v['debounce-max'] as number,
     ...(v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {}),
     logLevel: level as MeshdOptions['logLevel'],
+    xdsLimits: toXdsLimits(v),
   };
 }

@@ -11,10 +11,12 @@ export interface XdsMetrics {
   readonly nacks: Counter<'type'>;
   readonly convergence: Histogram<string>;
   readonly protocolErrors: Counter<'reason'>;
+  readonly limitExceeded: Counter<'limit'>;
+  readonly namePoolBytes: Gauge<string>;
 }
 
 /** Creates and registers the metrics; one set per server. */
-export function createXdsMetrics(registry: Registry = new Registry()): XdsMetrics {
+export function createXdsMetrics(registry: Registry = new Registry(), namePoolBytes: () => number = () => 0): XdsMetrics {
   const registers = [registry];
   return {
     connected: new Gauge({ name: 'meshd_xds_connected_proxies', help: 'Connected ADS streams', labelNames: ['protocol'], registers }),
@@ -38,5 +40,13 @@ export function createXdsMetrics(registry: Registry = new Registry()): XdsMetric
       labelNames: ['reason'],
       registers,
     }),
+    limitExceeded: new Counter({
+      name: 'meshd_xds_limit_exceeded_total',
+      help: 'Clients refused or dropped for exceeding a per-client limit, by limit',
+      labelNames: ['limit'],
+      registers,
+    }),
+    namePoolBytes: new Gauge({ name: 'meshd_xds_name_pool_bytes', help: 'Estimated bytes of SotW resource-name lists shared between streams', registers,
+      collect() { this.set(namePoolBytes()); } }),
   };
 }

@@ -11,8 +11,11 @@ import { ResourceCache } from '../cache/resource-cache.js';
 import { createXdsMetrics, type XdsMetrics } from './metrics.js';
 import { adsServiceDefinition, type AdsServiceDefinition } from './service.js';
 import { AdsStream, type AdsCall } from './stream.js';
-import { tuneAdsSession } from './http2-tuning.js';
-import type { SharedNames, StreamHost } from './stream-host.js';
+import { sessionOf, tuneAdsSession } from './http2-tuning.js';
+import type { StreamHost } from './stream-host.js';
+import { DEFAULT_XDS_LIMITS, limitMessage, type XdsLimits } from './limits.js';
+import { NamePool } from './name-pool.js';
+import { ConnectionGuard } from './connection-guard.js';
 import type {
   AuthContext,
   AuthResult,
@@ -28,7 +31,7 @@ import type {
 
 const REJECTIONS_KEPT = 200;
 
-/** HTTP/2 keepalive and size options for a grpc.Server that carries ADS. */
+/** HTTP/2 keepalive and size options for a grpc.Server that carries ADS (with the default limits; see adsServerOptions). */
 export const ADS_SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.keepalive_time_ms': 30_000,
   'grpc.keepalive_timeout_ms': 10_000,
@@ -39,6 +42,16 @@ export const ADS_SERVER_OPTIONS: grpc.ServerOptions = {
   // channelz bookkeeping per call and socket costs CPU at thousands of streams; meshd has its own metrics.
   'grpc.enable_channelz': 0,
 };
+
+/**
+ * ADS_SERVER_OPTIONS with the limits applied: grpc-js refuses a request over twice
+ * `maxRequestBytes` before reading it (the stream names the limit for anything above
+ * `maxRequestBytes`), and closes a connection that has had no call for `idleConnectionTimeoutMs`.
+ */
+export function adsServerOptions(limits: Partial<XdsLimits> = {}): grpc.ServerOptions {
+  const l = { ...DEFAULT_XDS_LIMITS, ...limits };
+  return { ...ADS_SERVER_OPTIONS, 'grpc.max_receive_message_length': 2 * l.maxRequestBytes, 'grpc.max_connection_idle_ms': l.idleConnectionTimeoutMs };
+}
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -51,20 +64,33 @@ export class XdsServer {
   private readonly streams = new Set<AdsStream>();
   private readonly rejected: Rejection[] = [];
   private readonly counters: MutableCounters = { staleNonces: 0, unknownTypes: 0, malformed: 0, nacks: 0, responses: 0, inconsistent: 0 };
-  private readonly namePool = new Map<string, SharedNames>();
+  readonly limits: XdsLimits;
+  readonly names: NamePool;
+  /** Connections per source address and silent connections, for the sockets `listen`/`serve` accept. */
+  readonly connections: ConnectionGuard;
+  private readonly streamsPerSession = new WeakMap<object, number>();
+  private readonly sweep: NodeJS.Timeout;
   private readonly subscriptionPool = new Map<string, ReadonlySet<string>>();
   private subscriptionPoolChars = 0;
   private seq = 0;
   private nextConnection = 0;
   private grpcServer: grpc.Server | undefined;
-  private listener: NetServer | undefined;
-  private injector: grpc.ConnectionInjector | undefined;
+  private readonly listeners: { listener: NetServer; injector: grpc.ConnectionInjector }[] = [];
   private readonly host: StreamHost;
 
   constructor(private readonly opts: XdsServerOptions) {
-    this.metrics = createXdsMetrics(opts.registry);
+    this.limits = { ...DEFAULT_XDS_LIMITS, ...opts.limits };
+    this.names = new NamePool(this.limits.namePoolBytes);
+    this.metrics = createXdsMetrics(opts.registry, () => this.names.bytes);
     this.checker = new ConsistencyChecker(this.cache);
     const log = opts.logger ?? silent;
+    this.connections = new ConnectionGuard(this.limits, log, (l) => this.metrics.limitExceeded.inc({ limit: l }));
+    // Streams whose client stopped reading are dropped here (write timeout, pending bytes).
+    this.sweep = setInterval(() => {
+      const now = Date.now();
+      for (const st of this.streams) st.checkPending(now);
+    }, Math.min(1000, Math.max(50, this.limits.writeTimeoutMs / 4)));
+    this.sweep.unref();
     this.host = {
       cache: this.cache,
       checker: this.checker,
@@ -78,19 +104,9 @@ export class XdsServer {
         this.counters[c]++;
         this.metrics.protocolErrors.inc({ reason });
       },
-      sharedNames: (req) => {
-        const digest = req.namesDigest();
-        let hit = this.namePool.get(digest);
-        if (!hit || !hit.bytes.equals(req.namesBytes)) {
-          const names = new Set(req.resourceNames());
-          const star = names.delete('*');
-          hit = { names, star, bytes: Buffer.from(req.namesBytes) };
-          // Bounded: streams keep their own reference, so clearing only loses sharing.
-          if (this.namePool.size >= 4096) this.namePool.clear();
-          if (digest !== '') this.namePool.set(digest, hit);
-        }
-        return hit;
-      },
+      names: this.names,
+      limits: this.limits,
+      limitHit: (l) => this.metrics.limitExceeded.inc({ limit: l }),
       sharedSubscription: (typeUrl, names, intern) => {
         const key = `${typeUrl}\n${names.join('\n')}`;
         let hit = this.subscriptionPool.get(key);
@@ -133,7 +149,16 @@ export class XdsServer {
   addTo(server: grpc.Server): void {
     const open = (protocol: 'sotw' | 'delta') => (call: AdsCall) => {
       tuneAdsSession(call);
-      new AdsStream(this.host, call, protocol, `${protocol}-${++this.nextConnection}`);
+      const stream = new AdsStream(this.host, call, protocol, `${protocol}-${++this.nextConnection}`);
+      const over = this.connections.overLimit(call);
+      if (over) return stream.exceeded('connections_per_address', over, true);
+      const session = sessionOf(call);
+      if (!session) return;
+      const n = (this.streamsPerSession.get(session) ?? 0) + 1;
+      const max = this.limits.maxStreamsPerConnection;
+      if (n > max) return stream.exceeded('streams_per_connection', `more than ${max} ADS streams on one connection`);
+      this.streamsPerSession.set(session, n);
+      call.once('close', () => this.streamsPerSession.set(session, (this.streamsPerSession.get(session) ?? 1) - 1));
     };
     server.addService(adsServiceDefinition as unknown as AdsServiceDefinition, {
       StreamAggregatedResources: open('sotw'),
@@ -148,19 +173,30 @@ export class XdsServer {
    * it and costs them 1–3 s SYN retransmits), its connections handed to grpc-js.
    */
   async listen(address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(), backlog = 4096): Promise<number> {
+    const server = new grpc.Server(adsServerOptions(this.limits));
+    this.addTo(server);
+    this.grpcServer = server;
+    return this.serve(server, address, credentials, backlog);
+  }
+
+  /**
+   * Accepts connections for `server` (ADS added with `addTo`, and any other service) on
+   * `host:port` through our own listening socket: deep backlog, connections per source
+   * address counted, silent connections closed. Returns the port.
+   */
+  async serve(server: grpc.Server, address: string, credentials: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure(), backlog = 4096): Promise<number> {
     const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
     if (!m) throw new Error(`listen address must be host:port, got ${address}`);
-    const server = new grpc.Server(ADS_SERVER_OPTIONS);
-    this.addTo(server);
     const injector = server.createConnectionInjector(credentials);
-    const listener = createServer({ noDelay: true }, (socket) => injector.injectConnection(socket));
+    const listener = createServer({ noDelay: true }, (socket) => {
+      this.connections.accept(socket);
+      injector.injectConnection(socket);
+    });
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       listener.listen({ host: m[1], port: Number(m[2]), backlog }, () => resolve());
     });
-    this.grpcServer = server;
-    this.listener = listener;
-    this.injector = injector;
+    this.listeners.push({ listener, injector });
     const addr = listener.address();
     return typeof addr === 'object' && addr ? addr.port : Number(m[2]);
   }
@@ -223,10 +259,12 @@ export class XdsServer {
     for (const s of [...this.streams]) s.fail(grpc.status.UNAVAILABLE, 'server shutting down');
     const server = this.grpcServer;
     this.grpcServer = undefined;
-    this.listener?.close();
-    this.listener = undefined;
-    this.injector?.destroy();
-    this.injector = undefined;
+    clearInterval(this.sweep);
+    for (const l of this.listeners.splice(0)) {
+      l.listener.close();
+      l.injector.destroy();
+    }
+    this.connections.close();
     if (server) {
       // A client that never reads keeps its stream open; do not wait for it forever.
       await Promise.race([new Promise<void>((resolve) => server.tryShutdown(() => resolve())), new Promise((r) => setTimeout(r, 1000))]);

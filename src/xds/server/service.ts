@@ -51,7 +51,7 @@ export interface DeltaRequest {
 }
 
 /** A request, or why it could not be decoded (the stream is then ended by the handler). */
-export type Decoded<T> = { readonly ok: true; readonly req: T } | { readonly ok: false; readonly error: string };
+export type Decoded<T> = { readonly ok: true; readonly req: T; readonly size?: number } | { readonly ok: false; readonly error: string; readonly size?: number };
 
 type Rec = { readonly [k: string]: unknown };
 
@@ -211,6 +211,7 @@ export function decodeDeltaRequest(buf: Buffer): Decoded<DeltaRequest> {
     }
     return {
       ok: true,
+      size: buf.length,
       req: {
         node: m['node'] ?? undefined,
         typeUrl: str(m['type_url']),
@@ -222,7 +223,7 @@ export function decodeDeltaRequest(buf: Buffer): Decoded<DeltaRequest> {
       },
     };
   } catch (e: unknown) {
-    return { ok: false, error: `malformed DeltaDiscoveryRequest: ${e instanceof Error ? e.message : String(e)}` };
+    return { ok: false, size: buf.length, error: `malformed DeltaDiscoveryRequest: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
 

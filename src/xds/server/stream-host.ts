@@ -1,11 +1,12 @@
 import type { ConsistencyChecker } from '../cache/consistency.js';
 import type { ResourceCache } from '../cache/resource-cache.js';
 import type { ResourceTypeUrl } from '../resource-types.js';
-import type { SotwRequest } from './service.js';
+import type { LimitName, XdsLimits } from './limits.js';
+import type { NamePool } from './name-pool.js';
 import type { AdsStream } from './stream.js';
 import type { AuthContext, AuthResult, ConnectedProxy, GeneratedResources, Logger, Rejection, XdsCounters } from './types.js';
 
-/** A decoded SotW resource_names list, shared by the streams that sent the same bytes. */
+/** A decoded SotW resource_names list (`star`: it held `*`, not in the Set; `bytes`: an owned copy of the raw names). */
 export interface SharedNames {
   readonly names: ReadonlySet<string>;
   readonly star: boolean;
@@ -27,11 +28,13 @@ export interface StreamHost {
   count(counter: keyof XdsCounters, reason: string): void;
   recordRejection(r: Rejection): void;
   /**
-   * The Set for a SotW resource_names list, shared by every stream that sent byte-identical
-   * names (keyed by their digest); `star` tells whether the list held `*` (not in the Set);
-   * `bytes` is an owned copy of the raw names, to recognise the list when it is repeated.
+   * SotW resource_names lists, each Set shared by every stream that sent byte-identical names
+   * (keyed by their digest); `acquire` counts a use, `release` ends it (the last one frees it).
    */
-  sharedNames(req: SotwRequest): SharedNames;
+  readonly names: NamePool;
+  readonly limits: XdsLimits;
+  /** Counts a limit a client exceeded (`meshd_xds_limit_exceeded_total{limit}`). */
+  limitHit(limit: LimitName): void;
   /**
    * The Set of a Delta stream's first named subscription for a type, shared by every stream
    * whose first subscription listed the same names in the same order (names interned with

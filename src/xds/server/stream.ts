@@ -12,7 +12,9 @@ import { deltaResponsePieces, responsePieces, sotwResponsePieces, type ResponseP
 import { nodeInfoOf, proxyInfoOf } from './node.js';
 import { decodeSotwRequest, type Decoded, type DeltaRequest, type ErrorDetail, type SotwRequest } from './service.js';
 import { TypeState, WILDCARD, planDelta, planSotw, type Plan } from './type-state.js';
-import type { StreamHost } from './stream-host.js';
+import type { SharedNames, StreamHost } from './stream-host.js';
+import { RateBucket, limitMessage, type LimitName } from './limits.js';
+import { countNames } from './name-pool.js';
 import type { ConnectedProxy, GeneratedResources, ProxySyncStatus, TypeSyncStatus } from './types.js';
 
 type Protocol = 'sotw' | 'delta';
@@ -42,6 +44,13 @@ export class AdsStream {
   private writeDone: (() => void) | undefined;
   /** SotW: the names regions last seen per type, to recognise a repeated list cheaply. */
   private hints: Buffer[] = [];
+  /** SotW: the pooled names list each type holds (released on change and on close). */
+  private readonly lists = new Map<ResourceTypeUrl, SharedNames>();
+  private readonly bucket: RateBucket;
+  private firstRequestTimer: NodeJS.Timeout | undefined;
+  /** The response handed to grpc-js and not yet taken by the client: its size and since when. */
+  private inFlightBytes = 0;
+  private inFlightSince = 0;
 
   constructor(
     private readonly host: StreamHost,
@@ -49,7 +58,15 @@ export class AdsStream {
     readonly protocol: Protocol,
     readonly connectionId: string,
   ) {
-    call.on('data', (d: Incoming) => this.onData(Buffer.isBuffer(d) ? decodeSotwRequest(d, this.hints) : d));
+    const limits = host.limits;
+    this.bucket = new RateBucket(limits.maxRequestsPerSecond, limits.maxRequestsPerSecond * 10, Date.now());
+    this.firstRequestTimer = setTimeout(() => this.exceeded('first_request_timeout', `no request within ${limits.firstRequestTimeoutMs} ms of opening the stream`), limits.firstRequestTimeoutMs);
+    this.firstRequestTimer.unref();
+    call.on('data', (d: Incoming) => {
+      const size = Buffer.isBuffer(d) ? d.length : (d.size ?? 0);
+      if (size > limits.maxRequestBytes) return this.exceeded('request_bytes', `request of ${size} bytes, more than ${limits.maxRequestBytes}`);
+      this.onData(Buffer.isBuffer(d) ? decodeSotwRequest(d, this.hints) : d);
+    });
     call.on('end', () => this.close());
     call.on('error', () => this.close());
     call.on('cancelled', () => this.close());
@@ -62,6 +79,14 @@ export class AdsStream {
 
   private onData(d: Decoded<AnyRequest>): void {
     if (this.closed) return;
+    if (this.firstRequestTimer) {
+      clearTimeout(this.firstRequestTimer);
+      this.firstRequestTimer = undefined;
+    }
+    if (!this.bucket.take(Date.now())) {
+      const r = this.host.limits.maxRequestsPerSecond;
+      return this.exceeded('requests_per_second', `more than ${r} requests per second on one stream (a burst of ${r * 10})`);
+    }
     if (!d.ok) {
       this.host.count('malformed', 'malformed');
       this.host.log.warn('xds: malformed request, ending stream', { connection: this.connectionId, error: d.error });
@@ -74,6 +99,14 @@ export class AdsStream {
       return;
     }
     this.handle(d.req);
+  }
+
+  /** Ends the stream with RESOURCE_EXHAUSTED naming the limit; counted (unless `counted` already) and logged. */
+  exceeded(limit: LimitName, detail: string, counted = false): void {
+    if (this.closed) return;
+    if (!counted) this.host.limitHit(limit);
+    this.host.log.warn('xds: client over a limit, stream ended', { node: this.proxy?.info.id, peer: this.call.getPeer(), connection: this.connectionId, limit, detail });
+    this.fail(grpc.status.RESOURCE_EXHAUSTED, limitMessage(limit, detail));
   }
 
   /** Ends the stream with a status (the client sees `code` and `message`). */
@@ -203,7 +236,13 @@ export class AdsStream {
       // (one memcmp there), so the list is neither decoded nor hashed again.
       const same = st.namesBytes !== undefined && (st.namesBytes === req.namesBytes || st.namesBytes.equals(req.namesBytes));
       if (!st.requested || reset || !same) {
-        const list = this.host.sharedNames(req);
+        const max = this.host.limits.maxNamesPerSubscription;
+        const n = countNames(req.namesBytes);
+        if (n > max) return this.exceeded('names_per_subscription', `${n} resource names for ${SHORT_NAME[t]} in one request, more than ${max}`);
+        const list = this.host.names.acquire(req);
+        const prev = this.lists.get(t);
+        this.lists.set(t, list);
+        if (prev) this.host.names.release(prev);
         st.replaceWith(list.names, list.star);
         if (st.namesBytes !== list.bytes) {
           st.namesBytes = list.bytes;
@@ -227,6 +266,8 @@ export class AdsStream {
       }
       if (!subscribed) st.subscribe(req.subscribe, this.intern(t));
       st.unsubscribe(req.unsubscribe);
+      const max = this.host.limits.maxNamesPerSubscription;
+      if (st.names.size > max) return this.exceeded('names_per_subscription', `${st.names.size} resource names subscribed for ${SHORT_NAME[t]}, more than ${max}`);
     }
     this.afterRequest();
   }
@@ -357,10 +398,13 @@ export class AdsStream {
   /** Writes one message and resolves when grpc-js has handed it to HTTP/2 (or the stream closed). */
   private write(buf: ResponsePieces): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.inFlightBytes = buf.length;
+    this.inFlightSince = Date.now();
     return new Promise((resolve) => {
       const finish = (): void => {
         if (this.writeDone !== finish) return;
         this.writeDone = undefined;
+        this.inFlightBytes = 0;
         resolve();
       };
       // close() finishes it too (grpc-js may never call back once the stream is gone).
@@ -373,10 +417,27 @@ export class AdsStream {
     });
   }
 
+  /**
+   * Drops the stream when its client has not taken a response for longer than the write
+   * timeout, or leaves more bytes unread than the pending limit (a client that never reads:
+   * memory stays bounded, and pushes stop waiting for it). Called by the server's sweep.
+   */
+  checkPending(now: number): void {
+    if (this.closed || this.inFlightBytes === 0) return;
+    const { maxPendingBytes, writeTimeoutMs } = this.host.limits;
+    const pending = this.inFlightBytes + ((this.call as unknown as { call?: { stream?: { writableLength?: number } } }).call?.stream?.writableLength ?? 0);
+    const age = now - this.inFlightSince;
+    if (pending > maxPendingBytes) this.exceeded('pending_bytes', `${pending} response bytes not read by the client, more than ${maxPendingBytes}`);
+    else if (age > writeTimeoutMs) this.exceeded('write_timeout', `a ${this.inFlightBytes}-byte response not read by the client for ${Math.round(age / 1000)} s, more than ${writeTimeoutMs} ms`);
+  }
+
   /** Marks the stream closed, wakes everything waiting on it. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.firstRequestTimer) clearTimeout(this.firstRequestTimer);
+    for (const l of this.lists.values()) this.host.names.release(l);
+    this.lists.clear();
     this.writeDone?.();
     this.signal();
     for (const w of this.waiters) w.resolve(false);

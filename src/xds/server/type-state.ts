@@ -46,15 +46,33 @@ export class TypeState {
     return this.wildcard || this.names.has(name);
   }
 
+  /** True when `names` / `newNames` were made by this state alone (Delta), so they may change in place. */
+  private ownNames = false;
+  private ownNew = false;
+
   private addNew(added: Iterable<string>): void {
-    const acc = new Set(this.newNames ?? []);
+    if (!this.ownNew) {
+      this.newNames = new Set(this.newNames ?? []);
+      this.ownNew = true;
+    }
+    const acc = this.newNames as Set<string>;
     for (const n of added) acc.add(n);
-    this.newNames = acc;
   }
 
-  /** Adds named subscriptions (Delta); newly added ones are due for a response. `*` turns on the wildcard. */
+  private mutableNames(): Set<string> {
+    if (!this.ownNames) {
+      this.names = new Set(this.names);
+      this.ownNames = true;
+    }
+    return this.names as Set<string>;
+  }
+
+  /**
+   * Adds named subscriptions (Delta); newly added ones are due for a response. `*` turns on
+   * the wildcard. A shared Set is copied once; after that the stream's own Set changes in
+   * place, so a client that subscribes and unsubscribes in a loop costs O(names it sends).
+   */
   subscribe(names: Iterable<string>, intern: (n: string) => string): void {
-    let next: Set<string> | undefined;
     const added: string[] = [];
     for (const raw of names) {
       if (raw === WILDCARD) {
@@ -62,33 +80,27 @@ export class TypeState {
         this.wildcard = true;
         continue;
       }
-      if ((next ?? this.names).has(raw)) continue;
-      next ??= new Set(this.names);
+      if (this.names.has(raw)) continue;
       const n = intern(raw);
-      next.add(n);
+      this.mutableNames().add(n);
       added.push(n);
     }
-    if (next) {
-      this.names = next;
-      this.addNew(added);
-    }
+    if (added.length > 0) this.addNew(added);
   }
 
   /** Removes named subscriptions (Delta); `*` ends the wildcard. */
   unsubscribe(names: Iterable<string>): void {
-    let next: Set<string> | undefined;
     for (const n of names) {
       if (n === WILDCARD) {
         this.wildcard = false;
         continue;
       }
-      if (!(next ?? this.names).has(n)) continue;
-      next ??= new Set(this.names);
-      next.delete(n);
-    }
-    if (next) {
-      this.names = next;
-      if (this.newNames) this.newNames = new Set([...this.newNames].filter((n) => next!.has(n)));
+      if (!this.names.has(n)) continue;
+      this.mutableNames().delete(n);
+      if (this.newNames?.has(n)) {
+        if (!this.ownNew) this.addNew([]);
+        (this.newNames as Set<string>).delete(n);
+      }
     }
   }
 
@@ -103,14 +115,30 @@ export class TypeState {
     this.wildcard = wildcard;
     const old = this.names;
     this.names = names;
+    this.ownNames = false;
     if (old.size === 0) {
-      if (names.size > 0) this.newNames = this.newNames ? new Set([...this.newNames, ...names]) : names;
+      if (names.size > 0) {
+        if (this.newNames) this.addNew(names);
+        else {
+          this.newNames = names;
+          this.ownNew = false;
+        }
+      }
       return;
     }
     const added: string[] = [];
     for (const n of names) if (!old.has(n)) added.push(n);
     if (added.length > 0) this.addNew(added);
-    if (this.newNames) this.newNames = new Set([...this.newNames].filter((n) => names.has(n)));
+    if (this.newNames) {
+      this.newNames = new Set([...this.newNames].filter((n) => names.has(n)));
+      this.ownNew = true;
+    }
+  }
+
+  /** Forgets the names due for a response (they were served). */
+  clearNew(): void {
+    this.newNames = undefined;
+    this.ownNew = false;
   }
 
   /** True when a response may be due: new subscriptions, first response, or changed content. */
@@ -148,7 +176,7 @@ function selection(cache: ResourceCache, st: TypeState, current: readonly Chunk[
 
 function finish(st: TypeState, current: readonly Chunk[]): void {
   st.base = current;
-  st.newNames = undefined;
+  st.clearNew();
   st.newWildcard = false;
   st.initialVersions = undefined;
 }

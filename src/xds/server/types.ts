@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Identity, ProxyInfo } from '../../model/types.js';
 import type { ResourceTypeUrl } from '../resource-types.js';
 import type { ResourceChunk } from '../translate/types.js';
+import type { XdsLimits } from './limits.js';
 
 /** A proxy's resources: per type URL, a list of chunks shared by identity (Secret included). */
 export type GeneratedResources = Readonly<Partial<Record<ResourceTypeUrl, readonly ResourceChunk[]>>>;
@@ -75,6 +76,8 @@ export interface XdsServerOptions {
   ackTimeoutMs?: number;
   /** How long `push()` waits for every affected proxy's ACK before giving up. Default 30000. */
   convergenceTimeoutMs?: number;
+  /** What one client may cost (defaults: DEFAULT_XDS_LIMITS). */
+  limits?: Partial<XdsLimits>;
   /** `control_plane.identifier` in responses. */
   controlPlaneId?: string;
   /** Called once when a ready stream ends (release per-connection state such as certificates). */
