@@ -4,7 +4,10 @@
  */
 import { parseObject, type MeshObject } from '../src/config/parse.js';
 import { buildSnapshot } from '../src/config/snapshot.js';
-import { DEFAULT_MESH_CONFIG, type MeshSnapshot } from '../src/model/types.js';
+import { DEFAULT_MESH_CONFIG, type MeshSnapshot, type ProxyInfo } from '../src/model/types.js';
+import { TranslationMemo, byTypeUrl } from '../src/xds/incremental/translation-memo.js';
+import { translate } from '../src/xds/translate/index.js';
+import type { ConnectedProxy, GeneratedResources } from '../src/xds/server/types.js';
 
 export interface ModelShape {
   readonly namespaces: number;
@@ -62,6 +65,14 @@ export class ModelMesh {
     return { namespace: `ns-${ns}`, workload: `${svcName(i)}-0`, ip: `10.${ns}.${i}.1` };
   }
 
+  /** Service `g % services` gets an extra HTTP port `9000 + g`: a change every sidecar depends on. */
+  addPort(g: number): MeshSnapshot {
+    const ns = g % this.shape.namespaces;
+    const i = (g * 11) % this.shape.servicesPerNamespace;
+    this.put(parsed({ apiVersion: 'v1', kind: 'Service', metadata: { name: svcName(i), namespace: `ns-${ns}` }, spec: { selector: { app: svcName(i) }, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: `http-extra`, port: 9000 + (g % 50), targetPort: 8080 }] } }));
+    return this.build();
+  }
+
   /** One workload moves to a new address (a pod replaced): a new snapshot. */
   changeOneEndpoint(): MeshSnapshot {
     const g = ++this.moves;
@@ -69,5 +80,53 @@ export class ModelMesh {
     const i = (g * 7) % this.shape.servicesPerNamespace;
     this.put(this.workload(ns, i, this.shape.endpointsPerService - 1, g));
     return this.build();
+  }
+}
+
+/**
+ * The model mesh as the bench's workload: meshd's real translation for each simulated sidecar
+ * (mapped from its WORKLOAD_NAME `app-<i>` to sidecar i of the model), through the incremental
+ * memo unless `memo` is false (every proxy translated on every push, as before the memo).
+ */
+export class TranslatedWorkload {
+  readonly mesh: ModelMesh;
+  readonly memo = new TranslationMemo();
+  private readonly infos = new WeakMap<ConnectedProxy, ProxyInfo>();
+  private serviceGen = 0;
+
+  constructor(shape: ModelShape, private readonly useMemo: boolean) {
+    this.mesh = new ModelMesh(shape);
+  }
+
+  private info(p: ConnectedProxy): ProxyInfo {
+    let i = this.infos.get(p);
+    if (!i) {
+      const index = Number(/^app-(\d+)$/.exec(p.info.workloadName)?.[1] ?? 0);
+      const s = this.mesh.sidecar(index);
+      this.infos.set(p, (i = { ...p.info, namespace: s.namespace, workloadName: s.workload, ip: s.ip }));
+    }
+    return i;
+  }
+
+  generate(p: ConnectedProxy): GeneratedResources {
+    const info = this.info(p);
+    return byTypeUrl(this.useMemo ? this.memo.translate(p, this.mesh.snapshot, info) : translate(this.mesh.snapshot, info));
+  }
+
+  sharedChunks(): GeneratedResources {
+    return {};
+  }
+
+  changeOneEndpoint(): void {
+    this.mesh.changeOneEndpoint();
+  }
+
+  /** A service gains a port: every sidecar gets new CDS, EDS and RDS. */
+  changeOneCluster(): void {
+    this.mesh.addPort(++this.serviceGen);
+  }
+
+  changeRoutes(): void {
+    this.mesh.addPort(++this.serviceGen);
   }
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--no-meshd-runtime] [--profile FILE [--profile-phase endpoint|all]] [--runs N]`: the ADS server under the "mesh-1k" workload
+ * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--translate [--no-memo]] [--no-meshd-runtime] [--profile FILE [--profile-phase endpoint|all]] [--runs N]`: the ADS server under the "mesh-1k" workload
  * (run with bin/meshd's malloc environment and node flags unless `--no-meshd-runtime`)
  * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
  * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
@@ -16,6 +16,7 @@ import { Registry } from 'prom-client';
 import type { ResourceTypeUrl } from '../src/xds/resource-types.js';
 import { XdsServer } from '../src/xds/server/server.js';
 import { MESH_1K, MeshWorkload } from './xds-workload.js';
+import { TranslatedWorkload } from './xds-model.js';
 import { startCpuProfile } from './cpu-profile.js';
 
 type Msg = { hello?: boolean; ready?: number; ms?: number; errors?: number; stopped?: boolean; profiled?: string };
@@ -112,7 +113,10 @@ export async function main(args: readonly string[]): Promise<void> {
   const reps = 20;
   const log = (s: string): void => void process.stderr.write(s + '\n');
 
-  const workload = new MeshWorkload({ ...MESH_1K, tls: args.includes('--tls') });
+  // --translate: meshd's real translation of a model mesh (with the incremental memo unless --no-memo).
+  const workload = args.includes('--translate')
+    ? new TranslatedWorkload({ namespaces: MESH_1K.namespaces, servicesPerNamespace: MESH_1K.servicesPerNamespace, endpointsPerService: MESH_1K.endpointsPerService }, !args.includes('--no-memo'))
+    : new MeshWorkload({ ...MESH_1K, tls: args.includes('--tls') });
   const server = new XdsServer({ generate: (p) => workload.generate(p), registry: new Registry(), convergenceTimeoutMs: 30_000 });
   const port = await server.listen('127.0.0.1:0');
   // Shared chunks are encoded once whatever the proxy count; do it before the baseline.
@@ -177,10 +181,14 @@ export async function main(args: readonly string[]): Promise<void> {
       log(`  load generator CPU profile: ${(await waitFor(child, (m) => m.profiled !== undefined, 30_000)).profiled}`);
     };
     const endpointMs: number[] = [];
+    const endpointCpuS: number[] = [];
     await profiled('endpoint', async () => {
       for (let i = 0; i < ENDPOINT_CHANGES; i++) {
+        const e0 = process.cpuUsage();
         workload.changeOneEndpoint();
         const out = await server.push();
+        const e = process.cpuUsage(e0);
+        endpointCpuS.push((e.user + e.system) / 1e6);
         if (!out.converged) log(`  endpoint change ${i} did not converge`);
         endpointMs.push(out.ms);
         await sleep(50);
@@ -229,6 +237,8 @@ export async function main(args: readonly string[]): Promise<void> {
       // Live JS heap + Buffers: what the server actually holds per proxy (RSS also keeps freed I/O buffers).
       'xds.live_kb_per_proxy': round((rss1.live - rss0.live) / 1024 / Math.max(1, connected), 1),
       'xds.cpu_s_per_full_push': round(quantile(cpuS, 0.5), 3),
+      // Server CPU from the model change to the last ACK of an endpoint change (median).
+      'xds.cpu_s_per_endpoint_change': round(quantile(endpointCpuS, 0.5), 3),
     };
     for (const [k, v] of Object.entries(result)) console.log(`${k} ${v}`);
     if (json) console.log(JSON.stringify(result));
