@@ -136,10 +136,12 @@ const coverage = new Map<string, boolean>();
 const followMemo = new Map<string, string[]>();
 
 function edsNames(buf: Buffer, env: Envelope): string[] {
+  // Only EDS clusters (they carry eds_cluster_config) lead to EDS names; STATIC and ORIGINAL_DST ones do not.
   return env.values
-    .map(([s, e]) => {
+    .flatMap(([s, e]) => {
       const eds = find(buf, s, e, F.clusterEds);
-      return (eds && text(buf, find(buf, eds[0], eds[1], F.edsService))) ?? text(buf, find(buf, s, e, F.clusterName))!;
+      if (!eds) return [];
+      return [text(buf, find(buf, eds[0], eds[1], F.edsService)) ?? text(buf, find(buf, s, e, F.clusterName))!];
     })
     .sort();
 }

@@ -113,8 +113,11 @@ export class TranslatedWorkload {
     return byTypeUrl(this.useMemo ? this.memo.translate(p, this.mesh.snapshot, info) : translate(this.mesh.snapshot, info));
   }
 
+  /** Sidecar 0's translation: the shared chunks, built before the bench's memory baseline. */
   sharedChunks(): GeneratedResources {
-    return {};
+    const s = this.mesh.sidecar(0);
+    const info: ProxyInfo = { id: 'baseline', ip: s.ip, workloadName: s.workload, namespace: s.namespace, labels: {}, interceptionMode: 'REDIRECT', proxyless: false };
+    return byTypeUrl(translate(this.mesh.snapshot, info));
   }
 
   changeOneEndpoint(): void {
