@@ -7,6 +7,8 @@ export { parsePeerAuthentication } from './parse-peer.js';
 export { parseAuthorizationPolicy, DRY_RUN_ANNOTATION } from './parse-authz.js';
 export { effectiveMtls, effectiveModeForPort, peerAuthenticationLevels } from './peer.js';
 export type { EffectiveMode, EffectiveMtls, PeerAuthenticationLevels } from './peer.js';
+export { mtlsProvenance } from './mtls-provenance.js';
+export type { ModeSource, PortMtls, WorkloadMtls } from './mtls-provenance.js';
 export { inboundAuthz, ExtAuthzFilter, extAuthzKeyPrefix, EXT_AUTHZ_SHADOW_PREFIX, BAD_CUSTOM_SUFFIX } from './rbac-filters.js';
 export type { InboundAuthz } from './rbac-filters.js';
 export { authorizationPoliciesFor, selectorMatches } from './select.js';

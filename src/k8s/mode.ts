@@ -19,8 +19,10 @@ import { KubeClient, KubeError, loadKubeConfig } from './kube-client.js';
 import { leaderElector } from './leader.js';
 import { createKubeSource } from './source.js';
 import { tokenReviewer } from './token-review.js';
+import { kubernetesAdminVerifier } from './access-review.js';
 import { DEFAULT_WEBHOOK_PORT, startWebhookServer } from './webhook.js';
 import { RootCertWriter, syncWebhookCaBundle, writePolicyStatus } from './writers.js';
+import { route } from '../admin/route-table.js';
 
 function webhookPort(env: NodeJS.ProcessEnv): number {
   const v = env.MESHD_WEBHOOK_PORT;
@@ -87,6 +89,7 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
     ...(env.MESHD_K8S_BACKOFF_MAX_MS ? { backoffMaxMs: Number(env.MESHD_K8S_BACKOFF_MAX_MS) } : {}),
   });
   const reviewer = tokenReviewer(client);
+  const adminReviewer = kubernetesAdminVerifier(client);
 
   let webhookCalls = 0;
   let serverCerts: MeshdServerCertificates | undefined;
@@ -156,15 +159,16 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
       },
     },
     authenticators: [kubernetesAuthenticator(reviewer, opts.trustDomain)],
+    adminVerifiers: [adminReviewer],
     openCa,
     onSnapshot: (snap) => {
       namespaces = snap.namespaces.map((n) => n.meta.name);
       leaderPass();
     },
     adminRoutes: [
-      (app) => app.get('/debug/k8s', async () => ({
+      (app) => app.get('/debug/k8s', route({ kind: 'read', resource: 'debug' }, 'Kubernetes mode: leader, webhook port, token reviews, watched resources'), async () => ({
         namespace, leader: elector.isLeader(), identity: elector.identity, pushes: source.pushes,
-        webhookPort: webhook?.port, webhookCalls, tokenReviews: reviewer.calls, resources: source.status(),
+        webhookPort: webhook?.port, webhookCalls, tokenReviews: reviewer.calls, adminReviews: adminReviewer.reviews, resources: source.status(),
         diagnostics: source.diagnostics().length,
       })),
     ],

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from '../admin/server.js';
+import type { AdminRouteInfo } from '../admin/route-table.js';
 import { CertificateAuthority, type CaOptions } from '../ca/ca.js';
 import { openPluggedCa } from '../ca/cacerts.js';
 import { FileCaStore, type CaStore } from '../ca/store.js';
@@ -31,6 +32,9 @@ import type { MeshdOptions } from './options.js';
 import type { ConfigSource } from './source.js';
 import { createFileSource } from './file-source.js';
 import { TelemetryReceiver } from '../telemetry/index.js';
+import type { AdminVerifier } from '../admin/credentials.js';
+import { adminAccess, adminViewRoutes, registerExpiryGauge, syncz } from './admin-wiring.js';
+import { PushLog } from './push-log.js';
 
 export interface Meshd {
   readonly xdsPort: number;
@@ -39,6 +43,8 @@ export interface Meshd {
   readonly registry: Registry;
   readonly xds: XdsServer;
   readonly ca: CertificateAuthority;
+  /** Every admin route fastify registered, with its access class. */
+  adminRoutes(): readonly AdminRouteInfo[];
   snapshot(): MeshSnapshot;
   close(): Promise<void>;
 }
@@ -58,6 +64,8 @@ export interface MeshdExtras {
   readonly openCa?: (caOpts: CaOptions) => Promise<CertificateAuthority>;
   /** Extra admin routes (webhooks, edges). */
   readonly adminRoutes?: readonly ((app: FastifyInstance) => void)[];
+  /** Extra admin credentials beyond the local admin token (Kubernetes: TokenReview + SubjectAccessReview). */
+  readonly adminVerifiers?: readonly AdminVerifier[];
   /** Called after every new snapshot (status writers, root ConfigMaps). */
   readonly onSnapshot?: (s: MeshSnapshot, diagnostics: readonly Diagnostic[]) => void;
 }
@@ -92,14 +100,15 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   // eslint-disable-next-line prefer-const
   let xds: XdsServer;
+  const pushes = new PushLog();
   const certs = new WorkloadCertManager({
     issuer: ca,
     ttlSeconds: Math.round(opts.certTtlMs / 1000),
     renewal: { fraction: opts.rotationFraction },
     metrics: caMetrics,
-    onRotate: (connectionId) => { void xds.push((p) => p.connectionId === connectionId); },
-    onTrustBundleChange: () => { void xds.push(); },
-    log: (line) => log.info(line),
+    onRotate: (connectionId) => { void pushes.track('certificate renewal', snapshot.generation, xds.push((p) => p.connectionId === connectionId)); },
+    onTrustBundleChange: () => { void pushes.track('trust bundle change', snapshot.generation, xds.push()); },
+    log: (line) => log.warn(line),
   });
 
   // What was last logged per stream, so a push logs only what changed.
@@ -164,7 +173,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     firstSnapshot = true;
     for (const d of diags) log.warn('config', { diagnostic: d });
     extras.onSnapshot?.(snapshot, diags);
-    void xds.push().then((o) => {
+    void pushes.track('config change', snapshot.generation, xds.push()).then((o) => {
       if (o.proxies > 0) log.info('push', { generation: snapshot.generation, proxies: o.proxies, converged: o.converged, ms: Math.round(o.ms) });
     });
   };
@@ -191,10 +200,14 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   const xdsPort = await bind(plain, opts.xdsPort, grpc.ServerCredentials.createInsecure(), '--xds-port');
   const secureXdsPort = await bind(secure, opts.secureXdsPort, serverCerts.serverCredentials(), '--secure-xds-port');
 
-  const admin = buildAdminServer({
+  const access = adminAccess(opts, log, extras.adminVerifiers);
+  registerExpiryGauge(registry, certs);
+  const adminServer = buildAdminServer({
     registry,
+    access,
+    log,
     ready: () => firstSnapshot,
-    syncz: () => ({ proxies: xds.syncStatus(), rejections: xds.rejections() }),
+    syncz: () => syncz(xds),
     diagnostics: () => diagnostics,
     configDump: (proxyId) => {
       const p = xds.connectedProxies().find((c) => c.info.id === proxyId || c.connectionId === proxyId);
@@ -207,24 +220,12 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
       return { proxy: p.info, identity: p.identity, resources: dump };
     },
     routes: [
-      (app) => app.post<{ Querystring: { step?: string } }>('/ca/rotate-root', async (req, reply) => {
-        const step = req.query.step;
-        const run = step === 'introduce' ? () => ca.introduceRoot() : step === 'activate' ? () => ca.activateNewRoot() : step === 'retire' ? () => ca.retireOldRoot() : undefined;
-        if (!run) return reply.code(400).send({ error: 'step must be introduce, activate or retire' });
-        try {
-          await run();
-        } catch (e) {
-          // A step out of order (or on a plugged-in CA) conflicts with the CA's current state.
-          return reply.code(409).send({ error: e instanceof Error ? e.message : String(e), status: ca.status() });
-        }
-        log.info('ca: root rotation step', { step });
-        return { step, trustBundle: ca.trustBundlePem().length };
-      }),
-      (app) => app.get('/ca/status', async () => ({ ...ca.status(), workloadCertTtlSeconds: ca.workloadCertTtlSeconds })),
+      ...adminViewRoutes({ registry, log, ca, certs, xds, telemetry, pushes, snapshot: () => snapshot }),
       ...telemetry.routes(),
       ...(extras.adminRoutes ?? []),
     ],
   });
+  const admin = adminServer.app;
   await admin.listen({ host: opts.listenAddress, port: opts.adminPort }).catch((e: unknown) => {
     throw new Error(`cannot listen on ${opts.listenAddress}:${opts.adminPort} for --admin-port: ${e instanceof Error ? e.message : String(e)}`);
   });
@@ -233,6 +234,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   return {
     xdsPort, secureXdsPort, adminPort, registry, xds, ca,
+    adminRoutes: adminServer.routes,
     snapshot: () => snapshot,
     async close() {
       await source.close();

@@ -18,6 +18,7 @@ export const MESHD_FLAGS: readonly FlagSpec[] = [
   { name: 'rotation-fraction', env: 'MESHD_ROTATION_FRACTION', type: 'string', default: '0.5', help: 'renew certificates after this fraction of their lifetime (plus jitter)' },
   { name: 'ca-key-type', env: 'MESHD_CA_KEY_TYPE', type: 'string', default: 'ec', help: 'key type of a newly generated root: ec (P-256) or rsa (2048)' },
   { name: 'cacerts-dir', env: 'MESHD_CACERTS_DIR', type: 'string', help: 'plugged-in intermediate CA (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)' },
+  { name: 'admin-open', env: 'MESHD_ADMIN_OPEN', type: 'bool', default: 'false', help: 'keep debug endpoints open without a credential even when --listen-address is not loopback (state changes always need one)' },
   { name: 'allow-unauthenticated', env: 'MESHD_ALLOW_UNAUTHENTICATED', type: 'bool', default: 'false', help: 'serve listeners/clusters (never secrets) to streams without a credential' },
   { name: 'debounce-quiet', env: 'MESHD_DEBOUNCE_QUIET', type: 'duration', default: '100ms', help: 'push after config has been quiet this long' },
   { name: 'debounce-max', env: 'MESHD_DEBOUNCE_MAX', type: 'duration', default: '1s', help: '...but never wait longer than this' },
@@ -41,6 +42,8 @@ export interface MeshdOptions {
   readonly caKeyType: 'ec' | 'rsa';
   readonly cacertsDir?: string;
   readonly allowUnauthenticated: boolean;
+  /** Debug endpoints open without a credential on a non-loopback listen address. */
+  readonly adminOpen: boolean;
   readonly debounceQuietMs: number;
   readonly debounceMaxMs: number;
   readonly kubeconfig?: string;
@@ -75,6 +78,7 @@ export function toMeshdOptions(v: FlagValues): MeshdOptions {
     caKeyType: keyType,
     ...(v['cacerts-dir'] ? { cacertsDir: String(v['cacerts-dir']) } : {}),
     allowUnauthenticated: Boolean(v['allow-unauthenticated']),
+    adminOpen: Boolean(v['admin-open']),
     debounceQuietMs: v['debounce-quiet'] as number,
     debounceMaxMs: v['debounce-max'] as number,
     ...(v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {}),

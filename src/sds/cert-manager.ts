@@ -4,7 +4,7 @@
  * changes. Rotations call `onRotate(proxyId)`; trust bundle changes `onTrustBundleChange()`.
  */
 import type { Identity } from '../model/types.js';
-import type { IssuedKeyAndCertificate } from '../ca/ca.js';
+import type { IssuedCertificate, IssuedKeyAndCertificate } from '../ca/ca.js';
 import type { CaMetrics } from '../ca/metrics.js';
 import { renewalDelayMs, scheduleAfter, type RenewalPolicy } from '../ca/rotation-timing.js';
 import type { EnvoyObject } from '../xds/resource-types.js';
@@ -99,6 +99,17 @@ export class WorkloadCertManager {
   /** Expiry of a proxy's certificate, if held. */
   notAfter(proxyId: string): Date | undefined {
     return this.held.get(proxyId)?.cert.notAfter;
+  }
+
+  /** The chain held for a proxy (leaf first, root last) and its validity; never the key. */
+  certificate(proxyId: string): IssuedCertificate | undefined {
+    const c = this.held.get(proxyId)?.cert;
+    return c ? { certChainPem: c.certChainPem, notBefore: c.notBefore, notAfter: c.notAfter } : undefined;
+  }
+
+  /** NotAfter of every held certificate, in ms since the epoch. */
+  expiries(): number[] {
+    return [...this.held.values()].map((h) => h.cert.notAfter.getTime());
   }
 
   /** Number of proxies holding a certificate. */

@@ -20,6 +20,7 @@ import { messageRecords } from './records.js';
 import { resolveDestination } from './resolve.js';
 import { denialRows, denyingPolicy, edgeRows, plaintextReport } from './reports.js';
 import { TelemetryStore, type Destination, type StoreLimits } from './store.js';
+import { route } from '../admin/route-table.js';
 
 export const ALS_SERVICE = 'envoy.service.accesslog.v3.AccessLogService';
 export const ALS_PATH = `/${ALS_SERVICE}/StreamAccessLogs`;
@@ -161,10 +162,11 @@ export class TelemetryReceiver {
   /** Admin routes: `/debug/edges`, `/debug/plaintext`, `/debug/denials` (each takes `?namespace=`). */
   routes(): ((app: FastifyInstance) => void)[] {
     type Q = { Querystring: { namespace?: string; window?: string } };
+    const SHOWS = { kind: 'read', resource: 'debug' } as const;
     return [
-      (app) => app.get<Q>('/debug/edges', async (req) => edgeRows(this.store, this.deps.snapshot(), req.query.namespace || undefined)),
-      (app) => app.get<Q>('/debug/denials', async (req) => denialRows(this.store, this.deps.snapshot(), req.query.namespace || undefined)),
-      (app) => app.get<Q>('/debug/plaintext', async (req, reply) => {
+      (app) => app.get<Q>('/debug/edges', route(SHOWS, 'who calls whom: identities, mTLS or plaintext, denials (?namespace=; what meshctl edges shows)'), async (req) => edgeRows(this.store, this.deps.snapshot(), req.query.namespace || undefined)),
+      (app) => app.get<Q>('/debug/denials', route(SHOWS, '403s per destination and deciding policy (?namespace=)'), async (req) => denialRows(this.store, this.deps.snapshot(), req.query.namespace || undefined)),
+      (app) => app.get<Q>('/debug/plaintext', route(SHOWS, 'the "ready for STRICT" report (?namespace=&window=10m; what meshctl plaintext shows)'), async (req, reply) => {
         let windowMs: number;
         try { windowMs = parseDurationMs(req.query.window ?? '10m'); } catch (e) {
           return reply.code(400).send({ error: `window: ${e instanceof Error ? e.message : String(e)}` });

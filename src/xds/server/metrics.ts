@@ -13,6 +13,8 @@ export interface XdsMetrics {
   readonly protocolErrors: Counter<'reason'>;
   readonly limitExceeded: Counter<'limit'>;
   readonly namePoolBytes: Gauge<string>;
+  readonly queueTime: Histogram<'type'>;
+  readonly configSize: Histogram<'type'>;
 }
 
 /** Creates and registers the metrics; one set per server. */
@@ -32,6 +34,20 @@ export function createXdsMetrics(registry: Registry = new Registry(), namePoolBy
       name: 'meshd_xds_convergence_seconds',
       help: 'From push() (a config change) to the last affected proxy ACK',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    queueTime: new Histogram({
+      name: 'meshd_xds_queue_seconds',
+      help: 'From new resources for a stream (a push) to the response being written, by type: time spent behind earlier types and unanswered responses',
+      labelNames: ['type'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    configSize: new Histogram({
+      name: 'meshd_xds_config_size_bytes',
+      help: 'Size of each response sent, by type',
+      labelNames: ['type'],
+      buckets: [256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304],
       registers,
     }),
     protocolErrors: new Counter({

@@ -128,9 +128,12 @@ export class XdsServer {
         this.rejected.push(r);
         if (this.rejected.length > REJECTIONS_KEPT) this.rejected.shift();
       },
-      onResponse: (t) => {
+      onResponse: (t, bytes, queuedMs) => {
         this.counters.responses++;
-        this.metrics.pushes.inc({ type: SHORT_NAME[t] });
+        const type = SHORT_NAME[t];
+        this.metrics.pushes.inc({ type });
+        this.metrics.configSize.observe({ type }, bytes);
+        this.metrics.queueTime.observe({ type }, queuedMs / 1000);
       },
       onReady: (s) => {
         this.streams.add(s);

@@ -41,7 +41,8 @@ export interface StreamHost {
    * `intern`). Never mutated: subscription changes replace a stream's Set.
    */
   sharedSubscription(typeUrl: ResourceTypeUrl, names: readonly string[], intern: (n: string) => string): ReadonlySet<string>;
-  onResponse(typeUrl: ResourceTypeUrl): void;
+  /** A response was written: its size and how long it waited since the resources it carries were set. */
+  onResponse(typeUrl: ResourceTypeUrl, bytes: number, queuedMs: number): void;
   onReady(stream: AdsStream): void;
   onClose(stream: AdsStream): void;
 }

@@ -33,6 +33,8 @@ export class AdsStream {
   private readonly types = new Map<ResourceTypeUrl, TypeState>();
   private current: GeneratedResources = {};
   private resSeq = -1;
+  /** When the current resources were set (performance.now()), for the queue-time metric. */
+  private resAt = 0;
   private wantGen = 0;
   private doneGen = 0;
   private waiters: { gen: number; resolve: (ok: boolean) => void }[] = [];
@@ -179,6 +181,7 @@ export class AdsStream {
     }
     this.lastError = undefined;
     this.current = gen;
+    this.resAt = performance.now();
     this.wantGen = Math.max(this.wantGen, seq);
     this.signal();
     return true;
@@ -391,7 +394,7 @@ export class AdsStream {
     st.awaitingAck = true;
     st.sentAt = Date.now();
     st.forceFull = false;
-    this.host.onResponse(st.typeUrl);
+    this.host.onResponse(st.typeUrl, buf.length, performance.now() - this.resAt);
     await this.write(buf);
   }
 

@@ -1,0 +1,19 @@
+/**
+ * `meshctl analyze` and `/debug/analyze`: an explicit, ordered list of analyzers run over one
+ * input. Another area adds its analyzers as its own list in its own file and one entry here.
+ */
+import type { AnalyzeInput, Analyzer, Finding } from './types.js';
+import { SECURITY_ANALYZERS } from './security.js';
+
+export type { AnalyzeInput, Analyzer, Finding } from './types.js';
+
+/** Every analyzer, in order. */
+export const ANALYZERS: readonly Analyzer[] = [
+  ...SECURITY_ANALYZERS,
+];
+
+/** Runs analyzers in order; each finding names its analyzer. Errors sort before warnings within an analyzer. */
+export function analyze(input: AnalyzeInput, analyzers: readonly Analyzer[] = ANALYZERS): Finding[] {
+  return analyzers.flatMap((a) => a.run(input).map((d) => ({ ...d, analyzer: a.name }))
+    .sort((x, y) => (x.severity === y.severity ? 0 : x.severity === 'error' ? -1 : 1)));
+}

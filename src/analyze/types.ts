@@ -1,0 +1,23 @@
+/**
+ * The analyzer seam: an analyzer is a pure function from what meshd knows (the snapshot, and
+ * when run inside meshd, what telemetry saw) to diagnostics naming the object and field.
+ */
+import type { Diagnostic, MeshSnapshot } from '../model/types.js';
+import type { PlaintextReport } from '../telemetry/index.js';
+
+export interface AnalyzeInput {
+  readonly snapshot: MeshSnapshot;
+  /** Plaintext seen per destination (meshd's telemetry); absent when analyzing files offline. */
+  readonly plaintext?: PlaintextReport;
+}
+
+/** One analyzer: a stable name (shown with each finding) and the check itself. */
+export interface Analyzer {
+  readonly name: string;
+  /** One line: what it looks for. */
+  readonly description: string;
+  readonly run: (input: AnalyzeInput) => Diagnostic[];
+}
+
+/** A diagnostic and the analyzer that found it. */
+export type Finding = Diagnostic & { readonly analyzer: string };
