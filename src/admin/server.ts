@@ -76,6 +76,12 @@ export function buildAdminServer(deps: AdminDeps): AdminServer {
     if (text === '') { done(null, {}); return; }
     try { done(null, JSON.parse(text)); } catch (e) { done(Object.assign(new Error(`body is not JSON: ${e instanceof Error ? e.message : String(e)}`), { statusCode: 400 }), undefined); }
   });
+  // A handler that throws: logged with its route, answered with the message (never a stack).
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500) deps.log?.error('admin: handler failed', { method: req.method, path: req.url.split('?')[0], error: err.message });
+    void reply.code(status).send({ error: err.message });
+  });
   const PUBLIC = { kind: 'public' } as const;
   app.get('/ready', route(PUBLIC, '200 once the first snapshot is served and every port listens'), async (_req, reply) => {
     if (deps.ready()) return reply.code(200).type('text/plain').send('ready\n');

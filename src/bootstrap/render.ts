@@ -64,6 +64,8 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
   });
   const b = YAML.parse(text) as Bootstrap;
   b.node.metadata.LABELS = { ...(o.labels ?? {}) };
+  // Where meshctl can read this Envoy's own /certs (meshd passes it on only when it is loopback).
+  if (o.adminPort) b.node.metadata.ADMIN_ADDRESS = `127.0.0.1:${o.adminPort}`;
   const ads = b.dynamic_resources.ads_config;
   if (o.token) {
     ads.grpc_services[0]!.initial_metadata = [{ key: 'authorization', value: `Bearer ${o.token}` }];

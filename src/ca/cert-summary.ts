@@ -30,8 +30,8 @@ export function summarizeCertificate(c: X509Certificate): CertSummary {
   const uri = (c.subjectAltName ?? '').split(/,\s*/).map((s) => s.replace(/^URI:/, '').replace(/^"|"$/g, '')).find((s) => s.startsWith('spiffe://'));
   return {
     serial: canonicalSerial(c.serialNumber),
-    subject: c.subject.replace(/\n/g, ', '),
-    issuer: c.issuer.replace(/\n/g, ', '),
+    subject: (c.subject ?? '').replace(/\n/g, ', '),
+    issuer: (c.issuer ?? '').replace(/\n/g, ', '),
     ...(uri ? { spiffeId: uri } : {}),
     notBefore: new Date(c.validFrom).toISOString(),
     notAfter: new Date(c.validTo).toISOString(),

@@ -1,32 +1,15 @@
 /**
  * `meshctl ca rotate-root --step introduce|activate|retire` and `meshctl ca status`: talk to
- * meshd's admin port (`--meshd URL`, default $MESHD_ADDR or http://127.0.0.1:15014).
+ * meshd's admin port (`--meshd URL`, default $MESHD_ADDR or http://127.0.0.1:15014); a rotation
+ * step presents the admin token (from `--state-dir`, or `--token`).
  */
 import type { Command } from './command.js';
 import { flagHelp, parseFlags, FlagError, type FlagSpec } from '../util/flags.js';
 import type { CaStatus } from '../ca/ca.js';
+import { ADMIN_FLAGS, AdminClient } from './admin-client.js';
 
-const MESHD_FLAG: FlagSpec = { name: 'meshd', env: 'MESHD_ADDR', type: 'string', default: 'http://127.0.0.1:15014', help: 'meshd\'s admin URL' };
 const HELP_FLAG: FlagSpec = { name: 'help', type: 'bool', help: 'show this help' };
 const STEPS = ['introduce', 'activate', 'retire'] as const;
-
-function baseUrl(v: unknown): string {
-  const s = String(v);
-  return (/^https?:\/\//.test(s) ? s : `http://${s}`).replace(/\/+$/, '');
-}
-
-async function call(url: string, init?: RequestInit): Promise<{ ok: boolean; status: number; body: unknown }> {
-  let r: Response;
-  try {
-    r = await fetch(url, init);
-  } catch (e) {
-    throw new Error(`cannot reach meshd at ${url}: ${e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)}`);
-  }
-  const text = await r.text();
-  let body: unknown = text;
-  try { body = JSON.parse(text); } catch { /* plain text */ }
-  return { ok: r.ok, status: r.status, body };
-}
 
 function errorText(body: unknown): string {
   if (typeof body === 'object' && body !== null) {
@@ -38,7 +21,7 @@ function errorText(body: unknown): string {
 
 const ROTATE_FLAGS: readonly FlagSpec[] = [
   { name: 'step', type: 'string', help: 'introduce (new root joins the bundle), activate (new root signs), retire (old root leaves) (required)' },
-  MESHD_FLAG, HELP_FLAG,
+  ...ADMIN_FLAGS, HELP_FLAG,
 ];
 
 export const caRotateRootCommand: Command = {
@@ -49,16 +32,16 @@ export const caRotateRootCommand: Command = {
     if (v.help) { process.stdout.write(flagHelp('usage: meshctl ca rotate-root --step introduce|activate|retire [--meshd URL]', ROTATE_FLAGS)); return 0; }
     const step = String(v.step ?? '');
     if (!(STEPS as readonly string[]).includes(step)) throw new FlagError(`--step must be one of ${STEPS.join(', ')}`);
-    const r = await call(`${baseUrl(v.meshd)}/ca/rotate-root?step=${step}`, { method: 'POST' });
+    const client = new AdminClient(v);
+    const r = await client.post(`/ca/rotate-root?step=${step}`);
     if (!r.ok) { process.stderr.write(`meshctl ca rotate-root: meshd refused step ${step} (${r.status}): ${errorText(r.body)}\n`); return 1; }
-    const s = await call(`${baseUrl(v.meshd)}/ca/status`);
     process.stdout.write(`root rotation: ${step} done\n`);
-    if (s.ok) process.stdout.write(formatStatus(s.body as CaStatus));
+    process.stdout.write(formatStatus(await client.get<CaStatus>('/ca/status')));
     return 0;
   },
 };
 
-const STATUS_FLAGS: readonly FlagSpec[] = [MESHD_FLAG, { name: 'json', type: 'bool', help: 'print meshd\'s JSON' }, HELP_FLAG];
+const STATUS_FLAGS: readonly FlagSpec[] = [...ADMIN_FLAGS, { name: 'json', type: 'bool', help: 'print meshd\'s JSON' }, HELP_FLAG];
 
 /** Renders the CA status as a few aligned lines: phase, signer, one line per root. */
 export function formatStatus(s: CaStatus & { workloadCertTtlSeconds?: number }): string {
@@ -80,9 +63,8 @@ export const caStatusCommand: Command = {
   async run(args) {
     const { values: v } = parseFlags(STATUS_FLAGS, args);
     if (v.help) { process.stdout.write(flagHelp('usage: meshctl ca status [--meshd URL] [--json]', STATUS_FLAGS)); return 0; }
-    const r = await call(`${baseUrl(v.meshd)}/ca/status`);
-    if (!r.ok) { process.stderr.write(`meshctl ca status: meshd answered ${r.status}: ${errorText(r.body)}\n`); return 1; }
-    process.stdout.write(v.json ? JSON.stringify(r.body, null, 2) + '\n' : formatStatus(r.body as CaStatus));
+    const status = await new AdminClient(v).get<CaStatus>('/ca/status');
+    process.stdout.write(v.json ? JSON.stringify(status, null, 2) + '\n' : formatStatus(status));
     return 0;
   },
 };

@@ -7,9 +7,22 @@ import { plaintextCommand } from './plaintext-command.js';
 import { tokenCreateCommand } from './token-command.js';
 import { agentCommand } from './agent-command.js';
 import { caRotateRootCommand, caStatusCommand } from './ca-command.js';
+import { proxyStatusCommand } from './proxy-status-command.js';
+import { proxyConfigCommand } from './proxy-config-command.js';
+import { describeCommand } from './describe-command.js';
+import { identityCommand } from './identity-command.js';
+import { checkCommand } from './check-command.js';
+import { analyzeCommand } from './analyze-command.js';
+import { versionCommand } from './version-command.js';
 
 /** Every meshctl subcommand, in help order. */
 export const commands: readonly Command[] = [
+  proxyStatusCommand,
+  proxyConfigCommand,
+  describeCommand,
+  identityCommand,
+  checkCommand,
+  analyzeCommand,
   bootstrapCommand,
   injectCommand,
   edgesCommand,
@@ -18,4 +31,5 @@ export const commands: readonly Command[] = [
   tokenCreateCommand,
   agentCommand,
   caStatusCommand, caRotateRootCommand,
+  versionCommand,
 ];

@@ -4,12 +4,14 @@
  */
 import type { EdgeRow } from '../telemetry/reports.js';
 import type { Command } from './command.js';
-import { FlagError, flagHelp, parseFlags, type FlagSpec } from '../util/flags.js';
+import { FlagError, flagHelp, parseFlags, type FlagSpec, type FlagValues } from '../util/flags.js';
+import { ADMIN_FLAGS, AdminClient, CliError } from './admin-client.js';
+import { formatTable } from './output.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'namespace', type: 'string', help: 'only edges from or to this namespace (-n)' },
   { name: 'output', type: 'string', default: 'table', help: 'table or json (-o)' },
-  { name: 'meshd', env: 'MESHD_ADDR', type: 'string', default: 'http://127.0.0.1:15014', help: 'meshd admin URL' },
+  ...ADMIN_FLAGS,
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -28,28 +30,14 @@ function isEdge(v: unknown): v is Edge {
 /** The table: one row per edge, columns as `linkerd viz edges` plus identities and denials; `-` for an empty cell. */
 export function formatEdgesTable(edges: readonly Edge[]): string {
   const head = ['SRC', 'DST', 'SRC_NS', 'DST_NS', 'CLIENT_ID', 'SERVER_ID', 'SECURED', 'DENIED'];
-  const rows = edges.map((e) => [e.src, e.dst, e.srcNamespace, e.dstNamespace, e.clientId, e.serverId, e.secured ? '√ (mTLS)' : 'plaintext', String(e.denied)]
-    .map((c) => c || '-'));
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('   ');
-  return [line(head), ...rows.map(line)].join('\n') + '\n';
+  return formatTable(head, edges.map((e) => [e.src, e.dst, e.srcNamespace, e.dstNamespace, e.clientId, e.serverId, e.secured ? '√ (mTLS)' : 'plaintext', String(e.denied)]));
 }
 
-/** Fetches and checks the edges; every failure is an Error saying what to do. */
-export async function fetchEdges(meshd: string, namespace?: string): Promise<Edge[]> {
-  const url = new URL('/debug/edges', meshd);
-  if (namespace) url.searchParams.set('namespace', namespace);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(10000) });
-  } catch (e) {
-    const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : e instanceof Error ? e.message : String(e);
-    throw new Error(`cannot reach meshd at ${meshd} (${cause}). Is it running (\`node bin/meshd\` or \`npm run demo\`)? Point at it with --meshd URL or MESHD_ADDR.`);
-  }
-  if (res.status === 404) throw new Error(`meshd at ${meshd} has no /debug/edges: is this meshd's admin port (default 15014)?`);
-  if (!res.ok) throw new Error(`meshd at ${meshd} answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-  const body: unknown = await res.json();
-  if (!Array.isArray(body) || !body.every(isEdge)) throw new Error(`meshd at ${meshd} sent edges in an unexpected shape`);
+/** Fetches and checks the edges; every failure is a CliError saying what to do. */
+export async function fetchEdges(v: FlagValues, namespace?: string): Promise<Edge[]> {
+  const client = new AdminClient(v);
+  const body = await client.get<unknown>(`/debug/edges${namespace ? `?namespace=${encodeURIComponent(namespace)}` : ''}`);
+  if (!Array.isArray(body) || !body.every(isEdge)) throw new CliError(`meshd at ${client.base} sent edges in an unexpected shape`);
   return body;
 }
 
@@ -62,7 +50,7 @@ export const edgesCommand: Command = {
     if (positional.length) throw new FlagError(`unexpected argument ${JSON.stringify(positional[0])}`);
     const output = String(v.output);
     if (output !== 'table' && output !== 'json') throw new FlagError('-o must be table or json');
-    const edges = await fetchEdges(String(v.meshd), v.namespace ? String(v.namespace) : undefined);
+    const edges = await fetchEdges(v, v.namespace ? String(v.namespace) : undefined);
     if (output === 'json') {
       const list = edges.map((e) => ({ src: e.src, dst: e.dst, srcNamespace: e.srcNamespace, dstNamespace: e.dstNamespace, clientId: e.clientId, serverId: e.serverId, secured: e.secured, denied: e.denied }));
       process.stdout.write(JSON.stringify(list, null, 2) + '\n');

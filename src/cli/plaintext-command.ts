@@ -6,12 +6,13 @@
 import type { Command } from './command.js';
 import { flagHelp, parseFlags, type FlagSpec } from '../util/flags.js';
 import type { PlaintextReport } from '../telemetry/index.js';
+import { ADMIN_FLAGS, AdminClient } from './admin-client.js';
 
 const FLAGS: readonly FlagSpec[] = [
   { name: 'namespace', type: 'string', help: 'only this namespace (also -n)' },
   { name: 'window', type: 'string', default: '10m', help: 'how far back to look (e.g. 10m, 1h)' },
   { name: 'output', type: 'string', default: 'text', help: 'text or json (also -o)' },
-  { name: 'meshd', env: 'MESHD_ADDR', type: 'string', default: 'http://127.0.0.1:15014', help: 'meshd admin URL' },
+  ...ADMIN_FLAGS,
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
@@ -45,14 +46,7 @@ export const plaintextCommand: Command = {
     const output = String(v.output);
     if (output !== 'text' && output !== 'json') { process.stderr.write('meshctl plaintext: -o must be text or json\n'); return 2; }
     const q = new URLSearchParams({ window: String(v.window), ...(v.namespace ? { namespace: String(v.namespace) } : {}) });
-    const url = `${String(v.meshd).replace(/\/$/, '')}/debug/plaintext?${q}`;
-    let res: Response;
-    try { res = await fetch(url); } catch (e) {
-      process.stderr.write(`meshctl plaintext: cannot reach meshd at ${String(v.meshd)}: ${e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e)} (set --meshd or MESHD_ADDR)\n`);
-      return 1;
-    }
-    if (!res.ok) { process.stderr.write(`meshctl plaintext: ${url}: HTTP ${res.status}: ${await res.text()}\n`); return 1; }
-    const report = await res.json() as PlaintextReport;
+    const report = await new AdminClient(v).get<PlaintextReport>(`/debug/plaintext?${q}`);
     if (output === 'json') process.stdout.write(JSON.stringify(report, null, 2) + '\n');
     else process.stdout.write(formatPlaintextReport(report, String(v.window)).join('\n') + '\n');
     return 0;

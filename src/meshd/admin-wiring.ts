@@ -26,6 +26,7 @@ import { route } from '../admin/route-table.js';
 import { analyze } from '../analyze/index.js';
 import type { MeshdOptions } from './options.js';
 import type { PushLog } from './push-log.js';
+import { MESHD_VERSION } from '../version.js';
 
 type RouteAdder = (app: FastifyInstance) => void;
 const DEBUG = { kind: 'read', resource: 'debug' } as const;
@@ -81,7 +82,7 @@ function adminAddressOf(metadata: Readonly<Record<string, unknown>>): string | u
 }
 
 /** `/debug/connections`: every authenticated stream, its identity and the certificate meshd holds for it (no key). */
-export function connections(d: Pick<AdminViewsDeps, 'xds' | 'certs'>): unknown[] {
+export function connections(d: Pick<AdminViewsDeps, 'xds' | 'certs'>, withPem = false): unknown[] {
   return d.xds.connectedProxies().map((p) => {
     const held = d.certs.certificate(p.connectionId);
     const adminAddress = adminAddressOf(p.node.metadata);
@@ -94,6 +95,7 @@ export function connections(d: Pick<AdminViewsDeps, 'xds' | 'certs'>): unknown[]
       envoyVersion: p.node.userAgentVersion || null,
       adminAddress: adminAddress ?? null,
       certificate: held ? summarizeChain(held.certChainPem) : null,
+      ...(withPem && held ? { chainPem: held.certChainPem } : {}),
     };
   }).sort((a, b) => (a.proxyId < b.proxyId ? -1 : a.proxyId > b.proxyId ? 1 : 0));
 }
@@ -139,7 +141,8 @@ export function adminViewRoutes(d: AdminViewsDeps): RouteAdder[] {
       return v === undefined ? reply.code(404).send({ error: `no workload ${JSON.stringify(req.query.workload)}; see /debug/registryz` }) : v;
     }),
     (app) => app.get('/debug/push_status', route(DEBUG, 'the last 50 pushes: trigger, generation, proxies, converged, milliseconds'), async () => ({ generation: d.snapshot().generation, connected: d.xds.connectedProxies().length, ...d.pushes.status() })),
-    (app) => app.get('/debug/connections', route(DEBUG, 'authenticated ADS streams: proxy, identity, peer, Envoy version, the certificate meshd holds for it (no key)'), async () => connections(d)),
+    (app) => app.get<{ Querystring: { pem?: string } }>('/debug/connections', route(DEBUG, 'authenticated ADS streams: proxy, identity, peer, Envoy version, the certificate chain meshd holds for it (?pem=true adds the PEM; never a key)'), async (req) => connections(d, req.query.pem === 'true')),
+    (app) => app.get('/version', route({ kind: 'public' }, 'meshd\'s version'), async () => ({ version: MESHD_VERSION, node: process.version })),
     (app) => app.get<{ Querystring: { window?: string } }>('/debug/analyze', route(DEBUG, 'policy lint over the current snapshot and the plaintext seen in the last 10 minutes (what meshctl analyze shows)'), async () => {
       const snapshot = d.snapshot();
       return analyze({ snapshot, plaintext: plaintextReport(d.telemetry.store, snapshot, now(), 10 * 60_000) });

@@ -459,7 +459,7 @@ export class AdsStream {
   syncStatus(): ProxySyncStatus {
     const types: Partial<Record<ResourceTypeUrl, TypeSyncStatus>> = {};
     for (const [t, st] of this.types) {
-      types[t] = { sentVersion: st.sentVersion, sentNonce: st.sentNonce, ackedVersion: st.ackedVersion, awaitingAck: st.awaitingAck, lastNack: st.lastNack };
+      types[t] = { sentVersion: st.sentVersion, sentNonce: st.sentNonce, ackedVersion: st.ackedVersion, awaitingAck: st.awaitingAck, ...(st.sentAt ? { sentAt: new Date(st.sentAt).toISOString() } : {}), lastNack: st.lastNack };
     }
     return { proxyId: this.proxy?.info.id ?? '', connectionId: this.connectionId, protocol: this.protocol, types, lastError: this.lastError };
   }

@@ -102,6 +102,8 @@ export interface TypeSyncStatus {
   readonly sentNonce?: string;
   readonly ackedVersion?: string;
   readonly awaitingAck: boolean;
+  /** RFC 3339: when the last response of this type was sent. */
+  readonly sentAt?: string;
   readonly lastNack?: Rejection;
 }
 
