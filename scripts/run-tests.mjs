@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs the compiled tests with Node's own test runner. Groups: unit, e2e, k8s (default: all).
+// Runs the compiled tests with Node's own test runner. Groups: unit, e2e, k8s, browser (default: all).
 // Real-Envoy and real-kube-apiserver tests fail (never skip) when their binaries are missing
-// and CI=true; `.ci/run` installs them first.
+// and CI=true; `.ci/run` installs them first. Browser tests need Debian's chromium (`.ci/run`
+// installs it with apt) and fail without it under CI=true.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
 const groups = process.argv.slice(2);
-const wanted = groups.length ? groups : ['unit', 'e2e', 'k8s'];
+const wanted = groups.length ? groups : ['unit', 'e2e', 'k8s', 'browser'];
 const files = [];
 function walk(dir) {
   let entries;

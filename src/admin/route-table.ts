@@ -42,11 +42,22 @@ export function trackRoutes(app: FastifyInstance): () => readonly AdminRouteInfo
   return () => [...table].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : a.method < b.method ? -1 : a.method > b.method ? 1 : 0));
 }
 
+/** One entry of the `/debug` index. */
+export interface RouteIndexEntry {
+  readonly method: string;
+  readonly path: string;
+  /** `undecided` means the route was registered without an access class (it is treated as closed). */
+  readonly access: RouteAccess['kind'] | 'undecided';
+  /** For `read` and `write`: the RBAC verb and resource a Kubernetes credential must be allowed. */
+  readonly needs?: string;
+  readonly description: string;
+}
+
 /** The `/debug` index: every route but HEAD twins, with its method, access class and description. */
-export function routeIndex(routes: readonly AdminRouteInfo[]): { method: string; path: string; access: string; description: string }[] {
-  return routes.filter((r) => r.method !== 'HEAD').map((r) => ({
-    method: r.method, path: r.url,
-    access: r.access ? (r.access.kind === 'write' ? `write (${r.access.verb} ${r.access.resource}.meshd.dev)` : r.access.kind === 'read' ? `read (get ${r.access.resource}.meshd.dev)` : 'public') : 'undecided (closed)',
-    description: r.description ?? '',
-  }));
+export function routeIndex(routes: readonly AdminRouteInfo[]): RouteIndexEntry[] {
+  return routes.filter((r) => r.method !== 'HEAD').map((r) => {
+    const a = r.access;
+    const needs = a?.kind === 'write' ? `${a.verb} ${a.resource}.meshd.dev` : a?.kind === 'read' ? `get ${a.resource}.meshd.dev` : undefined;
+    return { method: r.method, path: r.url, access: a ? a.kind : 'undecided', ...(needs ? { needs } : {}), description: r.description ?? '' };
+  });
 }
