@@ -23,6 +23,7 @@ import { kubernetesAdminVerifier } from './access-review.js';
 import { DEFAULT_WEBHOOK_PORT, startWebhookServer } from './webhook.js';
 import { RootCertWriter, syncWebhookCaBundle, writePolicyStatus } from './writers.js';
 import { route } from '../admin/route-table.js';
+import { Counter } from 'prom-client';
 
 function webhookPort(env: NodeJS.ProcessEnv): number {
   const v = env.MESHD_WEBHOOK_PORT;
@@ -83,8 +84,10 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
     return ca;
   };
 
+  let k8sEvents: Counter<'kind' | 'type'> | undefined;
   const source = createKubeSource({
     client: new KubeClient(kc), log, domainSuffix: 'cluster.local',
+    onWatchEvent: (kind, type) => k8sEvents?.inc({ kind, type }),
     debounce: { quietMs: opts.debounceQuietMs, maxMs: opts.debounceMaxMs },
     ...(env.MESHD_K8S_BACKOFF_MAX_MS ? { backoffMaxMs: Number(env.MESHD_K8S_BACKOFF_MAX_MS) } : {}),
   });
@@ -160,6 +163,9 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
     },
     authenticators: [kubernetesAuthenticator(reviewer, opts.trustDomain)],
     adminVerifiers: [adminReviewer],
+    registerMetrics: (registry) => {
+      k8sEvents = new Counter({ name: 'meshd_k8s_events_total', help: 'Kubernetes watch events received, by kind and event type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR)', labelNames: ['kind', 'type'], registers: [registry] });
+    },
     openCa,
     onSnapshot: (snap) => {
       namespaces = snap.namespaces.map((n) => n.meta.name);

@@ -28,6 +28,8 @@ export interface ReflectorOptions {
   readonly backoffMaxMs?: number;
   readonly pageSize?: number;
   readonly log?: Logger;
+  /** Called for every watch event, with its type (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR): for metrics. */
+  readonly onWatchEvent?: (type: string) => void;
 }
 
 /** `namespace/name` (cluster-scoped: `/name`). */
@@ -164,6 +166,7 @@ export class Reflector {
       try { ev = JSON.parse(line); } catch { this.o.log?.warn('k8s: unparseable watch line ignored', { path: this.path }); return; }
       if (!isRecord(ev) || typeof ev.type !== 'string' || !isRecord(ev.object)) return;
       const obj = ev.object;
+      this.o.onWatchEvent?.(ev.type);
       switch (ev.type) {
         case 'ADDED': case 'MODIFIED': this.apply(rawKey(obj), obj); break;
         case 'DELETED': {

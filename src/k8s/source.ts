@@ -60,6 +60,8 @@ export interface KubeSourceOptions {
   readonly backoffInitialMs?: number;
   readonly backoffMaxMs?: number;
   readonly watchTimeoutSeconds?: number;
+  /** Called for every watch event per kind (Kubernetes events metric). */
+  readonly onWatchEvent?: (kind: string, type: string) => void;
 }
 
 export interface PolicyState {
@@ -294,6 +296,7 @@ class PathReflector {
       },
     }, {
       log: this.o.log,
+      ...(this.o.onWatchEvent ? { onWatchEvent: (type: string) => this.o.onWatchEvent!(this.r.kind, type) } : {}),
       ...(this.o.backoffInitialMs !== undefined ? { backoffInitialMs: this.o.backoffInitialMs } : {}),
       ...(this.o.backoffMaxMs !== undefined ? { backoffMaxMs: this.o.backoffMaxMs } : {}),
       ...(this.o.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.o.watchTimeoutSeconds } : {}),

@@ -64,6 +64,8 @@ export interface MeshdExtras {
   readonly openCa?: (caOpts: CaOptions) => Promise<CertificateAuthority>;
   /** Extra admin routes (webhooks, edges). */
   readonly adminRoutes?: readonly ((app: FastifyInstance) => void)[];
+  /** Registers the source's own metrics on meshd's registry (Kubernetes watch events). */
+  readonly registerMetrics?: (registry: Registry) => void;
   /** Extra admin credentials beyond the local admin token (Kubernetes: TokenReview + SubjectAccessReview). */
   readonly adminVerifiers?: readonly AdminVerifier[];
   /** Called after every new snapshot (status writers, root ConfigMaps). */
@@ -76,6 +78,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meshd_process_' });
   const caMetrics = new CaMetrics(registry);
+  extras.registerMetrics?.(registry);
   const meshConfig: MeshConfig = { ...DEFAULT_MESH_CONFIG, trustDomain: opts.trustDomain, rootNamespace: opts.rootNamespace };
   const caOpts = {
     trustDomain: opts.trustDomain,
