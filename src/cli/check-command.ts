@@ -91,7 +91,7 @@ export const checkCommand: Command = {
     let readyStatus: number;
     try { readyStatus = await client.status('/ready'); } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      process.stdout.write(format === 'table' ? `× meshd is reachable\n    see: ${msg}\n` : formatData([{ name: 'meshd is reachable', ok: false, hint: msg }], format));
+      process.stdout.write(format === 'table' ? `× meshd is reachable: ${msg}\n` : formatData([{ name: 'meshd is reachable', ok: false, hint: msg }], format));
       return 1;
     }
     const [ca, sync, conns, metrics, diagnostics] = await Promise.all([
