@@ -75,7 +75,8 @@ test('root rotation under load (introduce → 2-root bundle everywhere → activ
   t.after(() => mesh.close());
   await mesh.startMeshd();
   const meshd = mesh.meshd!;
-  const env = { MESHD_ADDR: `http://127.0.0.1:${meshd.adminPort}` };
+  // meshctl finds meshd's admin token in the state dir, as an operator's does.
+  const env = { MESHD_ADDR: `http://127.0.0.1:${meshd.adminPort}`, MESHD_STATE_DIR: mesh.stateDir };
   // 'late' joins after the rotation; start the other two now.
   for (const name of ['frontend', 'backend']) {
     const w = mesh.get(name);

@@ -145,7 +145,8 @@ test('a root rotation step through meshd reaches the root-cert ConfigMaps and th
   const configMapRoots = (): number => count(kube.kubectlOk(['get', 'configmap', 'istio-ca-root-cert', '-n', 'shop', '-o', 'jsonpath={.data.root-cert\\.pem}']));
   const caBundleRoots = (): number => count(Buffer.from(kube.kubectlOk(['get', 'mutatingwebhookconfiguration', 'meshd-sidecar-injector', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']), 'base64').toString('utf8'));
   assert.equal(configMapRoots(), 1);
-  const r = await fetch(`http://127.0.0.1:${meshd.adminPort}/ca/rotate-root?step=introduce`, { method: 'POST' });
+  const token = readFileSync(join(meshd.stateDir, 'admin-token'), 'utf8').trim();
+  const r = await fetch(`http://127.0.0.1:${meshd.adminPort}/ca/rotate-root?step=introduce`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}' });
   assert.equal(r.status, 200, await r.text());
   // meshd's own CA instance is the one the leader publishes from: both roots appear.
   await waitFor('two roots in istio-ca-root-cert', () => (configMapRoots() === 2 ? true : undefined), 20_000, 200);
