@@ -13,8 +13,15 @@ export interface EnvoyCert {
   readonly expiration: string;
 }
 
+/** One TLS context's certificates as Envoy's `/certs` reports them (leaf first in `chain`). */
+export interface EnvoyCertEntry {
+  readonly chain: readonly EnvoyCert[];
+  readonly ca: readonly EnvoyCert[];
+}
+
 /** Every certificate Envoy uses: leaf chains and CAs, over all its TLS contexts. */
 export interface EnvoyCerts {
+  readonly entries: readonly EnvoyCertEntry[];
   readonly chains: readonly (readonly EnvoyCert[])[];
   readonly cas: readonly EnvoyCert[];
 }
@@ -32,7 +39,8 @@ function cert(d: Raw): EnvoyCert {
 /** Parses the JSON of Envoy's `/certs`. */
 export function parseEnvoyCerts(j: unknown): EnvoyCerts {
   const list = (j as { certificates?: { cert_chain?: Raw[]; ca_cert?: Raw[] }[] } | null)?.certificates ?? [];
-  return { chains: list.map((c) => (c.cert_chain ?? []).map(cert)).filter((c) => c.length > 0), cas: list.flatMap((c) => (c.ca_cert ?? []).map(cert)) };
+  const entries = list.map((c) => ({ chain: (c.cert_chain ?? []).map(cert), ca: (c.ca_cert ?? []).map(cert) }));
+  return { entries, chains: entries.map((e) => e.chain).filter((c) => c.length > 0), cas: entries.flatMap((e) => e.ca) };
 }
 
 /** Fetches `/certs` from an Envoy admin URL; an Error saying why when it cannot. */

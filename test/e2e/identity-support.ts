@@ -6,39 +6,17 @@
 import { X509Certificate } from 'node:crypto';
 import type { RunningEnvoy } from '../helpers/envoy.js';
 import type { HttpResult } from '../helpers/apps.js';
+import { parseEnvoyCerts, type EnvoyCertEntry } from '../../src/cli/envoy-certs.js';
+import { canonicalSerial } from '../../src/ca/cert-summary.js';
 
-export interface EnvoyCertDetails {
-  readonly serial: string;
-  readonly uris: readonly string[];
-  readonly validFrom: string;
-  readonly expiration: string;
-}
-
-/** One TLS context's certificates as Envoy's `/certs` reports them. */
-export interface EnvoyCertEntry {
-  readonly chain: readonly EnvoyCertDetails[];
-  readonly ca: readonly EnvoyCertDetails[];
-}
-
-interface RawDetails { serial_number?: string; subject_alt_names?: { uri?: string }[]; valid_from?: string; expiration_time?: string }
-
-function details(d: RawDetails): EnvoyCertDetails {
-  return {
-    serial: normSerial(d.serial_number ?? ''),
-    uris: (d.subject_alt_names ?? []).map((s) => s.uri).filter((u): u is string => typeof u === 'string'),
-    validFrom: d.valid_from ?? '', expiration: d.expiration_time ?? '',
-  };
-}
+export type { EnvoyCert as EnvoyCertDetails, EnvoyCertEntry } from '../../src/cli/envoy-certs.js';
 
 /** A serial as lowercase hex without leading zeros (Envoy and Node print them differently). */
-export function normSerial(s: string): string {
-  return s.toLowerCase().replace(/:/g, '').replace(/^0+/, '');
-}
+export const normSerial = canonicalSerial;
 
-/** Envoy's `/certs`. */
-export async function envoyCerts(e: RunningEnvoy): Promise<EnvoyCertEntry[]> {
-  const j = await (await e.admin('/certs')).json() as { certificates?: { cert_chain?: RawDetails[]; ca_cert?: RawDetails[] }[] };
-  return (j.certificates ?? []).map((c) => ({ chain: (c.cert_chain ?? []).map(details), ca: (c.ca_cert ?? []).map(details) }));
+/** Envoy's `/certs`, per TLS context. */
+export async function envoyCerts(e: RunningEnvoy): Promise<readonly EnvoyCertEntry[]> {
+  return parseEnvoyCerts(await (await e.admin('/certs')).json()).entries;
 }
 
 /** The serials of leaf certificates carrying `uri` in `/certs` (one per TLS context using it). */

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kubeUp, type Kube } from '../helpers/kube.js';
-import type { RunningMeshd } from '../helpers/meshd.js';
+import YAML from 'yaml';
+import { REPO_ROOT, type RunningMeshd } from '../helpers/meshd.js';
 import { walkAdminRoutes } from '../helpers/admin-walk.js';
 import { metricSum } from '../../src/cli/check-command.js';
 import { installCrds, k8sDebug, namespace, startK8sMeshd } from './setup.js';
@@ -23,10 +24,10 @@ before(async () => {
   kube = await kubeUp();
   installCrds(kube);
   namespace(kube, 'istio-system', {}, ['default', 'operator', 'intruder']);
-  const role = {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'meshd-operator' },
-    rules: [{ apiGroups: ['meshd.dev'], resources: ['ca'], verbs: ['rotate'] }, { apiGroups: ['meshd.dev'], resources: ['debug'], verbs: ['get'] }],
-  };
+  // The operator role as deploy/rbac.yaml ships it.
+  const role = YAML.parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', 'rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; metadata: { name: string } })
+    .find((d) => d.kind === 'ClusterRole' && d.metadata.name === 'meshd-operator');
+  assert.ok(role, 'deploy/rbac.yaml has the meshd-operator ClusterRole');
   const binding = {
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'meshd-operator' },
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshd-operator' },
