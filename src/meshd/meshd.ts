@@ -21,7 +21,7 @@ import { WorkloadCertManager } from '../sds/cert-manager.js';
 import { redactSecret } from '../sds/secrets.js';
 import { buildSnapshot } from '../config/snapshot.js';
 import type { MeshObject } from '../config/parse.js';
-import { DEFAULT_MESH_CONFIG, formatDiagnostic, type Diagnostic, type MeshConfig, type MeshSnapshot } from '../model/types.js';
+import { DEFAULT_MESH_CONFIG, formatDiagnostic, spiffeId, type Diagnostic, type MeshConfig, type MeshSnapshot } from '../model/types.js';
 import { XdsServer, adsServerOptions } from '../xds/server/index.js';
 import type { AuthContext as XdsAuthContext, AuthResult as XdsAuthResult, ConnectedProxy, GeneratedResources } from '../xds/server/index.js';
 import { ResourceType, decodeResource, encodeResource, type ResourceTypeUrl } from '../xds/resource-types.js';
@@ -35,6 +35,8 @@ import { TelemetryReceiver } from '../telemetry/index.js';
 import type { AdminVerifier } from '../admin/credentials.js';
 import { adminAccess, adminViewRoutes, registerExpiryGauge, syncz } from './admin-wiring.js';
 import { PushLog } from './push-log.js';
+import { ChangeTracker, changeFields } from './config-changes.js';
+import { summarizeChain } from '../ca/cert-summary.js';
 
 export interface Meshd {
   readonly xdsPort: number;
@@ -104,6 +106,8 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   // eslint-disable-next-line prefer-const
   let xds: XdsServer;
   const pushes = new PushLog();
+  /** Node id per stream, for log lines about its certificate. */
+  const proxyIds = new Map<string, string>();
   const certs = new WorkloadCertManager({
     issuer: ca,
     ttlSeconds: Math.round(opts.certTtlMs / 1000),
@@ -112,6 +116,10 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     onRotate: (connectionId) => { void pushes.track('certificate renewal', snapshot.generation, xds.push((p) => p.connectionId === connectionId)); },
     onTrustBundleChange: () => { void pushes.track('trust bundle change', snapshot.generation, xds.push()); },
     log: (line) => log.warn(line),
+    onIssued: (connectionId, identity, cert) => {
+      const leaf = summarizeChain(cert.certChainPem.slice(0, 1))[0];
+      log.info('sds: certificate issued', { proxy: proxyIds.get(connectionId), connection: connectionId, identity: spiffeId(identity), serial: leaf?.serial, notAfter: cert.notAfter.toISOString() });
+    },
   });
 
   // What was last logged per stream, so a push logs only what changed.
@@ -138,7 +146,10 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     }
     const out: Partial<Record<ResourceTypeUrl, readonly (readonly Record<string, unknown>[])[]>> = byTypeUrl(res);
     if (proxy.identity && proxy.info.secretSource !== 'agent') {
-      if (!certs.defaultSecret(proxy.connectionId)) certs.acquire(proxy.connectionId, proxy.identity);
+      if (!certs.defaultSecret(proxy.connectionId)) {
+        proxyIds.set(proxy.connectionId, proxy.info.id);
+        certs.acquire(proxy.connectionId, proxy.identity);
+      }
       out[ResourceType.Secret] = [[certs.defaultSecret(proxy.connectionId)!], [certs.rootCaSecret()]];
     }
     return out;
@@ -166,13 +177,15 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   xds = new XdsServer({
     generate, authenticate, registry, logger: log,
-    onDisconnect: (p) => certs.release(p.connectionId),
+    onDisconnect: (p) => { certs.release(p.connectionId); proxyIds.delete(p.connectionId); },
     limits: opts.xdsLimits,
   });
 
+  const changes = new ChangeTracker();
   const applyObjects = (objects: readonly MeshObject[], diags: readonly Diagnostic[]): void => {
     diagnostics = diags;
     snapshot = buildSnapshot(objects, meshConfig, ++generation);
+    log.info('config: applied', { generation, objects: objects.length, diagnostics: diags.length, ...changeFields(changes.next(objects)) });
     firstSnapshot = true;
     for (const d of diags) log.warn('config', { diagnostic: d });
     extras.onSnapshot?.(snapshot, diags);

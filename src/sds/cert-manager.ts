@@ -33,6 +33,8 @@ export interface WorkloadCertManagerOptions {
   readonly signerChangeSpreadMs?: number;
   readonly metrics?: CaMetrics;
   readonly log?: (line: string) => void;
+  /** Called after every issuance (first or renewal) with the chain, never the key: for logs. */
+  readonly onIssued?: (proxyId: string, identity: Identity, cert: IssuedCertificate) => void;
   /** Injectable clock, randomness and timers for tests. */
   readonly now?: () => number;
   readonly random?: () => number;
@@ -150,6 +152,7 @@ export class WorkloadCertManager {
   }
 
   private afterIssue(proxyId: string, h: Held): void {
+    this.opts.onIssued?.(proxyId, h.identity, { certChainPem: h.cert.certChainPem, notBefore: h.cert.notBefore, notAfter: h.cert.notAfter });
     this.opts.metrics?.workloadCertExpiry.set({ proxy: proxyId }, h.cert.notAfter.getTime() / 1000);
     this.arm(proxyId, h, renewalDelayMs(h.cert.notBefore, h.cert.notAfter, this.now(), this.opts.renewal, this.random()));
   }
