@@ -22,6 +22,8 @@ COPY package.json ./
 COPY bin ./bin
 COPY proto ./proto
 COPY envoy-bootstrap ./envoy-bootstrap
+# The dashboard's static files, served as they are from src/admin/dashboard.
+COPY src/admin/dashboard ./src/admin/dashboard
 COPY examples ./examples
 # State (the CA, the token signing key) and minted join tokens live in volumes owned by `node`.
 RUN mkdir -p /var/lib/meshd /var/run/meshd/tokens /etc/meshd && chown -R node:node /var/lib/meshd /var/run/meshd
