@@ -43,7 +43,9 @@ function services(): Record<string, unknown> {
   };
   out.meshd = {
     ...meshdImage(),
-    command: ['--config-dir', '/etc/meshd/mesh', '--state-dir', STATE, '--listen-address', '0.0.0.0'],
+    // The admin port is published on the host's loopback only: --admin-open keeps the debug
+    // views readable from there (meshctl edges); state changes still need the admin token.
+    command: ['--config-dir', '/etc/meshd/mesh', '--state-dir', STATE, '--listen-address', '0.0.0.0', '--admin-open'],
     volumes: ['./deploy/compose/mesh:/etc/meshd/mesh:ro', `meshd-state:${STATE}`],
     ports: [MESHD_PORTS.xds, MESHD_PORTS.secureXds, MESHD_PORTS.admin].map((p) => `127.0.0.1:${p}:${p}`),
     depends_on: { tokens: { condition: 'service_completed_successfully' } },
