@@ -79,6 +79,7 @@ test('meshctl operator commands on a live mesh', async (t) => {
   assert.match(d, /^ {2}production\/backend-access {2}ALLOW {2}1 rule$/m);
   assert.match(d, /^ {2}production\/no-delete {2}DENY {2}1 rule$/m);
   assert.match(d, /sync: (\w+ SYNCED(, )?){5}/);
+  assert.match(d, /, Envoy 1\.40\.0$/m);
   assert.match(d, new RegExp(`\\[0\\] leaf serial ${envoyLeaf.serial}  spiffe://cluster\\.local/ns/production/sa/backend`));
   assert.match(d, /\[1\] CA {3}serial [0-9a-f]+ {2}O=cluster\.local, CN=meshd root-1/);
   const dj = JSON.parse(ok('describe', 'production/backend', '-o', 'json')) as { mtls: { ports: { port: number; mode: string; setBy: { policy: string } }[] } };

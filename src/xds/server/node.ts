@@ -62,8 +62,15 @@ export function nodeInfoOf(node: unknown): NodeInfo | undefined {
     cluster: str(n['cluster']),
     metadata: structToJson(n['metadata']),
     userAgentName: str(n['user_agent_name']),
-    userAgentVersion: str(n['user_agent_version']),
+    userAgentVersion: str(n['user_agent_version']) || buildVersion(n['user_agent_build_version']),
   };
+}
+
+/** Envoy sends its version as `user_agent_build_version.version` {major_number, minor_number, patch}. */
+function buildVersion(v: unknown): string {
+  const ver = rec(rec(v)?.['version']);
+  if (!ver) return '';
+  return [ver['major_number'], ver['minor_number'], ver['patch']].map((x) => Number(x ?? 0)).join('.');
 }
 
 /** Whether the node is a proxyless gRPC client (see the module comment for the rule). */
