@@ -26,7 +26,7 @@ test('dashboard: workloads, a secured edge, sync status and certificate countdow
   const dir = mkdtempSync(join(tmpdir(), 'mesh-dashboard-'));
   const demo = await startDemo({
     dir, xdsPort: 0, secureXdsPort: 0, adminPort: 0, fixedEnvoyAdminPorts: false,
-    octet: 190 + (process.pid % 25), meshdArgs: ['--debounce-quiet', '20ms', '--debounce-max', '200ms'],
+    octet: 250 + (process.pid % 5), meshdArgs: ['--debounce-quiet', '20ms', '--debounce-max', '200ms'],
   });
   const browser = await launchChromium();
   t.after(async () => { await browser.close(); await demo.stop(); rmSync(dir, { recursive: true, force: true }); });
