@@ -45,6 +45,7 @@ export interface RequestFacts {
 /** Why a request was refused, as counted in `meshd_admin_requests_refused_total{reason}`. */
 export type RefusalReason = 'no-credential' | 'bad-credential' | 'forbidden' | 'cross-origin' | 'content-type' | 'host';
 
+/** The decision before any credential is checked: allow, check a credential for `need`, or refuse. */
 export type AccessDecision =
   | { readonly outcome: 'allow' }
   | { readonly outcome: 'authenticate'; readonly need: AccessNeed }

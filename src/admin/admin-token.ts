@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPrivateFile, writeFileAtomic } from '../ca/secret-file.js';
 
+/** The token's file name in the state dir. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
 
 /** The token file's path in a state dir. */

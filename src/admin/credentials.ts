@@ -7,6 +7,7 @@
 import type { AccessNeed } from './access.js';
 import { tokenMatcher } from './admin-token.js';
 
+/** A credential accepted (who it is) or refused (why, never the token). */
 export type VerifyResult =
   | { readonly ok: true; readonly who: string }
   | { readonly ok: false; readonly reason: 'bad-credential' | 'forbidden'; readonly message: string };

@@ -13,6 +13,7 @@ import { decideAccess, type AccessMode, type RefusalReason } from './access.js';
 import type { AdminVerifier } from './credentials.js';
 import { route, routeIndex, trackRoutes, type AdminRouteInfo } from './route-table.js';
 
+/** What the admin server reads; every function is called per request and must not block. */
 export interface AdminDeps {
   readonly registry: Registry;
   /** Ready once the first snapshot is built and the gRPC ports listen. */

@@ -5,6 +5,7 @@
 import type { Diagnostic, MeshSnapshot } from '../model/types.js';
 import type { PlaintextReport } from '../telemetry/index.js';
 
+/** What analyzers see: never mutated by them. */
 export interface AnalyzeInput {
   readonly snapshot: MeshSnapshot;
   /** Plaintext seen per destination (meshd's telemetry); absent when analyzing files offline. */

@@ -24,6 +24,7 @@ export function formatFindings(list: readonly Finding[]): string {
   return list.map((f) => `${f.severity === 'error' ? 'Error' : 'Warning'} [${f.analyzer}] (${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name ?? ''} ${f.field}) ${f.message}${f.source ? ` [${f.source}]` : ''}`).join('\n') + '\n';
 }
 
+/** `meshctl analyze`: exit 1 only for error-level findings. */
 export const analyzeCommand: Command = {
   path: ['analyze'],
   summary: 'policy lint: selectors matching nothing, DENY rules that hit TCP, STRICT breaking plaintext clients, shadowed policies',

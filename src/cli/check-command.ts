@@ -79,6 +79,7 @@ export function formatChecks(results: readonly CheckResult[]): string {
   return `${lines.join('\n')}\n\nStatus check results are ${failed ? `× (${failed} failed)` : '√'}\n`;
 }
 
+/** `meshctl check`: exit 1 when any check fails. */
 export const checkCommand: Command = {
   path: ['check'],
   summary: 'control-plane health: ready, CA validity, certificate renewal, NACKs, stale proxies, issuance errors (√/×)',

@@ -47,6 +47,7 @@ export function formatDescribe(i: WorkloadInfo, now: number = Date.now()): strin
   return lines.join('\n') + '\n';
 }
 
+/** `meshctl describe pod <name> -n NS` | `meshctl describe <ns>/<workload>`. */
 export const describeCommand: Command = {
   path: ['describe'],
   summary: 'a workload: identity, certificate chain, mTLS per port and why, policies, services, sync status',

@@ -17,6 +17,7 @@ const FLAGS: readonly FlagSpec[] = [
   OUTPUT_FLAG, ...ADMIN_FLAGS, { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
+/** `meshctl identity <ns>/<workload>`: fails when no proxy of it is connected. */
 export const identityCommand: Command = {
   path: ['identity'],
   summary: 'the certificate a workload holds now (like linkerd identity)',

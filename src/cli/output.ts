@@ -5,6 +5,7 @@
 import YAML from 'yaml';
 import { FlagError, type FlagSpec } from '../util/flags.js';
 
+/** The `-o` choices. */
 export type OutputFormat = 'table' | 'json' | 'yaml';
 
 /** The `--output` flag (`-o`). */

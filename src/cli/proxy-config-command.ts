@@ -80,6 +80,7 @@ export function formatSecretTable(r: SecretReport): string {
   return formatTable(['RESOURCE NAME', 'TYPE', 'SERIAL', 'SPIFFE ID', 'NOT BEFORE', 'NOT AFTER', 'ISSUER', 'IN ENVOY'], rows) + notes.map((n) => `note: ${n}\n`).join('');
 }
 
+/** `meshctl proxy-config <kind> <proxy>`. */
 export const proxyConfigCommand: Command = {
   path: ['proxy-config'],
   summary: 'what meshd sends a proxy: listeners, clusters, routes, endpoints, secret (certificates, never keys), all',

@@ -33,6 +33,7 @@ export function formatProxyDetail(p: ProxySync): string {
   return `${p.proxyId} (${p.connectionId}, ${p.protocol})\n` + formatTable(['TYPE', 'STATE', 'SENT', 'ACKED', 'SENT AT', 'LAST NACK'], rows) + (p.lastError ? `error: ${p.lastError}\n` : '');
 }
 
+/** `meshctl proxy-status [proxy]`. */
 export const proxyStatusCommand: Command = {
   path: ['proxy-status'],
   summary: 'per proxy and type: SYNCED / NOT SENT / STALE / NACKED, versions, NACK messages',

@@ -10,6 +10,7 @@ const FLAGS: readonly FlagSpec[] = [
   OUTPUT_FLAG, ...ADMIN_FLAGS, { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
+/** `meshctl version`: exit 1 when meshd cannot be asked. */
 export const versionCommand: Command = {
   path: ['version'],
   summary: 'meshctl\'s version and the version of the meshd it talks to',
