@@ -89,6 +89,16 @@ function isMeshKind(k: string): k is MeshObjectKind {
   return Object.prototype.hasOwnProperty.call(KINDS, k);
 }
 
+/** The apiVersions meshd reads a kind under (empty for a kind it does not read). */
+export function apiVersionsOf(kind: string): readonly string[] {
+  return isMeshKind(kind) ? KINDS[kind].groups : [];
+}
+
+/** Whether meshd reads `kind` from a custom resource (an API group other than the core one). */
+export function isCustomResourceKind(kind: string): boolean {
+  return apiVersionsOf(kind).some((v) => v.includes('/'));
+}
+
 /**
  * Parses one raw object by its `apiVersion`/`kind`. Unknown kinds are ignored with a warning;
  * a known kind under an apiVersion this mesh does not read is invalid (so its last good version

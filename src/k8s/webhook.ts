@@ -2,14 +2,16 @@
  * The admission webhooks (AdmissionReview v1) on their own HTTPS port (env
  * `MESHD_WEBHOOK_PORT`, default 15017) with a certificate from meshd's CA:
  * - `POST /inject`: mutating; adds the sidecar (src/k8s/inject.ts) as a JSON patch;
- * - `POST /validate`: validating; PeerAuthentication/AuthorizationPolicy checked by the same
- *   parsers as the file store, refused with the same `formatDiagnostic` text.
+ * - `POST /validate`: validating; every kind meshd reads from a custom resource (the Istio
+ *   security and networking kinds, GAMMA routes) checked by the same parsers as the file store,
+ *   refused with the same `formatDiagnostic` text (a Gateway API route attached only to
+ *   Gateways is a gateway controller's: the parser does not judge its rules).
  * A malformed request gets HTTP 400 with a message and never affects meshd's state.
  */
 import * as https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRecord } from '../config/fields.js';
-import { parseObject } from '../config/parse.js';
+import { isCustomResourceKind, parseObject } from '../config/parse.js';
 import { formatDiagnostic } from '../model/types.js';
 import type { Logger } from '../util/log.js';
 import { injectionPatch, injectPod, type InjectOptions } from './inject.js';
@@ -50,7 +52,7 @@ export function admitInjection(review: unknown, o: InjectOptions): AdmissionResp
   return { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') };
 }
 
-/** Validating admission for the two policy kinds: errors deny, warnings ride along. */
+/** Validating admission for the kinds meshd reads from custom resources: errors deny, warnings ride along. */
 export function admitValidation(review: unknown): AdmissionResponse {
   const req = requestOf(review);
   if (req.operation === 'DELETE' || !isRecord(req.object)) return { uid: req.uid, allowed: true };
@@ -59,7 +61,7 @@ export function admitValidation(review: unknown): AdmissionResponse {
     obj.metadata = { ...obj.metadata, namespace: req.namespace };
   }
   const kind = typeof obj.kind === 'string' ? obj.kind : '';
-  if (kind !== 'PeerAuthentication' && kind !== 'AuthorizationPolicy') return { uid: req.uid, allowed: true };
+  if (!isCustomResourceKind(kind)) return { uid: req.uid, allowed: true };
   const r = parseObject(obj, { source: 'k8s', defaultNamespace: typeof req.namespace === 'string' ? req.namespace : 'default' });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(formatDiagnostic);

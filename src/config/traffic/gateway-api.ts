@@ -8,7 +8,7 @@
 import type { Destination, HeaderEdits, HttpRule, MirrorPolicy, RetryPolicy, RouteSet, WeightedDestination } from '../../model/traffic.js';
 import type { ParseContext, ParseResult } from '../../model/parse-result.js';
 import type { ParseOptions } from '../service.js';
-import { type Checker, isDnsLabel, join } from '../fields.js';
+import { type Checker, isDnsLabel, isRecord, join } from '../fields.js';
 import { finish, openObject, reject } from './object.js';
 import { gatewayDuration } from './durations.js';
 import { int, type Raw, record, records, str, strictKeys, strings, unsupported } from './read.js';
@@ -63,6 +63,23 @@ export function parentRefs(c: Checker, spec: Raw, ns: string, domainSuffix: stri
     ...(allPorts ? {} : { ports: [...ports].sort((a, b) => a - b) }),
     exportTo: producer ? ['*'] : [ns],
   };
+}
+
+/** Parent kinds that belong to gateway controllers (Gateway API Gateways and listener sets). */
+const GATEWAY_PARENT_KINDS = ['Gateway', 'ListenerSet', 'XListenerSet'];
+
+/** Whether a raw parentRef names a mesh parent (a Service, or any kind that is not a gateway's). */
+export function isMeshParent(p: unknown): boolean {
+  return isRecord(p) && typeof p.kind === 'string' && !GATEWAY_PARENT_KINDS.includes(p.kind);
+}
+
+/**
+ * Whether a raw Gateway API route names a mesh parent (so meshd owns it and validates it); a
+ * route attached only to Gateways belongs to a gateway controller.
+ */
+export function hasMeshParent(raw: unknown): boolean {
+  const spec = isRecord(raw) && isRecord(raw.spec) ? raw.spec : undefined;
+  return (spec && Array.isArray(spec.parentRefs) ? spec.parentRefs : []).some(isMeshParent);
 }
 
 /** A `{name, value}` list (header modifier set/add); later duplicates are ignored, as the Gateway API says. */
@@ -220,13 +237,21 @@ export type RulesParser = (c: Checker, spec: Raw, ns: string, domainSuffix: stri
 
 /**
  * Validates a GAMMA route of `kind` (spec: parentRefs, hostnames, rules) into a RouteSet whose
- * rules are in precedence order; `null` when no parent is a Service (nothing for the mesh).
+ * rules are in precedence order; `null` when no parent is a Service (nothing for the mesh). A
+ * route attached only to Gateways is not validated beyond its parentRefs.
  */
 export function parseGammaRoute(raw: unknown, ctx: ParseContext, opts: ParseOptions, kind: 'HTTPRoute' | 'GRPCRoute', rules: RulesParser): ParseResult<RouteSet | null> {
   const { c, meta, spec } = openObject(raw, ctx, kind);
   if (!spec) return reject(c);
-  strictKeys(c, spec, ['parentRefs', 'hostnames', 'rules', 'useDefaultGateways'], 'spec');
   const ns = meta?.namespace ?? ctx.defaultNamespace;
+  if (!hasMeshParent(raw)) {
+    // Attached only to Gateways (or to nothing): a gateway controller's route, whose rules
+    // meshd does not judge (its webhook does not refuse it either).
+    parentRefs(c, spec, ns, opts.domainSuffix);
+    if (c.hasErrors || !meta) return reject(c);
+    return { ok: true, value: null, warnings: c.warnings };
+  }
+  strictKeys(c, spec, ['parentRefs', 'hostnames', 'rules', 'useDefaultGateways'], 'spec');
   const parents = parentRefs(c, spec, ns, opts.domainSuffix);
   if (parents) unsupported(c, spec, ['hostnames'], 'spec', 'a mesh route applies to its parent Services\' own hostnames');
   unsupported(c, spec, ['useDefaultGateways'], 'spec');
