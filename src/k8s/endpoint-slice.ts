@@ -80,8 +80,8 @@ export interface PodIndex {
  * Rules: an endpoint whose address belongs to a pod the selector already picks adds nothing;
  * any other endpoint becomes a Workload `<slice>-<i>-<j>` carrying the service's selector as
  * labels (a selector-less Service gets selector `meshd.dev/endpoints-of: <name>`), the slice's
- * port names, and the identity (service account, sidecar) of its target pod when known
- * (else plaintext, service account `default`). Output is sorted, deterministic.
+ * port names, and the identity (service account, sidecar) and locality of its target pod when
+ * known (else plaintext, service account `default`). Output is sorted, deterministic.
  */
 export function endpointWorkloads(services: readonly Service[], slices: readonly EndpointSliceInfo[], pods: PodIndex): { services: Service[]; workloads: Workload[] } {
   const byService = new Map<string, EndpointSliceInfo[]>();
@@ -110,6 +110,7 @@ export function endpointWorkloads(services: readonly Service[], slices: readonly
             serviceAccount: target?.serviceAccount ?? 'default',
             ports: unnamed && slice.ports[''] !== undefined ? { ...slice.ports, [String(unnamed.targetPort)]: slice.ports['']! } : slice.ports,
             meshed: target?.meshed ?? false, ready: ep.ready,
+            ...(target?.workload?.locality ? { locality: target.workload.locality } : {}),
           });
         });
       });

@@ -1,9 +1,11 @@
-/** `v1 Pod` → model Workload (the pod's address, labels, service account, ports, sidecar). */
+/** `v1 Pod` → model Workload (the pod's address, labels, service account, ports, sidecar, node). */
 import type { Workload } from '../model/types.js';
 import type { ParseContext, ParseResult } from '../model/parse-result.js';
 import { Checker, isRecord, join } from '../config/fields.js';
 import { parseMeta, peekIdentity } from '../config/meta.js';
 import { APP_ADDRESS_ANNOTATION, OUTBOUND_ADDRESS_ANNOTATION } from '../config/workload-entry.js';
+import type { Locality } from '../model/traffic.js';
+import { podLocalityOverride } from './locality.js';
 
 /** The injected sidecar container's name (as Istio's). */
 export const SIDECAR_CONTAINER = 'istio-proxy';
@@ -18,6 +20,10 @@ export interface PodInfo {
   readonly meshed: boolean;
   /** Absent while the pod has no IP yet (Pending) or once it has finished. */
   readonly workload?: Workload;
+  /** `spec.nodeName` (the node's topology labels give the workload's locality). */
+  readonly nodeName?: string;
+  /** The pod's own locality label (Istio's override of the node's). */
+  readonly localityOverride?: Locality;
 }
 
 /**
@@ -50,6 +56,7 @@ export function parsePod(raw: unknown, ctx: ParseContext): ParseResult<PodInfo> 
       if (port !== undefined && name) ports[name] = port;
     });
   });
+  const nodeName = spec ? c.string(spec, 'nodeName', 'spec') : undefined;
   const phase = c.string(status, 'phase', 'status');
   const podIP = c.string(status, 'podIP', 'status');
   const address = podIP ? c.ip(podIP, 'status.podIP') : undefined;
@@ -62,6 +69,7 @@ export function parsePod(raw: unknown, ctx: ParseContext): ParseResult<PodInfo> 
   const appAddress = c.ip(annotations[APP_ADDRESS_ANNOTATION], join('metadata.annotations', APP_ADDRESS_ANNOTATION));
   const outboundAddress = c.ip(annotations[OUTBOUND_ADDRESS_ANNOTATION], join('metadata.annotations', OUTBOUND_ADDRESS_ANNOTATION));
   const meshed = hasSidecar || annotations[SIDECAR_STATUS_ANNOTATION] !== undefined;
+  const localityOverride = podLocalityOverride(c, meta.labels);
   const serviceAccount = sa === undefined || sa === '' ? 'default' : sa;
   const finished = phase === 'Succeeded' || phase === 'Failed';
   const workload: Workload | undefined = address === undefined || finished ? undefined : {
@@ -71,5 +79,6 @@ export function parsePod(raw: unknown, ctx: ParseContext): ParseResult<PodInfo> 
     ...(appAddress !== undefined ? { appAddress } : {}),
     ...(outboundAddress !== undefined ? { outboundAddress } : {}),
   };
-  return { ok: true, value: { namespace: meta.namespace, name: meta.name, serviceAccount, meshed, ...(workload ? { workload } : {}) }, warnings: c.warnings };
+  const placement = { ...(nodeName ? { nodeName } : {}), ...(localityOverride ? { localityOverride } : {}) };
+  return { ok: true, value: { namespace: meta.namespace, name: meta.name, serviceAccount, meshed, ...(workload ? { workload } : {}), ...placement }, warnings: c.warnings };
 }

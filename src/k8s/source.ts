@@ -1,9 +1,11 @@
 /**
  * The Kubernetes config source: reflectors for Namespaces, Services, EndpointSlices, Pods,
- * ServiceAccounts, PeerAuthentications and AuthorizationPolicies feed one table of last good
- * objects; a debounced flush hands the whole set to meshd. An update whose parsed content is
- * unchanged (a resync, a status-only write, a pod heartbeat) changes nothing and triggers
- * nothing; an invalid object records a diagnostic and its last good version stays in force.
+ * Nodes, ServiceAccounts, the Istio security and networking kinds and the GAMMA routes feed
+ * one table of last good objects; a debounced flush hands the whole set to meshd. An update
+ * whose parsed content is unchanged (a resync, a status-only write, a pod or node heartbeat)
+ * changes nothing and triggers nothing; an invalid object records a diagnostic and its last
+ * good version stays in force. Objects of Istio and Gateway API kinds meshd does not read are
+ * reported, one diagnostic each (src/k8s/unread-kinds.ts).
  */
 import { createDebouncer, type Debouncer } from '../config/debounce.js';
 import { isRecord } from '../config/fields.js';
@@ -13,22 +15,28 @@ import type { Diagnostic, Service } from '../model/types.js';
 import type { ParseContext } from '../model/parse-result.js';
 import type { Logger } from '../util/log.js';
 import { endpointWorkloads, parseEndpointSlice, type EndpointSliceInfo } from './endpoint-slice.js';
-import type { KubeClient, KubeError } from './kube-client.js';
+import type { KubeClient } from './kube-client.js';
+import { parseNode, type NodeInfo } from './locality.js';
+import { PathReflector, type WatchedResource } from './path-reflector.js';
 import { parsePod, type PodInfo } from './pod.js';
-import { Reflector, rawKey, type RawObject } from './reflector.js';
+import { rawKey, type RawObject } from './reflector.js';
+import { UnreadKinds } from './unread-kinds.js';
 
-type Kind = 'Namespace' | 'Service' | 'EndpointSlice' | 'Pod' | 'ServiceAccount' | 'PeerAuthentication' | 'AuthorizationPolicy';
+type Kind = 'Namespace' | 'Service' | 'EndpointSlice' | 'Pod' | 'Node' | 'ServiceAccount' | 'PeerAuthentication' | 'AuthorizationPolicy'
+  | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'WorkloadEntry' | 'HTTPRoute' | 'GRPCRoute';
 
-interface Resource {
+interface Resource extends WatchedResource {
   readonly kind: Kind;
-  /** Collection paths to try in order (a 404 moves to the next: CRD served at v1 or v1beta1). */
-  readonly paths: readonly { readonly path: string; readonly apiVersion: string }[];
 }
 
-const POLICY_VERSIONS = ['v1', 'v1beta1'];
-const policy = (kind: Kind, plural: string): Resource => ({
-  kind, paths: POLICY_VERSIONS.map((v) => ({ path: `/apis/security.istio.io/${v}/${plural}`, apiVersion: `security.istio.io/${v}` })),
+/** A custom resource served at `versions` of `group`, tried in that order. */
+const crd = (kind: Kind, group: string, versions: readonly string[], plural: string): Resource => ({
+  kind, paths: versions.map((v) => ({ path: `/apis/${group}/${v}/${plural}`, apiVersion: `${group}/${v}` })),
 });
+const POLICY_VERSIONS = ['v1', 'v1beta1'];
+const policy = (kind: Kind, plural: string): Resource => crd(kind, 'security.istio.io', POLICY_VERSIONS, plural);
+const ISTIO_NETWORKING_VERSIONS = ['v1', 'v1beta1', 'v1alpha3'];
+const networking = (kind: Kind, plural: string): Resource => crd(kind, 'networking.istio.io', ISTIO_NETWORKING_VERSIONS, plural);
 
 /** Every resource meshd watches, in a fixed order. */
 export const RESOURCES: readonly Resource[] = [
@@ -39,9 +47,26 @@ export const RESOURCES: readonly Resource[] = [
   { kind: 'ServiceAccount', paths: [{ path: '/api/v1/serviceaccounts', apiVersion: 'v1' }] },
   policy('PeerAuthentication', 'peerauthentications'),
   policy('AuthorizationPolicy', 'authorizationpolicies'),
+  { kind: 'Node', paths: [{ path: '/api/v1/nodes', apiVersion: 'v1' }] },
+  networking('VirtualService', 'virtualservices'),
+  networking('DestinationRule', 'destinationrules'),
+  networking('ServiceEntry', 'serviceentries'),
+  networking('Sidecar', 'sidecars'),
+  networking('WorkloadEntry', 'workloadentries'),
+  crd('HTTPRoute', 'gateway.networking.k8s.io', ['v1', 'v1beta1'], 'httproutes'),
+  crd('GRPCRoute', 'gateway.networking.k8s.io', ['v1', 'v1alpha2'], 'grpcroutes'),
 ];
 
-type Value = MeshObject | PodInfo | EndpointSliceInfo | { readonly kind: 'ServiceAccount' };
+/** Kinds whose objects carry an `Accepted` status condition written by the leader. */
+export const ACCEPTED_KINDS = ['PeerAuthentication', 'AuthorizationPolicy', 'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'WorkloadEntry'] as const;
+/** Gateway API routes: `status.parents[]` written by the leader. */
+export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
+
+/** A valid object with nothing for the mesh (a VirtualService bound only to gateways, a route with Gateway parents). */
+interface Ignored { readonly kind: 'Ignored' }
+const IGNORED: Ignored = { kind: 'Ignored' };
+
+type Value = MeshObject | PodInfo | EndpointSliceInfo | NodeInfo | Ignored | { readonly kind: 'ServiceAccount' };
 
 interface Entry {
   value?: Value;
@@ -62,10 +87,12 @@ export interface KubeSourceOptions {
   readonly watchTimeoutSeconds?: number;
   /** Called for every watch event per kind (Kubernetes events metric). */
   readonly onWatchEvent?: (kind: string, type: string) => void;
+  /** How often API discovery looks for kinds meshd does not read. Default 60 s. */
+  readonly discoveryIntervalMs?: number;
 }
 
 export interface PolicyState {
-  readonly kind: 'PeerAuthentication' | 'AuthorizationPolicy';
+  readonly kind: (typeof ACCEPTED_KINDS)[number] | (typeof ROUTE_KINDS)[number];
   readonly namespace: string;
   readonly name: string;
   readonly raw: RawObject;
@@ -77,10 +104,12 @@ export interface PolicyState {
 export interface KubeSource extends ConfigSource {
   /** Times onChange was called (one per debounced batch that changed something). */
   readonly pushes: number;
-  /** Per-resource state for /debug/k8s. */
-  status(): { kind: Kind; path: string; synced: boolean; objects: number; lists: number; error?: string }[];
-  /** The policies and whether each was accepted (status writer). */
+  /** Per-resource state for /debug/k8s (`missing`: no version served; `unread`: watched only to report). */
+  status(): { kind: string; path: string; synced: boolean; objects: number; lists?: number; missing?: boolean; unread?: true; error?: string }[];
+  /** The objects that carry an Accepted condition and whether each was accepted (status writer). */
   policies(): PolicyState[];
+  /** The Gateway API routes, as policies() (route status writer). */
+  routes(): PolicyState[];
   /** Whether a service account exists (as last seen). */
   hasServiceAccount(namespace: string, name: string): boolean;
   /** Namespace labels (injection decisions). */
@@ -101,6 +130,7 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
   const parseOpts = { domainSuffix: o.domainSuffix ?? 'cluster.local' };
   const tables = new Map<Kind, Map<string, Entry>>(RESOURCES.map((r) => [r.kind, new Map()]));
   const reflectors: { r: Resource; ref: PathReflector }[] = [];
+  let unread: UnreadKinds | undefined;
   let onChange: ((objects: readonly MeshObject[], d: readonly Diagnostic[]) => void) | undefined;
   let pushes = 0;
   let debouncer: Debouncer | undefined;
@@ -116,8 +146,36 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
       return r.ok ? { value: r.value, diagnostics: r.warnings } : { diagnostics: r.diagnostics };
     }
     if (kind === 'ServiceAccount') return { value: { kind: 'ServiceAccount' }, diagnostics: [] };
+    if (kind === 'Node') {
+      const r = parseNode(raw, ctx);
+      return r.ok ? { value: r.value, diagnostics: r.warnings } : { diagnostics: r.diagnostics };
+    }
     const r = parseObject(raw, ctx, parseOpts);
+    // Valid but nothing for the mesh replaces what was in force (it is not a failed update).
+    if (r.status === 'ignored') return { value: IGNORED, diagnostics: r.diagnostics };
     return r.status === 'ok' ? { value: r.object, diagnostics: r.diagnostics } : { diagnostics: r.diagnostics };
+  };
+
+  /** Diagnostics for an object of a kind meshd does not read (or reads only under other versions). */
+  const diagnoseUnread = (raw: RawObject, res: { namespaced: boolean }): readonly Diagnostic[] => {
+    const r = parseObject(raw, res.namespaced ? ctx : { ...ctx, defaultNamespace: '' }, parseOpts);
+    if (r.status !== 'ok') return r.diagnostics;
+    const id = r.object.value.meta;
+    return [{ severity: 'warning', source: 'k8s', kind: String(raw.kind), namespace: id.namespace, name: id.name, field: 'kind', message: `${String(raw.apiVersion)} ${String(raw.kind)} is read by meshd's parser but not watched in Kubernetes mode; ignored` }];
+  };
+
+  // A pod's workload carries its locality (its own label, else its node's); kept per pod value.
+  const localized = new WeakMap<PodInfo, { key: string; pod: PodInfo }>();
+  const withLocality = (pod: PodInfo): PodInfo => {
+    const node = pod.nodeName ? tables.get('Node')!.get(`/${pod.nodeName}`)?.value as NodeInfo | undefined : undefined;
+    const locality = pod.localityOverride ?? node?.locality;
+    if (!pod.workload || !locality) return pod;
+    const key = JSON.stringify(locality);
+    const hit = localized.get(pod);
+    if (hit?.key === key) return hit.pod;
+    const out: PodInfo = { ...pod, workload: { ...pod.workload, locality } };
+    localized.set(pod, { key, pod: out });
+    return out;
   };
 
   const upsert = (kind: Kind, apiVersion: string, rawIn: RawObject): void => {
@@ -152,7 +210,7 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
         const v = e.value;
         if (!v) continue;
         if (kind === 'Pod') {
-          const pod = v as PodInfo;
+          const pod = withLocality(v as PodInfo);
           podsByName.set(`${pod.namespace}/${pod.name}`, pod);
           if (pod.workload) {
             podsByAddr.set(`${pod.namespace}/${pod.workload.address}`, pod);
@@ -160,9 +218,10 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
           }
         } else if (kind === 'EndpointSlice') slices.push(v as EndpointSliceInfo);
         else if (kind === 'Service') services.push((v as MeshObject & { kind: 'Service' }).value);
-        else if (kind !== 'ServiceAccount') objects.push(v as MeshObject);
+        else if (kind !== 'ServiceAccount' && kind !== 'Node' && v !== IGNORED) objects.push(v as MeshObject);
       }
     }
+    diags.push(...(unread?.diagnostics() ?? []));
     const ep = endpointWorkloads(services, slices, {
       byName: (ns, n) => podsByName.get(`${ns}/${n}`),
       byAddress: (ns, a) => podsByAddr.get(`${ns}/${a}`),
@@ -170,6 +229,21 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
     for (const s of ep.services) objects.push({ kind: 'Service', value: s });
     for (const w of ep.workloads) objects.push({ kind: 'WorkloadEntry', value: w });
     return { objects, diagnostics: diags };
+  };
+
+  const states = (kinds: readonly PolicyState['kind'][]): PolicyState[] => {
+    const out: PolicyState[] = [];
+    for (const kind of kinds) {
+      for (const e of tables.get(kind)!.values()) {
+        const m = isRecord(e.raw.metadata) ? e.raw.metadata : {};
+        const errors = e.diagnostics.filter((d) => d.severity === 'error');
+        out.push({
+          kind, namespace: String(m.namespace ?? ''), name: String(m.name ?? ''), raw: e.raw,
+          diagnostics: e.diagnostics, accepted: errors.length === 0,
+        });
+      }
+    }
+    return out;
   };
 
   const flush = (): void => {
@@ -191,8 +265,12 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
         });
         reflectors.push({ r, ref });
       }
+      unread = new UnreadKinds({
+        ...o, read: RESOURCES, intervalMs: o.discoveryIntervalMs ?? 60_000,
+        diagnose: diagnoseUnread, onChange: () => debouncer?.trigger(),
+      });
       const t0 = Date.now();
-      const settled = Promise.all(reflectors.map(({ ref }) => ref.start()));
+      const settled = Promise.all([...reflectors.map(({ ref }) => ref.start()), unread.start()]);
       const timeout = o.syncTimeoutMs ?? 30_000;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = await Promise.race([settled.then(() => false), new Promise<boolean>((res) => { timer = setTimeout(() => res(true), timeout); })]);
@@ -207,24 +285,16 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
       o.log.info('k8s: synced', { ms: Date.now() - t0, objects: reflectors.map(({ r, ref }) => `${r.kind}=${ref.objectCount}`).join(' ') });
     },
     diagnostics: () => diagnostics,
-    status: () => reflectors.map(({ r, ref }) => ({
-      kind: r.kind, path: ref.path, synced: ref.synced, objects: ref.objectCount, lists: ref.lists,
-      ...(ref.lastError ? { error: ref.lastError.message } : {}),
-    })),
-    policies() {
-      const out: PolicyState[] = [];
-      for (const kind of ['PeerAuthentication', 'AuthorizationPolicy'] as const) {
-        for (const e of tables.get(kind)!.values()) {
-          const m = isRecord(e.raw.metadata) ? e.raw.metadata : {};
-          const errors = e.diagnostics.filter((d) => d.severity === 'error');
-          out.push({
-            kind, namespace: String(m.namespace ?? ''), name: String(m.name ?? ''), raw: e.raw,
-            diagnostics: e.diagnostics, accepted: errors.length === 0,
-          });
-        }
-      }
-      return out;
-    },
+    status: () => [
+      ...reflectors.map(({ r, ref }) => ({
+        kind: r.kind, path: ref.path, synced: ref.synced, objects: ref.objectCount, lists: ref.lists,
+        ...(ref.missing ? { missing: true } : {}),
+        ...(ref.lastError ? { error: ref.lastError.message } : {}),
+      })),
+      ...(unread?.status() ?? []),
+    ],
+    policies: () => states(ACCEPTED_KINDS),
+    routes: () => states(ROUTE_KINDS),
     hasServiceAccount: (ns, name) => tables.get('ServiceAccount')!.has(`${ns}/${name}`),
     namespaceLabels(name) {
       const e = tables.get('Namespace')!.get(`/${name}`);
@@ -233,80 +303,9 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
     },
     close() {
       debouncer?.cancel();
+      unread?.stop();
       for (const { ref } of reflectors) ref.stop();
       o.client.close();
     },
   };
-}
-
-/** A reflector over alternative paths: a 404 (CRD version not served) moves to the next one. */
-class PathReflector {
-  private idx = 0;
-  private cur?: Reflector;
-  private stopped = false;
-  private notFound = false;
-  private firstSync?: () => void;
-  constructor(
-    private readonly o: KubeSourceOptions,
-    private readonly r: Resource,
-    private readonly h: { upsert(apiVersion: string, obj: RawObject): void; remove(obj: RawObject): void },
-  ) {}
-
-  get path(): string { return this.r.paths[this.idx]!.path; }
-  get synced(): boolean { return this.cur?.synced ?? false; }
-  /** Synced, or known not to exist (CRD missing): start-up need not wait for it. */
-  get settled(): boolean { return this.synced || this.notFound; }
-  get lists(): number { return this.cur?.lists ?? 0; }
-  get lastError(): KubeError | undefined { return this.cur?.lastError; }
-  get objectCount(): number { return this.cur?.list().length ?? 0; }
-
-  start(): Promise<void> {
-    const p = new Promise<void>((resolve) => { this.firstSync = resolve; });
-    this.open();
-    return p;
-  }
-
-  private open(): void {
-    const { path, apiVersion } = this.r.paths[this.idx]!;
-    const held = this.cur?.list() ?? [];
-    this.cur?.stop();
-    let switched = false;
-    const ref: Reflector = new Reflector(this.o.client, path, {
-      upsert: (obj) => this.h.upsert(apiVersion, obj),
-      remove: (obj) => this.h.remove(obj),
-      synced: () => {
-        this.notFound = false;
-        // Objects held from another version's path and absent here are gone.
-        const now = new Set(ref.list().map(rawKey));
-        for (const old of held.splice(0)) if (!now.has(rawKey(old))) this.h.remove(old);
-        this.firstSync?.();
-        this.firstSync = undefined;
-      },
-      error: (e) => {
-        if (e.status === 404 && this.r.paths.length > 0 && !switched) {
-          this.notFound = this.notFound || this.idx === this.r.paths.length - 1;
-          if (this.notFound) { this.firstSync?.(); this.firstSync = undefined; }
-          switched = true;
-          this.o.log.warn('k8s: resource not served; trying the next version', { path, kind: this.r.kind });
-          this.idx = (this.idx + 1) % this.r.paths.length;
-          if (!this.stopped) setTimeout(() => { if (!this.stopped) this.open(); }, this.notFound ? (this.o.backoffMaxMs ?? 30_000) / 3 : 0);
-          return;
-        }
-        this.o.log.warn('k8s: watch error, retrying with backoff', { path, error: e.message });
-      },
-    }, {
-      log: this.o.log,
-      ...(this.o.onWatchEvent ? { onWatchEvent: (type: string) => this.o.onWatchEvent!(this.r.kind, type) } : {}),
-      ...(this.o.backoffInitialMs !== undefined ? { backoffInitialMs: this.o.backoffInitialMs } : {}),
-      ...(this.o.backoffMaxMs !== undefined ? { backoffMaxMs: this.o.backoffMaxMs } : {}),
-      ...(this.o.watchTimeoutSeconds !== undefined ? { watchTimeoutSeconds: this.o.watchTimeoutSeconds } : {}),
-    });
-    this.cur = ref;
-    void ref.start();
-  }
-
-  stop(): void {
-    this.stopped = true;
-    this.cur?.stop();
-  }
 }

@@ -2,7 +2,8 @@
  * The leader's writes back to Kubernetes, each idempotent and compared with what is already
  * there, so they never loop and never trigger a push:
  * - policy status: a condition `Accepted` (True, or False with the diagnostics), written via
- *   the status subresource; the source ignores status when it compares objects;
+ *   the status subresource, on the security and the Istio networking kinds; the source ignores
+ *   status when it compares objects (Gateway API routes: src/k8s/route-status.ts);
  * - the root-certificate ConfigMap `istio-ca-root-cert` (key `root-cert.pem`) in every namespace.
  */
 import { isRecord } from '../config/fields.js';
@@ -12,7 +13,12 @@ import { ROOT_CERT_CONFIGMAP } from './inject.js';
 import type { KubeClient } from './kube-client.js';
 import type { PolicyState } from './source.js';
 
-const PLURAL = { PeerAuthentication: 'peerauthentications', AuthorizationPolicy: 'authorizationpolicies' } as const;
+/** The collection of each kind whose status the leader writes. */
+export const PLURAL: Readonly<Record<PolicyState['kind'], string>> = {
+  PeerAuthentication: 'peerauthentications', AuthorizationPolicy: 'authorizationpolicies',
+  VirtualService: 'virtualservices', DestinationRule: 'destinationrules', ServiceEntry: 'serviceentries', Sidecar: 'sidecars',
+  WorkloadEntry: 'workloadentries', HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes',
+};
 
 export interface Condition {
   readonly type: 'Accepted';

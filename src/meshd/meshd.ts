@@ -183,11 +183,13 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   const changes = new ChangeTracker();
   const applyObjects = (objects: readonly MeshObject[], diags: readonly Diagnostic[]): void => {
+    // Each diagnostic is logged when it appears, not again on every snapshot while it stays.
+    const logged = new Set(diagnostics.map((d) => formatDiagnostic(d)));
     diagnostics = diags;
     snapshot = buildSnapshot(objects, meshConfig, ++generation);
     log.info('config: applied', { generation, objects: objects.length, diagnostics: diags.length, ...changeFields(changes.next(objects)) });
     firstSnapshot = true;
-    for (const d of diags) log.warn('config', { diagnostic: d });
+    for (const d of diags) if (!logged.has(formatDiagnostic(d))) log.warn('config', { diagnostic: d });
     extras.onSnapshot?.(snapshot, diags);
     void pushes.track('config change', snapshot.generation, xds.push()).then((o) => {
       if (o.proxies > 0) log.info('push', { generation: snapshot.generation, proxies: o.proxies, converged: o.converged, ms: Math.round(o.ms) });
