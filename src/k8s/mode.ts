@@ -24,6 +24,8 @@ import { DEFAULT_WEBHOOK_PORT, startWebhookServer } from './webhook.js';
 import { RootCertWriter, syncWebhookCaBundle, writePolicyStatus } from './writers.js';
 import { route } from '../admin/route-table.js';
 import { Counter } from 'prom-client';
+import { writeRouteStatus, type RefResolver } from './route-status.js';
+import type { MeshSnapshot } from '../model/types.js';
 
 function webhookPort(env: NodeJS.ProcessEnv): number {
   const v = env.MESHD_WEBHOOK_PORT;
@@ -90,6 +92,7 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
     onWatchEvent: (kind, type) => k8sEvents?.inc({ kind, type }),
     debounce: { quietMs: opts.debounceQuietMs, maxMs: opts.debounceMaxMs },
     ...(env.MESHD_K8S_BACKOFF_MAX_MS ? { backoffMaxMs: Number(env.MESHD_K8S_BACKOFF_MAX_MS) } : {}),
+    ...(env.MESHD_K8S_DISCOVERY_MS ? { discoveryIntervalMs: Number(env.MESHD_K8S_DISCOVERY_MS) } : {}),
   });
   const reviewer = tokenReviewer(client);
   const adminReviewer = kubernetesAdminVerifier(client);
@@ -123,13 +126,14 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
   };
 
   let namespaces: string[] = [];
+  let refs: RefResolver = { serviceExists: () => false, hostKnown: () => false };
   leaderPass = () => {
     if (!elector.isLeader() || writeQueued || !ca) return;
     writeQueued = true;
     writing = writing.then(async () => {
       writeQueued = false;
       try {
-        const s = await writePolicyStatus(client, source.policies(), log);
+        const s = await writePolicyStatus(client, source.policies(), log) + await writeRouteStatus(client, source.routes(), refs, log);
         const bundle = ca.trustBundlePem().join('');
         const c = await writer.sync(namespaces, bundle);
         const w = await syncWebhookCaBundle(client, bundle, log);
@@ -169,6 +173,7 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
     openCa,
     onSnapshot: (snap) => {
       namespaces = snap.namespaces.map((n) => n.meta.name);
+      refs = snapshotRefs(snap);
       leaderPass();
     },
     adminRoutes: [
@@ -178,5 +183,15 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
         diagnostics: source.diagnostics().length,
       })),
     ],
+  };
+}
+
+/** Parents and backends as the snapshot knows them (Services by name; Service and ServiceEntry hosts). */
+function snapshotRefs(snap: MeshSnapshot): RefResolver {
+  const services = new Set(snap.services.map((s) => `${s.meta.namespace}/${s.meta.name}`));
+  const hosts = new Set([...snap.services.map((s) => s.hostname), ...snap.serviceEntries.flatMap((e) => e.hosts)]);
+  return {
+    serviceExists: (ns, name) => services.has(`${ns}/${name}`),
+    hostKnown: (h) => hosts.has(h) || [...hosts].some((x) => x.startsWith('*.') && h.endsWith(x.slice(1))),
   };
 }
