@@ -1,20 +1,41 @@
 /** Shared set-up for the Kubernetes tests: CRDs, namespaces, meshd in Kubernetes mode. */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import YAML from 'yaml';
 import { startMeshd, REPO_ROOT, type RunningMeshd } from '../helpers/meshd.js';
 import { waitFor } from '../helpers/ports.js';
-import type { Kube } from '../helpers/kube.js';
+import { kubeUp, type Kube } from '../helpers/kube.js';
 
 export interface K8sDebug {
   namespace: string; leader: boolean; pushes: number; webhookPort: number; webhookCalls: number; tokenReviews: number;
   resources: { kind: string; synced: boolean; objects: number; lists: number; error?: string }[];
 }
 
-/** Installs the CRDs and waits until they are served. */
-export function installCrds(kube: Kube): void {
-  kube.kubectlOk(['apply', '-f', join(REPO_ROOT, 'deploy', 'crds.yaml')]);
-  kube.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', 'crd/peerauthentications.security.istio.io', 'crd/authorizationpolicies.security.istio.io']);
+/** Installs the CRDs of deploy/crds.yaml and deploy/crds-networking.yaml (except `skip`, CRD names) and waits until they are served. */
+export function installCrds(kube: Kube, o: { skip?: readonly string[] } = {}): void {
+  const docs = ['crds.yaml', 'crds-networking.yaml']
+    .flatMap((f) => YAML.parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', f), 'utf8')).map((d) => d.toJS() as { metadata: { name: string } }))
+    .filter((d) => !o.skip?.includes(d.metadata.name));
+  kube.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }));
+  kube.kubectlOk(['wait', '--for=condition=Established', '--timeout=30s', ...docs.map((d) => `crd/${d.metadata.name}`)]);
+}
+
+/**
+ * Registers the webhook configurations of deploy/webhooks.yaml, pointed at meshd on loopback,
+ * and waits until meshd's leader has filled in every caBundle (the API server can call them then).
+ */
+export async function registerWebhooks(kube: Kube, port: number): Promise<void> {
+  const docs = YAML.parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', 'webhooks.yaml'), 'utf8')).map((d) => d.toJS() as { webhooks: { clientConfig: Record<string, unknown> }[] });
+  for (const d of docs) {
+    for (const w of d.webhooks) {
+      const path = (w.clientConfig.service as { path: string }).path;
+      w.clientConfig = { url: `https://127.0.0.1:${port}${path}` };
+    }
+  }
+  kube.kubectlOk(['apply', '-f', '-'], docs.map((d) => YAML.stringify(d)).join('---\n'));
+  const filled = (kind: string, name: string): boolean => kube.kubectlOk(['get', kind, name, '-o', 'jsonpath={.webhooks[*].clientConfig.caBundle}']).split(' ').every((b) => b.length > 100);
+  await waitFor('caBundle in the webhook configurations', () => (filled('mutatingwebhookconfiguration', 'meshd-sidecar-injector') && filled('validatingwebhookconfiguration', 'meshd-validator')) || undefined, 20_000, 200);
 }
 
 /** Creates a namespace (with labels) and, since no controller-manager runs, its service accounts. */
@@ -50,16 +71,36 @@ export async function settledPushes(m: RunningMeshd, quietMs = 1500): Promise<nu
 }
 
 /** A pod that is "running" at `ip` (no kubelet runs: status is written through the subresource). */
-export async function runningPod(kube: Kube, o: { namespace: string; name: string; ip: string; labels: Record<string, string>; serviceAccount: string; ports?: Record<string, number>; annotations?: Record<string, string>; ready?: boolean }): Promise<void> {
+export async function runningPod(kube: Kube, o: { namespace: string; name: string; ip: string; labels: Record<string, string>; serviceAccount: string; ports?: Record<string, number>; annotations?: Record<string, string>; ready?: boolean; nodeName?: string }): Promise<void> {
   const pod = {
     apiVersion: 'v1', kind: 'Pod',
     metadata: { name: o.name, namespace: o.namespace, labels: o.labels, annotations: { 'sidecar.istio.io/status': '{}', ...o.annotations } },
     spec: {
-      serviceAccountName: o.serviceAccount, automountServiceAccountToken: false,
+      serviceAccountName: o.serviceAccount, automountServiceAccountToken: false, ...(o.nodeName ? { nodeName: o.nodeName } : {}),
       containers: [{ name: 'app', image: 'example/app', ports: Object.entries(o.ports ?? {}).map(([name, containerPort]) => ({ name, containerPort })) }],
     },
   };
   kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(pod));
   const status = { status: { phase: 'Running', podIP: o.ip, podIPs: [{ ip: o.ip }], conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] } };
   await kube.client.json('PATCH', `/api/v1/namespaces/${o.namespace}/pods/${o.name}/status`, { body: status, contentType: 'application/merge-patch+json' });
+}
+
+/** A namespace to create: its name, or name, labels and service accounts (see `namespace`). */
+export type NamespaceSpec = string | readonly [string, Record<string, string>, readonly string[]];
+
+/**
+ * A fresh cluster with meshd's CRDs (minus `skipCrds`), namespace `istio-system` and `namespaces`,
+ * meshd started against it, and (with `webhooks`) its webhook configurations registered.
+ */
+export async function meshdCluster(o: { namespaces: readonly NamespaceSpec[]; skipCrds?: readonly string[]; webhooks?: boolean; env?: Record<string, string> }): Promise<{ kube: Kube; meshd: RunningMeshd }> {
+  const kube = await kubeUp();
+  installCrds(kube, o.skipCrds ? { skip: o.skipCrds } : {});
+  namespace(kube, 'istio-system', {}, []);
+  for (const n of o.namespaces) {
+    if (typeof n === 'string') namespace(kube, n);
+    else namespace(kube, n[0], n[1], n[2]);
+  }
+  const meshd = await startK8sMeshd(kube, o.env ? { env: o.env } : {});
+  if (o.webhooks) await registerWebhooks(kube, (await k8sDebug(meshd)).webhookPort);
+  return { kube, meshd };
 }

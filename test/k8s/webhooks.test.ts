@@ -10,42 +10,21 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { kubeUp, type Kube } from '../helpers/kube.js';
+import type { Kube } from '../helpers/kube.js';
 import { REPO_ROOT, type RunningMeshd } from '../helpers/meshd.js';
 import { waitFor } from '../helpers/ports.js';
 import { parseObject } from '../../src/config/parse.js';
 import { formatDiagnostic } from '../../src/model/types.js';
-import { installCrds, k8sDebug, namespace, startK8sMeshd } from './setup.js';
+import { k8sDebug, meshdCluster } from './setup.js';
 
 let kube: Kube;
 let meshd: RunningMeshd;
 
-/** The webhook configurations of deploy/webhooks.yaml, pointed at meshd on loopback. */
-function registerWebhooks(port: number): void {
-  const docs = YAML.parseAllDocuments(readFileSync(join(REPO_ROOT, 'deploy', 'webhooks.yaml'), 'utf8')).map((d) => d.toJS() as { webhooks: { clientConfig: Record<string, unknown> }[] });
-  for (const d of docs) {
-    for (const w of d.webhooks) {
-      const path = (w.clientConfig.service as { path: string }).path;
-      w.clientConfig = { url: `https://127.0.0.1:${port}${path}` }; // caBundle: filled in by meshd's leader
-    }
-  }
-  kube.kubectlOk(['apply', '-f', '-'], docs.map((d) => YAML.stringify(d)).join('---\n'));
-}
-
 before(async () => {
-  kube = await kubeUp();
-  installCrds(kube);
-  namespace(kube, 'istio-system', {}, []);
-  namespace(kube, 'shop', { 'meshd-injection': 'enabled' }, ['default', 'web']);
-  namespace(kube, 'legacy', { 'istio-injection': 'enabled' }, ['default', 'web']);
-  namespace(kube, 'plain', {}, ['default', 'web']);
-  meshd = await startK8sMeshd(kube);
-  registerWebhooks((await k8sDebug(meshd)).webhookPort);
-  // The leader writes caBundle; the API server can call the webhook once it has.
-  await waitFor('caBundle in the webhook configurations', () => {
-    const out = kube.kubectlOk(['get', 'mutatingwebhookconfiguration', 'meshd-sidecar-injector', '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']);
-    return out.length > 100 ? true : undefined;
-  }, 20_000, 200);
+  ({ kube, meshd } = await meshdCluster({
+    namespaces: [['shop', { 'meshd-injection': 'enabled' }, ['default', 'web']], ['legacy', { 'istio-injection': 'enabled' }, ['default', 'web']], ['plain', {}, ['default', 'web']]],
+    webhooks: true,
+  }));
 });
 
 after(async () => {
