@@ -1,64 +1,28 @@
 /**
- * `npm run bench -- xds [--json] [--proxies N] [--delta] [--tls] [--translate [--no-memo]] [--no-meshd-runtime] [--profile FILE [--profile-phase endpoint|all]] [--runs N]`: the ADS server under the "mesh-1k" workload
- * (run with bin/meshd's malloc environment and node flags unless `--no-meshd-runtime`)
- * (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars in a child process).
- * Keys: xds.connect_storm_s, xds.endpoint_change_p50_ms/p99_ms, xds.all_proxy_change_p50_ms/
- * p99_ms, xds.rss_kb_per_proxy, xds.cpu_s_per_full_push. Change times are from `push()` to
- * the last affected sidecar's ACK, as the server sees it.
+ * `npm run bench -- xds [--json] [--mesh 1k|10k] [--proxies N] [--peers istiod,reference]
+ * [--delta] [--tls] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
+ * [--profile FILE [--profile-phase endpoint|all|storm]] [--runs N]`: ADS servers under the
+ * "mesh-1k" workload (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars) or
+ * "mesh-10k" (10,000 services in 100 namespaces, 3 endpoints each, 2,000 sidecars), the
+ * sidecars in child processes. meshd's server runs in this process (with bin/meshd's malloc
+ * environment and node flags unless `--no-meshd-runtime`); `--peers` adds istiod (tuned and
+ * at its defaults; `istiod-tuned` or `istiod-defaults` for one) and the go-control-plane
+ * reference, one after another on the same mesh with the same load generator.
+ * Keys: xds.<figure> for meshd, xds.<peer>.<figure> for a peer, xds.vs_<peer>.<figure> =
+ * meshd ÷ peer (below 1: meshd is faster or smaller). Change times run from the bench
+ * applying the change to the last affected sidecar's receipt.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { Registry } from 'prom-client';
-import type { ResourceTypeUrl } from '../src/xds/resource-types.js';
-import { XdsServer } from '../src/xds/server/server.js';
-import { MESH_1K, MeshWorkload } from './xds-workload.js';
-import { TranslatedWorkload } from './xds-model.js';
-import { startCpuProfile } from './cpu-profile.js';
-
-type Msg = { hello?: boolean; ready?: number; ms?: number; errors?: number; stopped?: boolean; profiled?: string };
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
+import type { XdsServer } from '../src/xds/server/server.js';
+import { LoadgenPool, type ConfigStats } from './xds-loadgens.js';
+import { measure, quantile, round, type RunOptions, type RunResult } from './xds-run.js';
+import { istiodMissing, startIstiod, startMeshd, startReference, type ServerUnderTest } from './xds-servers.js';
+import { MESH_10K, MESH_1K, MeshWorkload } from './xds-workload.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-}
-
-function waitFor(child: ChildProcess, pred: (m: Msg) => boolean, ms: number): Promise<Msg> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`load generator: no answer within ${ms} ms`)), ms);
-    const on = (m: Msg): void => {
-      if (!pred(m)) return;
-      clearTimeout(timer);
-      child.off('message', on);
-      resolve(m);
-    };
-    child.on('message', on);
-  });
-}
-
-/** RSS and live JS memory (heap + Buffers) after a few GCs. */
-async function settleRss(): Promise<{ rss: number; live: number; m: NodeJS.MemoryUsage }> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await sleep(200);
-  }
-  const m = process.memoryUsage();
-  return { rss: m.rss, live: m.heapUsed + m.external, m };
-}
-
-/** Per-proxy growth of each memoryUsage() field, in KB. */
-function memBreakdown(a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage, n: number): string {
-  const keys = ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'] as const;
-  return keys.map((k) => `${k} ${((b[k] - a[k]) / 1024 / Math.max(1, n)).toFixed(1)}`).join(', ');
-}
 
 /**
  * meshd's production runtime settings: the environment assignments and node flags on
@@ -91,9 +55,75 @@ async function underMeshdRuntime(): Promise<number | undefined> {
   return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
 }
 
-/** Unmeasured endpoint changes right after the storm, then measured ones (p99 of 40 ≈ the 2nd largest). */
-const WARMUP_CHANGES = 3;
-const ENDPOINT_CHANGES = 40;
+/** Change counts per phase: unmeasured endpoint changes right after the storm, then measured ones (p99 of 40 ≈ the 2nd largest). */
+const PHASES = { warmup: 3, endpointChanges: 40, clusterChanges: 10, serviceAdds: 5 };
+
+/** Figures compared with each peer (ratio key → figure key). */
+const RATIOS: Record<string, string> = {
+  connect_storm: 'connect_storm_s',
+  endpoint_change_p50: 'endpoint_change_p50_ms',
+  endpoint_change_p99: 'endpoint_change_p99_ms',
+  all_proxy_change_p50: 'all_proxy_change_p50_ms',
+  all_proxy_change_p99: 'all_proxy_change_p99_ms',
+  add_service_p99: 'add_service_p99_ms',
+  rss_per_proxy: 'rss_kb_per_proxy',
+  cpu_per_endpoint_change: 'cpu_s_per_endpoint_change',
+  cpu_per_full_push: 'cpu_s_per_full_push',
+  config_per_proxy: 'config_kb_per_proxy',
+};
+
+const PEERS: Record<string, readonly string[]> = {
+  istiod: ['istiod', 'istiod_defaults'],
+  'istiod-tuned': ['istiod'],
+  'istiod-defaults': ['istiod_defaults'],
+  reference: ['reference'],
+};
+
+function flag(args: readonly string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+async function startServer(name: string, workload: MeshWorkload): Promise<ServerUnderTest> {
+  if (name === 'meshd') return startMeshd(workload);
+  if (name === 'istiod') return startIstiod(workload, 'tuned');
+  if (name === 'istiod_defaults') return startIstiod(workload, 'defaults');
+  return startReference(workload);
+}
+
+/** meshd only: the shared route configuration changes (RDS to every sidecar), server-side push→ACK. */
+async function routeChanges(server: XdsServer, workload: MeshWorkload): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    workload.changeRoutes();
+    ms.push((await server.push()).ms);
+    await sleep(100);
+  }
+  return quantile(ms, 0.5);
+}
+
+const shortType = (type: string): string => type.replace(/^.*\.(\w+)$/, '$1');
+
+function describeConfig(c: ConfigStats): string {
+  const parts = Object.keys(c).sort().map((t) => `${shortType(t)} ${c[t]!.count} (${Math.round(c[t]!.bytes / 1024)} KB)`);
+  const total = Object.values(c).reduce((a, x) => a + x.bytes, 0);
+  return `${parts.join(', ')} = ${Math.round(total / 1024)} KB`;
+}
+
+function diffConfig(peer: string, p: ConfigStats, m: ConfigStats): string[] {
+  const out: string[] = [];
+  for (const t of [...new Set([...Object.keys(p), ...Object.keys(m)])].sort()) {
+    const pn = new Set(p[t]?.names ?? []);
+    const mn = new Set(m[t]?.names ?? []);
+    const onlyP = [...pn].filter((n) => !mn.has(n));
+    const onlyM = [...mn].filter((n) => !pn.has(n));
+    const both = [...pn].filter((n) => mn.has(n)).length;
+    const ex = (xs: string[]): string => (xs.length ? ` (${xs.slice(0, 4).join(', ')}${xs.length > 4 ? ', ...' : ''})` : '');
+    const bytes = (c: ConfigStats): number => c[t]?.bytes ?? 0;
+    out.push(`    ${shortType(t)}: ${both} in both, ${onlyP.length} only in ${peer}${ex(onlyP)}, ${onlyM.length} only in meshd${ex(onlyM)}; ${Math.round(bytes(p) / 1024)} KB vs ${Math.round(bytes(m) / 1024)} KB`);
+  }
+  return out;
+}
 
 /** Runs the bench; prints `key value` lines (and a JSON line with `--json`). */
 export async function main(args: readonly string[]): Promise<void> {
@@ -106,155 +136,85 @@ export async function main(args: readonly string[]): Promise<void> {
       return;
     }
   }
-  const json = args.includes('--json');
-  const delta = args.includes('--delta');
-  const pi = args.indexOf('--proxies');
-  const proxies = pi >= 0 ? Number(args[pi + 1]) : 1000;
-  const reps = 20;
   const log = (s: string): void => void process.stderr.write(s + '\n');
+  const meshFlag = flag(args, '--mesh') ?? '1k';
+  if (meshFlag !== '1k' && meshFlag !== '10k') throw new Error('--mesh takes 1k or 10k');
+  const shape = { ...(meshFlag === '10k' ? MESH_10K : MESH_1K), tls: args.includes('--tls') };
+  const proxies = Number(flag(args, '--proxies') ?? shape.sidecars);
+  const procs = Number(flag(args, '--loadgen-procs') ?? Math.max(1, Math.ceil(proxies / 1000)));
+  const delta = args.includes('--delta');
+  const peerNames = (flag(args, '--peers') ?? '').split(',').filter(Boolean);
+  for (const p of peerNames) if (!PEERS[p]) throw new Error(`--peers: unknown peer ${p} (istiod, istiod-tuned, istiod-defaults, reference)`);
+  const servers = ['meshd', ...new Set(peerNames.flatMap((p) => PEERS[p]!))];
+  const big = shape.namespaces * shape.servicesPerNamespace > 2000;
+  const profile = flag(args, '--profile');
+  const opts: RunOptions = {
+    proxies,
+    delta,
+    ...PHASES,
+    endpointChanges: big ? 20 : PHASES.endpointChanges,
+    stormTimeoutMs: big ? 900_000 : 300_000,
+    changeTimeoutMs: big ? 60_000 : 30_000,
+    stormOnly: args.includes('--storm-only'),
+    ...(profile ? { profile: { file: profile, phase: flag(args, '--profile-phase') ?? 'endpoint' } } : {}),
+  };
+  if (shape.tls && servers.length > 1) log('xds bench: --tls adds the mTLS transport socket to meshd\'s clusters only; the peers serve plaintext clusters');
+  log(`xds bench: ${shape.name}: ${shape.namespaces * shape.servicesPerNamespace} services in ${shape.namespaces} namespaces, ${shape.endpointsPerService} endpoints each, ${proxies} sidecars; servers: ${servers.join(', ')} (one after another; the machine may be shared: compare ratios within a run)`);
 
-  // --translate: meshd's real translation of a model mesh (with the incremental memo unless --no-memo).
-  const workload = args.includes('--translate')
-    ? new TranslatedWorkload({ namespaces: MESH_1K.namespaces, servicesPerNamespace: MESH_1K.servicesPerNamespace, endpointsPerService: MESH_1K.endpointsPerService }, !args.includes('--no-memo'))
-    : new MeshWorkload({ ...MESH_1K, tls: args.includes('--tls') });
-  const server = new XdsServer({ generate: (p) => workload.generate(p), registry: new Registry(), convergenceTimeoutMs: 30_000 });
-  const port = await server.listen('127.0.0.1:0');
-  // Shared chunks are encoded once whatever the proxy count; do it before the baseline.
-  const shared = workload.sharedChunks();
-  for (const [t, chunks] of Object.entries(shared)) for (const c of chunks ?? []) server.cache.chunk(t as ResourceTypeUrl, c).sotwBytes();
-  const rss0 = await settleRss();
-
-  const here = dirname(fileURLToPath(import.meta.url));
-  const child = fork(join(here, 'xds-loadgen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  try {
-    await waitFor(child, (m) => m.hello === true, 30_000);
-    log(`xds bench: ${proxies} ${delta ? 'Delta' : 'SotW'} sidecars connecting to 127.0.0.1:${port}`);
-    const { monitorEventLoopDelay } = await import('node:perf_hooks');
-    const eld = monitorEventLoopDelay({ resolution: 10 });
-    eld.enable();
-    const t0 = performance.now();
-    // Storm timeline (stderr): connected streams and responses sent, every 250 ms.
-    const timeline: string[] = [];
-    const tick = setInterval(() => timeline.push(`${Math.round(performance.now() - t0)}:${server.connectedProxies().length}/${server.counts().responses}`), 250);
-    child.send({ cmd: 'start', address: `127.0.0.1:${port}`, count: proxies, delta });
-    const ready = await waitFor(child, (m) => m.ready !== undefined, 120_000);
-    clearInterval(tick);
-    log(`  storm timeline (ms:connected/responses): ${timeline.join(' ')}`);
-    const stormS = (performance.now() - t0) / 1000;
-    log(`  connect storm: ${stormS.toFixed(2)} s (load generator: ${((ready.ms ?? 0) / 1000).toFixed(2)} s, errors ${ready.errors})`);
-    await sleep(1000);
-    const rss1 = await settleRss();
-    const connected = server.connectedProxies().length;
-    log(`  memory per proxy (KB): ${memBreakdown(rss0.m, rss1.m, connected)}`);
-
-    log(`  after storm: ${JSON.stringify(server.counts())}`);
-    log(`  server event loop delay: p50 ${Math.round(eld.percentile(50) / 1e6)} p99 ${Math.round(eld.percentile(99) / 1e6)} max ${Math.round(eld.max / 1e6)} ms`);
-    if (args.includes('--storm-only')) {
-      console.log(`xds.connect_storm_s ${round(stormS, 2)}`);
-      console.log(`xds.rss_kb_per_proxy ${round((rss1.rss - rss0.rss) / 1024 / Math.max(1, connected), 1)}`);
-      console.log(`xds.live_kb_per_proxy ${round((rss1.live - rss0.live) / 1024 / Math.max(1, connected), 1)}`);
-      child.send({ cmd: 'stop' });
-      await new Promise((r) => setTimeout(r, 2000));
-      return;
-    }
-    // Warm-up: the first changes after the storm pay for its garbage and for JIT; they are
-    // measured and printed separately, never mixed into the steady-state percentiles.
-    const warmupMs: number[] = [];
-    for (let i = 0; i < WARMUP_CHANGES; i++) {
-      workload.changeOneEndpoint();
-      warmupMs.push((await server.push()).ms);
-      await sleep(50);
-    }
-    log(`  warm-up endpoint changes (not in the percentiles): ${warmupMs.map((x) => x.toFixed(0)).join(' ')} ms`);
-    const pi2 = args.indexOf('--profile');
-    const pp = args.indexOf('--profile-phase');
-    const profilePhase = pp >= 0 ? args[pp + 1] : 'endpoint';
-    const profileFile = args[pi2 + 1] ?? 'xds.cpuprofile';
-    /** Profiles one phase (server and load generator) when `--profile` asks for it. */
-    const profiled = async (phase: string, run: () => Promise<void>): Promise<void> => {
-      if (pi2 < 0 || phase !== profilePhase) return run();
-      const stop = await startCpuProfile();
-      child.send({ cmd: 'profile-start' });
-      await run();
-      log(`  server CPU profile of the ${phase} changes: ${await stop(profileFile)}`);
-      child.send({ cmd: 'profile-stop', file: profileFile.replace(/(\.cpuprofile)?$/, '.loadgen.cpuprofile') });
-      log(`  load generator CPU profile: ${(await waitFor(child, (m) => m.profiled !== undefined, 30_000)).profiled}`);
-    };
-    const endpointMs: number[] = [];
-    const endpointCpuS: number[] = [];
-    await profiled('endpoint', async () => {
-      for (let i = 0; i < ENDPOINT_CHANGES; i++) {
-        const e0 = process.cpuUsage();
-        workload.changeOneEndpoint();
-        const out = await server.push();
-        const e = process.cpuUsage(e0);
-        endpointCpuS.push((e.user + e.system) / 1e6);
-        if (!out.converged) log(`  endpoint change ${i} did not converge`);
-        endpointMs.push(out.ms);
-        await sleep(50);
+  const results = new Map<string, RunResult>();
+  const notes: string[] = [];
+  for (const name of servers) {
+    if (name.startsWith('istiod')) {
+      const missing = istiodMissing();
+      if (missing) {
+        if (!notes.includes(missing)) {
+          log(missing);
+          notes.push(missing);
+        }
+        continue;
       }
-    });
-    log(`  endpoint change: ${endpointMs.map((x) => x.toFixed(0)).join(' ')} ms`);
-
-    const allMs: number[] = [];
-    const cpuS: number[] = [];
-    await profiled('all', async () => {
-      for (let i = 0; i < Math.max(10, reps / 2); i++) {
-        workload.changeOneCluster();
-        const c0 = process.cpuUsage();
-        const out = await server.push();
-        const c = process.cpuUsage(c0);
-        if (!out.converged) log(`  all-proxy change ${i} did not converge`);
-        allMs.push(out.ms);
-        cpuS.push((c.user + c.system) / 1e6);
-        await sleep(100);
-      }
-    });
-    log(`  all-proxy change (one cluster → full CDS to every sidecar): ${allMs.map((x) => x.toFixed(0)).join(' ')} ms`);
-
-    const routeMs: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      workload.changeRoutes();
-      const out = await server.push();
-      routeMs.push(out.ms);
-      await sleep(100);
     }
-    log(`  shared route config change (RDS to every sidecar): ${routeMs.map((x) => x.toFixed(0)).join(' ')} ms`);
-    const counts = server.counts();
-    log(`  connected ${connected}, responses ${counts.responses}, nacks ${counts.nacks}, stale nonces ${counts.staleNonces}`);
-
-    const result: Record<string, number> = {
-      'xds.proxies': connected,
-      'xds.delta': delta ? 1 : 0,
-      'xds.connect_storm_s': round(stormS, 2),
-      'xds.endpoint_change_p50_ms': round(quantile(endpointMs, 0.5), 1),
-      'xds.endpoint_change_p99_ms': round(quantile(endpointMs, 0.99), 1),
-      'xds.endpoint_change_warmup_max_ms': round(Math.max(...warmupMs), 1),
-      'xds.all_proxy_change_p50_ms': round(quantile(allMs, 0.5), 1),
-      'xds.all_proxy_change_p99_ms': round(quantile(allMs, 0.99), 1),
-      'xds.route_change_p50_ms': round(quantile(routeMs, 0.5), 1),
-      'xds.rss_kb_per_proxy': round((rss1.rss - rss0.rss) / 1024 / Math.max(1, connected), 1),
-      // Live JS heap + Buffers: what the server actually holds per proxy (RSS also keeps freed I/O buffers).
-      'xds.live_kb_per_proxy': round((rss1.live - rss0.live) / 1024 / Math.max(1, connected), 1),
-      'xds.cpu_s_per_full_push': round(quantile(cpuS, 0.5), 3),
-      // Server CPU from the model change to the last ACK of an endpoint change (median).
-      'xds.cpu_s_per_endpoint_change': round(quantile(endpointCpuS, 0.5), 3),
-    };
-    for (const [k, v] of Object.entries(result)) console.log(`${k} ${v}`);
-    if (json) console.log(JSON.stringify(result));
-    child.send({ cmd: 'stop' });
-    await waitFor(child, (m) => m.stopped === true, 10_000).catch(() => undefined);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 3000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  } finally {
-    child.kill();
-    await server.close();
+    const workload = new MeshWorkload(shape);
+    const pool = await LoadgenPool.start(procs);
+    let sut: ServerUnderTest | undefined;
+    try {
+      sut = await startServer(name, workload);
+      const r = await measure(sut, workload, pool, opts);
+      if (sut.meshd && !opts.stormOnly) {
+        r.figures['route_change_p50_ms'] = round(await routeChanges(sut.meshd, workload), 1);
+        const c = sut.meshd.counts();
+        log(`  meshd counters: responses ${c.responses}, nacks ${c.nacks}, stale nonces ${c.staleNonces}`);
+      }
+      results.set(name, r);
+      notes.push(...r.notes);
+    } catch (e) {
+      if (name === 'meshd') throw e;
+      const msg = `${name}: not measured: ${e instanceof Error ? e.message : String(e)}`;
+      log(msg);
+      notes.push(msg);
+    } finally {
+      await pool.stop();
+      await sut?.stop();
+    }
   }
+
+  const out: Record<string, number> = { 'xds.delta': delta ? 1 : 0, 'xds.services': shape.namespaces * shape.servicesPerNamespace };
+  for (const [name, r] of results) for (const [k, v] of Object.entries(r.figures)) out[name === 'meshd' ? `xds.${k}` : `xds.${name}.${k}`] = v;
+  const m = results.get('meshd')!;
+  for (const [name, r] of results) {
+    if (name === 'meshd') continue;
+    for (const [rk, fk] of Object.entries(RATIOS)) {
+      const a = m.figures[fk];
+      const b = r.figures[fk];
+      if (a !== undefined && b !== undefined && b > 0) out[`xds.vs_${name}.${rk}`] = round(a / b, 3);
+    }
+  }
+  log('config one sidecar receives (the first sidecar, after the storm):');
+  for (const [name, r] of results) log(`  ${name}: ${describeConfig(r.config)}`);
+  for (const [name, r] of results) if (name !== 'meshd') log(`  ${name} vs meshd, by resource name:\n${diffConfig(name, r.config, m.config).join('\n')}`);
+  for (const n of notes) log(`note: ${n}`);
+  for (const [k, v] of Object.entries(out)) console.log(`${k} ${v}`);
+  if (args.includes('--json')) console.log(JSON.stringify(out));
 }
 
 /**
@@ -284,9 +244,4 @@ async function repeated(args: readonly string[], runs: number): Promise<void> {
     console.log(`${k} ${median[k]} (min ${v[0]}, max ${v[v.length - 1]})`);
   }
   if (args.includes('--json')) console.log(JSON.stringify(median));
-}
-
-function round(x: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(x * f) / f;
 }
