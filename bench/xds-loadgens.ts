@@ -15,6 +15,9 @@ export type Expectation = { readonly id: number; readonly cluster: string; reado
   | { readonly kind: 'service' }
 );
 
+/** An expectation before the pool numbers it. */
+export type ExpectationSpec = Expectation extends infer E ? (E extends unknown ? Omit<E, 'id'> : never) : never;
+
 /** One sidecar's resources by type URL: count, bytes (Any values) and names. */
 export type ConfigStats = Record<string, { count: number; bytes: number; names: string[] }>;
 
@@ -109,7 +112,7 @@ export class LoadgenPool {
    * Registers an expectation in every load generator and resolves once all have it (so no
    * response is missed); the returned `arrival` resolves when every affected sidecar has it.
    */
-  async expect(x: Omit<Expectation, 'id'>): Promise<{ affected: number; arrival: Promise<Arrival> }> {
+  async expect(x: ExpectationSpec): Promise<{ affected: number; arrival: Promise<Arrival> }> {
     const id = ++this.seq;
     const ex = { ...x, id } as Expectation;
     const arrivals = this.children.map((c) => waitMsg(c, 'expected', x.timeoutMs + 10_000, (m) => 'expected' in m && m.expected === id));

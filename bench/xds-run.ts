@@ -174,6 +174,7 @@ export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool
     loadgen_core_share_changes: round(lgShare, 3),
     failed_changes: failed,
   };
+  Object.assign(figures, sut.figures?.() ?? {});
   if (ep.serverMs.length > 0) {
     figures['endpoint_change_server_p50_ms'] = round(quantile(ep.serverMs, 0.5), 1);
     figures['endpoint_change_server_p99_ms'] = round(quantile(ep.serverMs, 0.99), 1);

@@ -38,6 +38,8 @@ export interface ServerUnderTest {
   /** CPU seconds (user + system) the server has used so far. */
   cpuSeconds(): number;
   stop(): Promise<void>;
+  /** Extra figures the server's own output gives (istiod: how long its file reloads took). */
+  figures?(): Record<string, number>;
   /** meshd only: the in-process server, for its counters and extra figures. */
   readonly meshd?: XdsServer;
 }
@@ -134,9 +136,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function processServer(name: string, label: string, address: string, child: ChildProcess, apply: ServerUnderTest['apply'], cleanup: () => void): ServerUnderTest {
+function processServer(name: string, label: string, address: string, child: ChildProcess, apply: ServerUnderTest['apply'], cleanup: () => void, figures?: () => Record<string, number>): ServerUnderTest {
   const pid = child.pid!;
   return {
+    ...(figures ? { figures } : {}),
     name,
     label,
     address,
@@ -181,7 +184,35 @@ export async function startIstiod(workload: MeshWorkload, mode: IstiodMode): Pro
     return {};
   }, () => {
     if (process.env['MESHD_BENCH_KEEP'] !== '1') rmSync(run, { recursive: true, force: true });
-  });
+  }, () => fileReloads(readFileSync(log, 'utf8')));
+}
+
+/** A Go duration ("100.9ms", "1.2s", "950µs") in ms. */
+function goMs(d: string): number {
+  const m = /^([\d.]+)(ns|µs|us|ms|s)$/.exec(d);
+  if (!m) return NaN;
+  return Number(m[1]) * ({ ns: 1e-6, µs: 1e-3, us: 1e-3, ms: 1, s: 1000 } as Record<string, number>)[m[2]!]!;
+}
+
+/**
+ * How long istiod's file source took per change, from its log: "Triggering reload of file
+ * configuration" (the watcher fired; it re-reads and re-parses every file) to the config event
+ * reaching the push debouncer (the "Push debounce stable" time minus its "since last change").
+ * Istiod on Kubernetes gets only the changed object, so this part is the file mode's own cost.
+ */
+export function fileReloads(text: string): Record<string, number> {
+  const ms: number[] = [];
+  let trigger: number | undefined;
+  for (const line of text.split('\n')) {
+    if (line.includes('Triggering reload of file configuration')) trigger = Date.parse(line.slice(0, line.indexOf('\t')));
+    const m = /Push debounce stable\[\d+\].*: (\S+) since last change/.exec(line);
+    if (m && trigger !== undefined) {
+      ms.push(Date.parse(line.slice(0, line.indexOf('\t'))) - goMs(m[1]!) - trigger);
+      trigger = undefined;
+    }
+  }
+  ms.sort((a, b) => a - b);
+  return ms.length ? { file_reloads: ms.length, file_reload_p50_ms: Math.round(ms[Math.floor(ms.length / 2)]!) } : {};
 }
 
 /** Builds (once, cached) and returns the reference server's binary. */
