@@ -5,6 +5,8 @@
  * generator sees it, on the shared monotonic clock), with the server's and the load
  * generator's CPU seconds and the server's RSS.
  */
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { startCpuProfile } from './cpu-profile.js';
 import type { ConfigStats, LoadgenPool } from './xds-loadgens.js';
 import type { ServerUnderTest } from './xds-servers.js';
@@ -25,6 +27,32 @@ export function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
+/** Machine-wide CPU time from /proc/stat (seconds summed over cores): busy, idle (+iowait), steal. */
+function machineCpu(): { busy: number; idle: number; steal: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  // USER_HZ is 100 on Linux.
+  return { busy: (user + nice + system + irq + softirq) / 100, idle: (idle + iowait) / 100, steal: steal / 100 };
+}
+
+/**
+ * Who used the machine's cores during a phase: the server, the load generator, and the rest
+ * (other processes on a shared machine), with steal time (a busy hypervisor).
+ */
+function machineLine(m0: ReturnType<typeof machineCpu>, wallS: number, serverS: number, loadgenS: number): { line: string; others: number; steal: number } {
+  const m1 = machineCpu();
+  const cores = cpus().length;
+  const busy = m1.busy - m0.busy;
+  const others = Math.max(0, busy - serverS - loadgenS);
+  const steal = m1.steal - m0.steal;
+  const pct = (x: number): string => `${((100 * x) / (wallS * cores)).toFixed(0)}%`;
+  return {
+    line: `machine (${cores} cores × ${wallS.toFixed(1)} s): server ${pct(serverS)}, load generator ${pct(loadgenS)}, other processes ${pct(others)}, idle ${pct(m1.idle - m0.idle)}, steal ${pct(steal)}`,
+    others: others / (wallS * cores),
+    steal,
+  };
+}
+
 export interface RunOptions {
   readonly proxies: number;
   readonly delta: boolean;
@@ -35,7 +63,7 @@ export interface RunOptions {
   readonly stormTimeoutMs: number;
   readonly changeTimeoutMs: number;
   /** `--profile FILE` and its phase (endpoint | all | storm). */
-  readonly profile?: { readonly file: string; readonly phase: string };
+  readonly profile?: { readonly file: string; readonly phase: string; readonly seconds: number };
   /** `--storm-only`: the storm and memory figures, no changes. */
   readonly stormOnly?: boolean;
 }
@@ -80,7 +108,8 @@ async function timedChanges(sut: ServerUnderTest, pool: LoadgenPool, n: number, 
       t.failed++;
       log(`  ${sut.name}: ${change.kind} change ${i} reached ${got.seen}/${got.affected} sidecars within ${o.changeTimeoutMs} ms`);
     }
-    t.ms.push(got.lastNs > start ? Number(got.lastNs - start) / 1e6 : 0);
+    // A change that did not arrive everywhere counts as the timeout (a lower bound), and is counted in failed_changes.
+    t.ms.push(!got.done ? o.changeTimeoutMs : got.lastNs > start ? Number(got.lastNs - start) / 1e6 : 0);
     if (applied.serverMs !== undefined) t.serverMs.push(applied.serverMs);
     for (const [k, v] of Object.entries(got.responses)) t.responses[k] = (t.responses[k] ?? 0) + v;
     for (const [k, v] of Object.entries(got.bytes)) t.bytes[k] = (t.bytes[k] ?? 0) + v;
@@ -109,9 +138,13 @@ export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool
     if (!o.profile || o.profile.phase !== phase) return run();
     const base = o.profile.file.replace(/(\.cpuprofile)?$/, `.${sut.name}`);
     const stop = sut.meshd ? await startCpuProfile() : undefined;
+    // A Go peer's pprof runs for a fixed time from the phase's start (it cannot be stopped early).
+    const go = !sut.meshd && sut.profile ? sut.profile(o.profile.seconds, base + '.pprof.pb.gz') : undefined;
+    go?.catch(() => undefined);
     pool.profileStart();
     const r = await run();
     if (stop) log(`  server CPU profile of the ${phase} phase: ${await stop(base + '.cpuprofile')}`);
+    if (go) log(`  server CPU profile of the first ${o.profile.seconds} s of the ${phase} phase: ${await go.catch((e: unknown) => String(e))}`);
     log(`  load generator CPU profiles: ${(await pool.profileStop(base)).join(' ')}`);
     return r;
   };
@@ -119,6 +152,7 @@ export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool
   const rss0 = await sut.rss();
   const cpu0 = sut.cpuSeconds();
   const lg0 = await pool.cpuSeconds();
+  const m0 = machineCpu();
   log(`xds bench: ${sut.label}`);
   log(`  ${o.proxies} ${o.delta ? 'Delta' : 'SotW'} sidecars (${pool.size} load generator process${pool.size > 1 ? 'es' : ''}) connecting to ${sut.address}`);
   const t0 = performance.now();
@@ -127,7 +161,8 @@ export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool
   const stormCpu = sut.cpuSeconds() - cpu0;
   const stormLg = (await pool.cpuSeconds()) - lg0;
   log(`  connect storm: ${stormS.toFixed(2)} s, ${storm.retries} refused/broken streams retried; sidecar ready times ${storm.spreads.join(' | ')}`);
-  log(`  CPU during the storm: server ${stormCpu.toFixed(1)} s, load generator ${stormLg.toFixed(1)} s (${((100 * stormLg) / stormS / 2).toFixed(0)}% of 2 cores)`);
+  const stormMachine = machineLine(m0, stormS, stormCpu, stormLg);
+  log(`  CPU during the storm: server ${stormCpu.toFixed(1)} s, load generator ${stormLg.toFixed(1)} s; ${stormMachine.line}`);
   await sleep(1000);
   const rss1 = await sut.rss();
   const { config } = await pool.config();
@@ -142,10 +177,13 @@ export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool
     cpu_s_storm: round(stormCpu, 2),
     config_kb_per_proxy: round(configBytes / 1024, 1),
     loadgen_cpu_s_storm: round(stormLg, 2),
+    others_core_share_storm: round(stormMachine.others, 3),
+    steal_s_storm: round(stormMachine.steal, 2),
   };
   if (o.stormOnly) return { figures: stormFigures, config, notes };
 
   for (let i = 0; i < o.warmup; i++) await timedChanges(sut, pool, 1, () => workload.changeOneEndpoint(), o, 50);
+  const m1 = machineCpu();
   const ep = await profiled('endpoint', () => timedChanges(sut, pool, o.endpointChanges, () => workload.changeOneEndpoint(), o, 50));
   log(`  endpoint change → last sidecar: ${ep.ms.map((x) => x.toFixed(0)).join(' ')} ms`);
   log(`    per change the sidecars received: ${tally(ep, o.endpointChanges)}`);
@@ -155,8 +193,10 @@ export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool
   const add = await timedChanges(sut, pool, o.serviceAdds, () => workload.addService(), o, 200);
   log(`  service added → last sidecar's CDS: ${add.ms.map((x) => x.toFixed(0)).join(' ')} ms`);
   log(`    per change the sidecars received: ${tally(add, o.serviceAdds)}`);
-  const lgShare = (ep.loadgenCpuS + all.loadgenCpuS) / (ep.wallS + all.wallS) / 2;
-  log(`  CPU over the changes: server ${(ep.cpuS + all.cpuS).toFixed(1)} s, load generator ${(ep.loadgenCpuS + all.loadgenCpuS).toFixed(1)} s (${(100 * lgShare).toFixed(0)}% of 2 cores) in ${(ep.wallS + all.wallS).toFixed(1)} s`);
+  const changesS = ep.wallS + all.wallS + add.wallS;
+  const lgShare = (ep.loadgenCpuS + all.loadgenCpuS + add.loadgenCpuS) / changesS / cpus().length;
+  const changesMachine = machineLine(m1, changesS, ep.cpuS + all.cpuS + add.cpuS, ep.loadgenCpuS + all.loadgenCpuS + add.loadgenCpuS);
+  log(`  CPU over the changes: server ${(ep.cpuS + all.cpuS + add.cpuS).toFixed(1)} s, load generator ${(ep.loadgenCpuS + all.loadgenCpuS + add.loadgenCpuS).toFixed(1)} s; ${changesMachine.line}`);
   const failed = ep.failed + all.failed + add.failed;
   if (failed > 0) notes.push(`${sut.name}: ${failed} changes did not reach every affected sidecar in time`);
 
@@ -172,6 +212,7 @@ export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool
     cpu_s_per_full_push: round(all.cpuS / o.clusterChanges, 3),
     push_kb_per_endpoint_change: round(Object.values(ep.bytes).reduce((a, b) => a + b, 0) / 1024 / o.endpointChanges, 1),
     loadgen_core_share_changes: round(lgShare, 3),
+    others_core_share_changes: round(changesMachine.others, 3),
     failed_changes: failed,
   };
   Object.assign(figures, sut.figures?.() ?? {});

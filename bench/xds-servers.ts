@@ -38,6 +38,10 @@ export interface ServerUnderTest {
   /** CPU seconds (user + system) the server has used so far. */
   cpuSeconds(): number;
   stop(): Promise<void>;
+  /** Rejects when a server process ends (or is killed over the RSS limit) before `stop()`. */
+  readonly died?: Promise<never>;
+  /** A Go server's CPU profile over the next `seconds` (pprof over loopback), written to `file`. */
+  profile?(seconds: number, file: string): Promise<string>;
   /** Extra figures the server's own output gives (istiod: how long its file reloads took). */
   figures?(): Record<string, number>;
   /** meshd only: the in-process server, for its counters and extra figures. */
@@ -136,10 +140,39 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-function processServer(name: string, label: string, address: string, child: ChildProcess, apply: ServerUnderTest['apply'], cleanup: () => void, figures?: () => Record<string, number>): ServerUnderTest {
+/** Fetches a Go pprof CPU profile of `seconds` from `base` (…/debug/pprof) into `file`. */
+async function pprof(base: string, seconds: number, file: string): Promise<string> {
+  const res = await fetch(`${base}/profile?seconds=${seconds}`);
+  if (!res.ok) throw new Error(`${base}/profile: ${res.status}`);
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  return `${file} (go tool pprof -top ${file})`;
+}
+
+function processServer(name: string, label: string, address: string, child: ChildProcess, apply: ServerUnderTest['apply'], cleanup: () => void, figures?: () => Record<string, number>, pprofBase?: string): ServerUnderTest {
   const pid = child.pid!;
+  // The machine is shared: a peer that grows past the limit is killed rather than the machine swapped.
+  const limit = Number(process.env['MESHD_BENCH_PEER_RSS_LIMIT_GB'] ?? 8) * 1024 ** 3;
+  let stopping = false;
+  let why = '';
+  const watch = setInterval(() => {
+    try {
+      if (procRss(pid) > limit) {
+        why = `${name}: killed, RSS over ${limit / 1024 ** 3} GB (MESHD_BENCH_PEER_RSS_LIMIT_GB)`;
+        child.kill('SIGKILL');
+      }
+    } catch {
+      // gone already
+    }
+  }, 1000);
+  const died = new Promise<never>((_, reject) => child.once('exit', (code, signal) => {
+    clearInterval(watch);
+    if (!stopping) reject(new Error(why || `${name} exited (${code ?? signal}) during the bench`));
+  }));
+  died.catch(() => undefined);
   return {
     ...(figures ? { figures } : {}),
+    ...(pprofBase ? { profile: (seconds: number, file: string) => pprof(pprofBase, seconds, file) } : {}),
+    died,
     name,
     label,
     address,
@@ -150,6 +183,8 @@ function processServer(name: string, label: string, address: string, child: Chil
     },
     cpuSeconds: () => procCpu(pid),
     async stop() {
+      stopping = true;
+      clearInterval(watch);
       await stopChild(child);
       cleanup();
     },
@@ -184,7 +219,7 @@ export async function startIstiod(workload: MeshWorkload, mode: IstiodMode): Pro
     return {};
   }, () => {
     if (process.env['MESHD_BENCH_KEEP'] !== '1') rmSync(run, { recursive: true, force: true });
-  }, () => fileReloads(readFileSync(log, 'utf8')));
+  }, () => fileReloads(readFileSync(log, 'utf8')), `http://127.0.0.1:${httpPort}/debug/pprof`);
 }
 
 /** A Go duration ("100.9ms", "1.2s", "950µs") in ms. */
@@ -239,7 +274,7 @@ export async function startReference(workload: MeshWorkload): Promise<ServerUnde
     const res = await fetch(`http://${control}${path[change.kind]}`, { method: 'POST', body: JSON.stringify(change.service) });
     if (!res.ok) throw new Error(`reference ${path[change.kind]}: ${res.status} ${await res.text()}`);
     return {};
-  }, () => rmSync(run, { recursive: true, force: true }));
+  }, () => rmSync(run, { recursive: true, force: true }), undefined, `http://${control}/debug/pprof`);
 }
 
 /** Whether the istiod binary is there; if not, what to do (the bench goes on with the other servers). */

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- xds [--json] [--mesh 1k|10k] [--proxies N] [--peers istiod,reference]
  * [--delta] [--tls] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
- * [--profile FILE [--profile-phase endpoint|all|storm]] [--runs N]`: ADS servers under the
+ * [--profile FILE [--profile-phase endpoint|all|storm] [--profile-seconds S]] [--runs N]`: ADS servers under the
  * "mesh-1k" workload (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars) or
  * "mesh-10k" (10,000 services in 100 namespaces, 3 endpoints each, 2,000 sidecars), the
  * sidecars in child processes. meshd's server runs in this process (with bin/meshd's malloc
@@ -154,9 +154,9 @@ export async function main(args: readonly string[]): Promise<void> {
     ...PHASES,
     endpointChanges: big ? 20 : PHASES.endpointChanges,
     stormTimeoutMs: big ? 900_000 : 300_000,
-    changeTimeoutMs: big ? 60_000 : 30_000,
+    changeTimeoutMs: big ? 120_000 : 60_000,
     stormOnly: args.includes('--storm-only'),
-    ...(profile ? { profile: { file: profile, phase: flag(args, '--profile-phase') ?? 'endpoint' } } : {}),
+    ...(profile ? { profile: { file: profile, phase: flag(args, '--profile-phase') ?? 'endpoint', seconds: Number(flag(args, '--profile-seconds') ?? 20) } } : {}),
   };
   if (shape.tls && servers.length > 1) log('xds bench: --tls adds the mTLS transport socket to meshd\'s clusters only; the peers serve plaintext clusters');
   log(`xds bench: ${shape.name}: ${shape.namespaces * shape.servicesPerNamespace} services in ${shape.namespaces} namespaces, ${shape.endpointsPerService} endpoints each, ${proxies} sidecars; servers: ${servers.join(', ')} (one after another; the machine may be shared: compare ratios within a run)`);
@@ -179,7 +179,9 @@ export async function main(args: readonly string[]): Promise<void> {
     let sut: ServerUnderTest | undefined;
     try {
       sut = await startServer(name, workload);
-      const r = await measure(sut, workload, pool, opts);
+      const running = measure(sut, workload, pool, opts);
+      running.catch(() => undefined); // abandoned when the server dies; its own error is not the news
+      const r = await (sut.died ? Promise.race([running, sut.died]) : running);
       if (sut.meshd && !opts.stormOnly) {
         r.figures['route_change_p50_ms'] = round(await routeChanges(sut.meshd, workload), 1);
         const c = sut.meshd.counts();

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -134,8 +135,8 @@ func (m *mesh) listener(workload string) *listener.Listener {
 	}
 	hcmAny, _ := anypb.New(manager)
 	return &listener.Listener{
-		Name:    "0.0.0.0_" + port,
-		Address: &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{Address: "0.0.0.0", PortSpecifier: &core.SocketAddress_PortValue{PortValue: m.spec.Port}}}},
+		Name:       "0.0.0.0_" + port,
+		Address:    &core.Address{Address: &core.Address_SocketAddress{SocketAddress: &core.SocketAddress{Address: "0.0.0.0", PortSpecifier: &core.SocketAddress_PortValue{PortValue: m.spec.Port}}}},
 		BindToPort: wrapperspb.Bool(false),
 		FilterChains: []*listener.FilterChain{{Filters: []*listener.Filter{{
 			Name: "envoy.filters.network.http_connection_manager", ConfigType: &listener.Filter_TypedConfig{TypedConfig: hcmAny},
@@ -205,12 +206,16 @@ func (m *mesh) publish(ctx context.Context) {
 	}
 }
 
-// controlHandler: POST /endpoints, /cluster, /service with one Service as JSON body.
+// controlHandler: POST /endpoints, /cluster, /service with one Service as JSON body; GET
+// /debug/pprof/profile?seconds=N for a CPU profile.
 //   - /endpoints replaces a service's endpoints (EDS only);
 //   - /cluster replaces a service's connect timeout (CDS);
 //   - /service adds a service (CDS, EDS, RDS).
 func (m *mesh) controlHandler(ctx context.Context) http.Handler {
 	mux := http.NewServeMux()
+	// Go's profiler, for the bench's --profile (loopback only, like the rest of this endpoint).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	handle := func(path string, apply func(s Service) (int, error)) {
 		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			if r.Method != http.MethodPost {
