@@ -363,6 +363,8 @@ function main(): void {
       setTimeout(() => process.exit(0), 100);
     }
   });
+  // The bench gone (killed, crashed): end too, never left running.
+  process.on('disconnect', () => process.exit(0));
   send({ hello: true });
 }
 
