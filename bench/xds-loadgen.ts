@@ -347,6 +347,8 @@ function main(): void {
       if (affected.size === 0) finish(true);
     } else if (m.cmd === 'config') {
       send({ config: configStats(sidecars[0]), retries: sidecars.reduce((a, s) => a + s.retries, 0) });
+    } else if (m.cmd === 'status') {
+      send({ status: { ready: sidecars.filter((s) => s.ready).length, sidecars: sidecars.length } });
     } else if (m.cmd === 'cpu') {
       const c = process.cpuUsage();
       send({ cpu: (c.user + c.system) / 1e6 });

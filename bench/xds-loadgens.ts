@@ -27,6 +27,7 @@ export type ParentMsg =
   | { cmd: 'expect'; expect: Expectation }
   | { cmd: 'config' }
   | { cmd: 'cpu' }
+  | { cmd: 'status' }
   | { cmd: 'stop' }
   | { cmd: 'profile-start' }
   | { cmd: 'profile-stop'; file: string };
@@ -39,6 +40,7 @@ export type LoadgenMsg =
   | { expected: number; done: boolean; seen: number; affected: number; lastNs: string; responses: Record<string, number>; bytes: Record<string, number> }
   | { config: ConfigStats; retries: number }
   | { cpu: number }
+  | { status: { ready: number; sidecars: number } }
   | { profiled: string }
   | { stopped: true };
 
@@ -164,6 +166,18 @@ export class LoadgenPool {
       }),
     );
     return rs.reduce((a, r) => a + r.cpu, 0);
+  }
+
+  /** Sidecars ready so far, over all processes (e.g. when a server died mid-storm). */
+  async status(): Promise<{ ready: number; sidecars: number }> {
+    const rs = await Promise.all(
+      this.children.map((c) => {
+        const w = waitMsg(c, 'status', 10_000);
+        c.send({ cmd: 'status' } satisfies ParentMsg);
+        return w;
+      }),
+    );
+    return { ready: rs.reduce((a, r) => a + r.status.ready, 0), sidecars: rs.reduce((a, r) => a + r.status.sidecars, 0) };
   }
 
   profileStart(): void {

@@ -192,7 +192,8 @@ export async function main(args: readonly string[]): Promise<void> {
       notes.push(...r.notes);
     } catch (e) {
       if (name === 'meshd') throw e;
-      const msg = `${name}: not measured: ${e instanceof Error ? e.message : String(e)}`;
+      const st = await pool.status().catch(() => undefined);
+      const msg = `${name}: not measured: ${e instanceof Error ? e.message : String(e)}${st ? ` (${st.ready} of ${st.sidecars} sidecars were ready)` : ''}`;
       log(msg);
       notes.push(msg);
     } finally {
