@@ -144,39 +144,32 @@ export class LoadgenPool {
     return { affected: acks.reduce((a, r) => a + r.affected, 0), arrival };
   }
 
-  /** The first load generator's sample sidecar's config, and the retries of all. */
-  async config(): Promise<{ config: ConfigStats; retries: number }> {
-    const rs = await Promise.all(
+  /** Sends `msg` to every load generator and waits for each one's answer carrying `key`. */
+  private ask<K extends string>(msg: ParentMsg, key: K, ms: number): Promise<Extract<LoadgenMsg, Record<K, unknown>>[]> {
+    return Promise.all(
       this.children.map((c) => {
-        const w = waitMsg(c, 'config', 30_000);
-        c.send({ cmd: 'config' } satisfies ParentMsg);
+        const w = waitMsg(c, key, ms);
+        c.send(msg);
         return w;
       }),
     );
+  }
+
+  /** The first load generator's sample sidecar's config, and the retries of all. */
+  async config(): Promise<{ config: ConfigStats; retries: number }> {
+    const rs = await this.ask({ cmd: 'config' }, 'config', 30_000);
     return { config: rs[0]!.config, retries: rs.reduce((a, r) => a + r.retries, 0) };
   }
 
   /** CPU seconds (user + system) the load generators have used so far. */
   async cpuSeconds(): Promise<number> {
-    const rs = await Promise.all(
-      this.children.map((c) => {
-        const w = waitMsg(c, 'cpu', 10_000);
-        c.send({ cmd: 'cpu' } satisfies ParentMsg);
-        return w;
-      }),
-    );
+    const rs = await this.ask({ cmd: 'cpu' }, 'cpu', 10_000);
     return rs.reduce((a, r) => a + r.cpu, 0);
   }
 
   /** Sidecars ready so far, over all processes (e.g. when a server died mid-storm). */
   async status(): Promise<{ ready: number; sidecars: number }> {
-    const rs = await Promise.all(
-      this.children.map((c) => {
-        const w = waitMsg(c, 'status', 10_000);
-        c.send({ cmd: 'status' } satisfies ParentMsg);
-        return w;
-      }),
-    );
+    const rs = await this.ask({ cmd: 'status' }, 'status', 10_000);
     return { ready: rs.reduce((a, r) => a + r.status.ready, 0), sidecars: rs.reduce((a, r) => a + r.status.sidecars, 0) };
   }
 
