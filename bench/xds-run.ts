@@ -10,7 +10,7 @@ import { cpus } from 'node:os';
 import { startCpuProfile } from './cpu-profile.js';
 import type { ConfigStats, LoadgenPool } from './xds-loadgens.js';
 import type { ServerUnderTest } from './xds-servers.js';
-import type { MeshChange, MeshWorkload } from './xds-workload.js';
+import type { BenchWorkload, MeshChange } from './xds-workload.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (s: string): void => void process.stderr.write(s + '\n');
@@ -132,7 +132,7 @@ function tally(t: Timed, n: number): string {
 }
 
 /** Runs the whole sequence against one server (already started, its mesh loaded). */
-export async function measure(sut: ServerUnderTest, workload: MeshWorkload, pool: LoadgenPool, o: RunOptions): Promise<RunResult> {
+export async function measure(sut: ServerUnderTest, workload: BenchWorkload, pool: LoadgenPool, o: RunOptions): Promise<RunResult> {
   const notes: string[] = [];
   const profiled = async <R>(phase: string, run: () => Promise<R>): Promise<R> => {
     if (!o.profile || o.profile.phase !== phase) return run();

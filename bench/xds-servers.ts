@@ -18,7 +18,7 @@ import type { ResourceTypeUrl } from '../src/xds/resource-types.js';
 import { XdsServer } from '../src/xds/server/server.js';
 import { freePort } from '../test/helpers/ports.js';
 import { IstioFiles } from './xds-istio-files.js';
-import { DEFAULT_CONNECT_TIMEOUT_S, SERVICE_PORT, TARGET_PORT, type MeshChange, type MeshWorkload } from './xds-workload.js';
+import { DEFAULT_CONNECT_TIMEOUT_S, SERVICE_PORT, TARGET_PORT, type BenchWorkload, type MeshChange, type MeshWorkload } from './xds-workload.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -58,14 +58,14 @@ export function istiodBinary(): string {
 }
 
 /** meshd's XdsServer in this process, fed by the workload's generator. */
-export async function startMeshd(workload: MeshWorkload): Promise<ServerUnderTest> {
+export async function startMeshd(workload: BenchWorkload, label = 'meshd XdsServer (in the bench process, the workload generator, no translation)'): Promise<ServerUnderTest> {
   const server = new XdsServer({ generate: (p) => workload.generate(p), registry: new Registry(), convergenceTimeoutMs: 30_000 });
   const port = await server.listen('127.0.0.1:0');
   // Shared chunks are encoded once whatever the proxy count; do it before the baseline.
   for (const [t, chunks] of Object.entries(workload.sharedChunks())) for (const c of chunks ?? []) server.cache.chunk(t as ResourceTypeUrl, c).sotwBytes();
   return {
     name: 'meshd',
-    label: 'meshd XdsServer (in the bench process, the workload generator, no translation)',
+    label,
     address: `127.0.0.1:${port}`,
     meshd: server,
     async apply() {

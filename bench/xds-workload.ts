@@ -136,8 +136,18 @@ function listener(podName: string): EnvoyObject {
   });
 }
 
+/** What the bench needs of a workload: meshd's generator, and changes that say what a sidecar will see. */
+export interface BenchWorkload {
+  generate(proxy: ConnectedProxy): GeneratedResources;
+  sharedChunks(): GeneratedResources;
+  changeOneEndpoint(): MeshChange;
+  changeOneCluster(): MeshChange;
+  addService(): MeshChange;
+  changeRoutes(): void;
+}
+
 /** The mutable mesh state the bench changes, and the generator the (in-process) meshd server calls. */
-export class MeshWorkload {
+export class MeshWorkload implements BenchWorkload {
   /** Services per namespace index (the source of truth every server's config is made from). */
   private services: MeshService[][] = [];
   private clusterChunks: Chunk[] = [];

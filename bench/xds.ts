@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- xds [--json] [--mesh 1k|10k] [--proxies N] [--peers istiod,reference]
- * [--delta] [--tls] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
+ * [--delta] [--tls] [--translate [--no-memo]] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
  * [--profile FILE [--profile-phase endpoint|all|storm] [--profile-seconds S]] [--runs N]`: ADS servers under the
  * "mesh-1k" workload (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars) or
  * "mesh-10k" (10,000 services in 100 namespaces, 3 endpoints each, 2,000 sidecars), the
@@ -20,7 +20,8 @@ import type { XdsServer } from '../src/xds/server/server.js';
 import { LoadgenPool, type ConfigStats } from './xds-loadgens.js';
 import { measure, quantile, round, type RunOptions, type RunResult } from './xds-run.js';
 import { istiodMissing, startIstiod, startMeshd, startReference, type ServerUnderTest } from './xds-servers.js';
-import { MESH_10K, MESH_1K, MeshWorkload } from './xds-workload.js';
+import { TranslatedBenchWorkload } from './xds-translated.js';
+import { MESH_10K, MESH_1K, MeshWorkload, type BenchWorkload } from './xds-workload.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -92,7 +93,7 @@ async function startServer(name: string, workload: MeshWorkload): Promise<Server
 }
 
 /** meshd only: the shared route configuration changes (RDS to every sidecar), server-side push→ACK. */
-async function routeChanges(server: XdsServer, workload: MeshWorkload): Promise<number> {
+async function routeChanges(server: XdsServer, workload: BenchWorkload): Promise<number> {
   const ms: number[] = [];
   for (let i = 0; i < 5; i++) {
     workload.changeRoutes();
@@ -147,6 +148,7 @@ export async function main(args: readonly string[]): Promise<void> {
   for (const p of peerNames) if (!PEERS[p]) throw new Error(`--peers: unknown peer ${p} (istiod, istiod-tuned, istiod-defaults, reference)`);
   const servers = ['meshd', ...new Set(peerNames.flatMap((p) => PEERS[p]!))];
   const big = shape.namespaces * shape.servicesPerNamespace > 2000;
+  const translated = args.includes('--translate');
   const profile = flag(args, '--profile');
   const opts: RunOptions = {
     proxies,
@@ -159,6 +161,7 @@ export async function main(args: readonly string[]): Promise<void> {
     stormOnly: args.includes('--storm-only'),
     ...(profile ? { profile: { file: profile, phase: flag(args, '--profile-phase') ?? 'endpoint', seconds: Number(flag(args, '--profile-seconds') ?? 20) } } : {}),
   };
+  if (translated && servers.length > 1) log("xds bench: --translate: meshd translates the model of the same services and endpoints (STRICT mTLS, its own listeners); its cluster change adds a port, the peers' changes a connect timeout")
   if (shape.tls && servers.length > 1) log('xds bench: --tls adds the mTLS transport socket to meshd\'s clusters only; the peers serve plaintext clusters');
   log(`xds bench: ${shape.name}: ${shape.namespaces * shape.servicesPerNamespace} services in ${shape.namespaces} namespaces, ${shape.endpointsPerService} endpoints each, ${proxies} sidecars; servers: ${servers.join(', ')} (one after another; the machine may be shared: compare ratios within a run)`);
 
@@ -175,11 +178,12 @@ export async function main(args: readonly string[]): Promise<void> {
         continue;
       }
     }
-    const workload = new MeshWorkload(shape);
+    const plain = new MeshWorkload(shape);
+    const workload: BenchWorkload = translated && name === 'meshd' ? new TranslatedBenchWorkload(shape, !args.includes('--no-memo')) : plain;
     const pool = await LoadgenPool.start(procs);
     let sut: ServerUnderTest | undefined;
     try {
-      sut = await startServer(name, workload);
+      sut = name === 'meshd' && translated ? await startMeshd(workload, `meshd XdsServer with meshd's real translation of the model mesh (${args.includes('--no-memo') ? 'no memo' : 'incremental memo'})`) : await startServer(name, plain);
       const running = measure(sut, workload, pool, opts);
       running.catch(() => undefined); // abandoned when the server dies; its own error is not the news
       const r = await (sut.died ? Promise.race([running, sut.died]) : running);
