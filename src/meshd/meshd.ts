@@ -4,7 +4,6 @@
  * → resource cache → ADS streams; the CA feeds secrets into the same streams.
  */
 import * as grpc from '@grpc/grpc-js';
-import { mkdirSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from '../admin/server.js';
@@ -15,6 +14,8 @@ import { FileCaStore, type CaStore } from '../ca/store.js';
 import { CaMetrics } from '../ca/metrics.js';
 import { chainAuthenticators, clientCertificateAuthenticator, joinTokenAuthenticator, type Authenticator } from '../ca/auth.js';
 import { addCaService } from '../ca/csr-service.js';
+import { createCsrLimiter } from '../ca/csr-limits.js';
+import { ensureStateDir } from '../ca/state-dir.js';
 import { MeshdServerCertificates } from '../ca/server-cert.js';
 import { loadOrCreateTokenSigningKey } from '../ca/tokens.js';
 import { WorkloadCertManager } from '../sds/cert-manager.js';
@@ -76,7 +77,8 @@ export interface MeshdExtras {
 
 /** Starts meshd; resolves once every port listens and the first snapshot is served. */
 export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdExtras = {}): Promise<Meshd> {
-  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  const loose = ensureStateDir(opts.stateDir);
+  if (loose) log.warn(loose);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meshd_process_' });
   const caMetrics = new CaMetrics(registry);
@@ -199,7 +201,8 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   await source.start(applyObjects);
 
   // gRPC: plaintext and TLS ports both carry ADS and the CA service.
-  const caDeps = { ca, authenticator, metrics: caMetrics, log: (line: string) => log.warn(line) };
+  const limiter = createCsrLimiter({ perSecond: opts.csrPerSecond, perIdentityPerMinute: opts.csrPerIdentityPerMinute });
+  const caDeps = { ca, authenticator, metrics: caMetrics, limiter, log: (line: string) => log.warn(line) };
   const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated });
   const plain = new grpc.Server(adsServerOptions(opts.xdsLimits));
   xds.addTo(plain);
