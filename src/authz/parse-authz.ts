@@ -55,7 +55,6 @@ function parseSource(o: RawObject, path: string, is: Issues): AuthzSource {
     out[f] = v;
   }
   if (Object.keys(out).length === 0) is.error(path, 'a source must set at least one field');
-  if (out.requestPrincipals || out.notRequestPrincipals) is.warn(path, 'requestPrincipals need JWT (RequestAuthentication), which is not supported here: they never match');
   return out;
 }
 
@@ -84,7 +83,6 @@ function parseCondition(o: RawObject, path: string, is: Issues): AuthzCondition 
   if (!values?.length && !notValues?.length) is.error(path, 'values or notValues must be set');
   if (values) checkValues(values, `${path}.values`, kind, is);
   if (notValues) checkValues(notValues, `${path}.notValues`, kind, is);
-  if (key.startsWith('request.auth.')) is.warn(`${path}.key`, `"${key}" needs JWT (RequestAuthentication), which is not supported here: it never matches`);
   return { key, ...(values ? { values } : {}), ...(notValues ? { notValues } : {}) };
 }
 

@@ -38,6 +38,7 @@ import { adminAccess, adminViewRoutes, registerExpiryGauge, syncz } from './admi
 import { PushLog } from './push-log.js';
 import { ChangeTracker, changeFields } from './config-changes.js';
 import { summarizeChain } from '../ca/cert-summary.js';
+import { createJwksFetcher, jwksUrisOf } from '../authz/jwks-fetcher.js';
 
 export interface Meshd {
   readonly xdsPort: number;
@@ -184,11 +185,20 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   });
 
   const changes = new ChangeTracker();
-  const applyObjects = (objects: readonly MeshObject[], diags: readonly Diagnostic[]): void => {
+  // JWKS of jwksUri rules come in through the snapshot; a fetch that changes keys rebuilds it.
+  let lastObjects: readonly MeshObject[] = [];
+  let sourceDiags: readonly Diagnostic[] = [];
+  const jwks = createJwksFetcher({ registry, log, onChange: () => { if (firstSnapshot) applyObjects(lastObjects, sourceDiags); } });
+  const applyObjects = (objects: readonly MeshObject[], srcDiags: readonly Diagnostic[]): void => {
+    lastObjects = objects;
+    sourceDiags = srcDiags;
     // Each diagnostic is logged when it appears, not again on every snapshot while it stays.
     const logged = new Set(diagnostics.map((d) => formatDiagnostic(d)));
+    const built = buildSnapshot(objects, meshConfig, ++generation);
+    jwks.want(jwksUrisOf(built));
+    snapshot = Object.freeze({ ...built, jwks: jwks.current() });
+    const diags = [...srcDiags, ...jwks.diagnostics()];
     diagnostics = diags;
-    snapshot = buildSnapshot(objects, meshConfig, ++generation);
     log.info('config: applied', { generation, objects: objects.length, diagnostics: diags.length, ...changeFields(changes.next(objects)) });
     firstSnapshot = true;
     for (const d of diags) if (!logged.has(formatDiagnostic(d))) log.warn('config', { diagnostic: d });
@@ -259,6 +269,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     snapshot: () => snapshot,
     async close() {
       await source.close();
+      jwks.close();
       certs.close();
       serverCerts.close?.();
       await admin.close();
