@@ -23,17 +23,18 @@ export function fuzzRuns(): number {
 }
 
 /** Checks `prop` on the regression seeds of `target`, then on fresh random inputs; returns the runs done. */
-export async function fuzz<T>(target: string, arb: fc.Arbitrary<T>, predicate: (v: T) => boolean | void | Promise<boolean | void>): Promise<number> {
+export async function fuzz<T>(target: string, arb: fc.Arbitrary<T>, predicate: (v: T) => boolean | void | Promise<boolean | void>, runs = fuzzRuns()): Promise<number> {
   const asyncProp = fc.asyncProperty(arb, async (v) => { const r = await predicate(v); return r !== false; });
   for (const s of regressionSeeds(target)) {
     await fc.assert(asyncProp, { seed: s.seed, ...(s.path ? { path: s.path } : {}), numRuns: 1, endOnFailure: true });
   }
   const seconds = Number(process.env.FUZZ_SECONDS ?? 0);
-  const details = await fc.check(asyncProp, { numRuns: fuzzRuns(), ...(seconds > 0 ? { interruptAfterTimeLimit: seconds * 1000, markInterruptAsFailure: false } : {}) });
+  const details = await fc.check(asyncProp, { numRuns: runs, ...(seconds > 0 ? { interruptAfterTimeLimit: seconds * 1000, markInterruptAsFailure: false } : {}) });
   if (details.failed) {
     const line = JSON.stringify({ target, seed: details.seed, path: details.counterexamplePath ?? undefined, note: 'found by fuzzing' });
     if (process.env.FUZZ_RECORD === '1') appendFileSync(join(REPO_ROOT, 'fuzz-failures.jsonl'), line + '\n');
-    throw new Error(`fuzz target ${target} failed after ${details.numRuns} runs; add this to test/fuzz/regression-seeds.json:\n${line}\n${fc.defaultReportMessage(details) ?? ''}`);
+    const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(`fuzz target ${target} failed after ${details.numRuns} runs: ${why}\nadd this to test/fuzz/regression-seeds.json:\n${line}\n${fc.defaultReportMessage(details) ?? ''}`);
   }
   console.log(`fuzz ${target}: ${details.numRuns} runs, seed ${details.seed}`);
   return details.numRuns;
