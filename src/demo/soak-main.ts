@@ -32,7 +32,7 @@ async function main(): Promise<number> {
       '',
       `soak: ${r.minutes} min, ${r.requests} requests, ${r.failed} failed${r.failed ? ` (${Object.entries(r.failures).map(([k, n]) => `${k}: ${n}`).join('; ')})` : ''}`,
       `  policy edits ${r.policyEdits}, endpoint changes ${r.endpointChanges}, certificates of 30 s`,
-      `  meshd RSS ${rss[0] ?? '?'} → ${rss[rss.length - 1] ?? '?'} MB (max ${Math.max(...rss)}), growth first → last third after warm-up ${r.rssGrowthMb} MB`,
+      `  meshd RSS ${rss[0] ?? '?'} → ${rss[rss.length - 1] ?? '?'} MB (max ${Math.max(...rss)}), growth first → last third after warm-up ${r.rssGrowthMb} MB (JS heap in use: ${r.heapGrowthMb} MB)`,
       `  open fds ${r.samples[0]?.fds ?? '?'} → ${r.samples[r.samples.length - 1]?.fds ?? '?'}, active handles ${r.samples[0]?.handles ?? '?'} → ${r.samples[r.samples.length - 1]?.handles ?? '?'}`,
       `  event-loop delay: worst p99 ${Math.max(...r.samples.map((s) => s.lagP99Ms))} ms, worst max ${Math.max(...lag)} ms`,
       '',

@@ -19,7 +19,7 @@ export interface SoakOptions {
   readonly log: (line: string) => void;
 }
 
-export interface SoakSample { readonly atS: number; readonly rssMb: number; readonly fds: number; readonly handles: number; readonly lagP99Ms: number; readonly lagMaxMs: number }
+export interface SoakSample { readonly atS: number; readonly rssMb: number; readonly heapMb: number; readonly fds: number; readonly handles: number; readonly lagP99Ms: number; readonly lagMaxMs: number }
 
 export interface SoakReport {
   readonly minutes: number;
@@ -31,6 +31,8 @@ export interface SoakReport {
   readonly samples: readonly SoakSample[];
   /** RSS growth from the first to the last third of the run (after a 2-minute warm-up), MB. */
   readonly rssGrowthMb: number;
+  /** The same for the JS heap in use. */
+  readonly heapGrowthMb: number;
 }
 
 function metricValue(text: string, name: string): number {
@@ -45,6 +47,7 @@ function sample(demo: RunningDemo, metrics: string, atS: number): SoakSample {
   return {
     atS,
     rssMb: Math.round(rssKb / 102.4) / 10,
+    heapMb: Math.round(metricValue(metrics, 'meshd_process_nodejs_heap_size_used_bytes') / 104857.6) / 10,
     fds: readdirSync(`/proc/${pid}/fd`).length,
     handles: metricValue(metrics, 'meshd_process_nodejs_active_handles_total'),
     lagP99Ms: Math.round(metricValue(metrics, 'meshd_process_nodejs_eventloop_lag_p99_seconds') * 1e4) / 10,
@@ -126,7 +129,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
       const metrics = await (await fetch(`${demo.meshdUrl}/metrics`)).text();
       const s = sample(demo, metrics, Math.round((Date.now() - t0) / 1000));
       samples.push(s);
-      o.log(`${String(s.atS).padStart(5)} s  rss ${s.rssMb} MB  fds ${s.fds}  handles ${s.handles}  event-loop p99 ${s.lagP99Ms} ms max ${s.lagMaxMs} ms  requests ${requests} failed ${failed}  edits ${policyEdits} churn ${endpointChanges}`);
+      o.log(`${String(s.atS).padStart(5)} s  rss ${s.rssMb} MB  heap ${s.heapMb} MB  fds ${s.fds}  handles ${s.handles}  event-loop p99 ${s.lagP99Ms} ms max ${s.lagMaxMs} ms  requests ${requests} failed ${failed}  edits ${policyEdits} churn ${endpointChanges}`);
     }
   } finally {
     for (const t of timers) clearInterval(t);
@@ -138,5 +141,6 @@ export async function runSoak(o: SoakOptions): Promise<SoakReport> {
   const third = Math.max(1, Math.floor(warm.length / 3));
   const median = (xs: number[]): number => { const a = [...xs].sort((x, y) => x - y); return a.length ? a[Math.floor(a.length / 2)]! : 0; };
   const rssGrowthMb = warm.length >= 3 ? Math.round((median(warm.slice(-third).map((s) => s.rssMb)) - median(warm.slice(0, third).map((s) => s.rssMb))) * 10) / 10 : 0;
-  return { minutes: o.minutes, requests, failed, failures, policyEdits, endpointChanges, samples, rssGrowthMb };
+  const heapGrowthMb = warm.length >= 3 ? Math.round((median(warm.slice(-third).map((s) => s.heapMb)) - median(warm.slice(0, third).map((s) => s.heapMb))) * 10) / 10 : 0;
+  return { minutes: o.minutes, requests, failed, failures, policyEdits, endpointChanges, samples, rssGrowthMb, heapGrowthMb };
 }
