@@ -2,6 +2,7 @@
  * Parses YAML off the event loop: one worker thread, one job at a time, with a heap cap and
  * a time limit. A worker that runs out of memory or time is ended and replaced; its job is a
  * failure naming the limit, so the caller reports the file and keeps its last good objects.
+ * An idle worker is ended after 10 s, so the heap a big parse grew is given back.
  */
 import { Worker } from 'node:worker_threads';
 import { parseYamlDocuments, type YamlLimits, type YamlOutcome } from './safe-yaml.js';
@@ -32,6 +33,7 @@ export function createYamlParser(opts: YamlParserOptions = {}): YamlParser {
   let nextId = 0;
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
+  let idle: ReturnType<typeof setTimeout> | undefined;
 
   const finish = (o: YamlOutcome): void => {
     const p = current;
@@ -39,6 +41,8 @@ export function createYamlParser(opts: YamlParserOptions = {}): YamlParser {
     if (!p) return;
     if (p.timer) clearTimeout(p.timer);
     worker?.unref();
+    idle = setTimeout(kill, 10_000);
+    idle.unref();
     p.resolve(o);
   };
   const kill = (): void => {
@@ -66,6 +70,7 @@ export function createYamlParser(opts: YamlParserOptions = {}): YamlParser {
 
   const run = (text: string, limits: YamlLimits): Promise<YamlOutcome> => new Promise((resolve) => {
     if (closed) { resolve({ ok: false, message: 'parser closed' }); return; }
+    if (idle) { clearTimeout(idle); idle = undefined; }
     worker ??= spawn();
     worker.ref();
     const id = ++nextId;
@@ -86,6 +91,7 @@ export function createYamlParser(opts: YamlParserOptions = {}): YamlParser {
     },
     close() {
       closed = true;
+      if (idle) clearTimeout(idle);
       kill();
     },
   };
