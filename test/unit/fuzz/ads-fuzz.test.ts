@@ -115,7 +115,8 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
       const last = lastOf(type);
       // A NACK repeats the names of the request it answers, as Envoy's do (a NACK that also
       // changes the subscription is answered with the NACKed version for the new names).
-      const names = a.ack === 'nack' && last ? [...(lastNames.get(type) ?? [])] : [...a.names];
+      const prevNames = lastNames.get(type);
+      const names = a.ack === 'nack' && last ? [...(prevNames ?? [])] : [...a.names];
       lastNames.set(type, names);
       const set = asked.get(type) ?? new Set<string>();
       for (const n of names) set.add(n);
@@ -125,6 +126,10 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
         : a.ack === 'nack' && last ? { response_nonce: last.nonce, ...(delta ? {} : { version_info: '' }), error_detail: { code: 3, message: 'fuzz says no' } }
           : a.ack === 'stale' ? { response_nonce: 'stale-nonce-x', ...(delta ? {} : { version_info: 'v-stale' }) } : {};
       if (a.ack === 'nack' && last) { const s = nacked.get(type) ?? new Set(); s.add(last.version); nacked.set(type, s); }
+      // A request that changes the subscription after a NACK is answered for the new names,
+      // possibly with the same version: only a resend for an unchanged subscription is a loop.
+      // A request without a nonce asks afresh (Envoy only sends one first), and may get it too.
+      else if (a.ack === 'none' || (a.ack !== 'nack' && JSON.stringify([...names].sort()) !== JSON.stringify([...(prevNames ?? [])].sort()))) nacked.delete(type);
       send(delta ? { type_url: type, resource_names_subscribe: names, ...ackFields } : { type_url: type, resource_names: names, ...ackFields });
     } else if (a.kind === 'garbage') {
       garbage = true;
@@ -134,7 +139,10 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
       const d = delta ? decodeDeltaRequest(buf) : decodeSotwRequest(buf);
       if (d.ok) asked.set(d.req.typeUrl, new Set(['*', ...('subscribe' in d.req ? d.req.subscribe : d.req.resourceNames())]));
     } else if (a.kind === 'push') {
+      // A push may bring back content equal to a NACKed version (versions follow content):
+      // sending it again is one more NACK, not a loop, so only resends without a push count.
       current = variant(a.variant);
+      nacked.clear();
       void server.push();
     } else if (a.kind === 'read') call.read(a.on);
     else await new Promise((r) => setImmediate(r));
@@ -164,6 +172,20 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
   call.emit('close');
   await server.close();
 }
+
+test('a first request whose node does not decode fails the stream with INVALID_ARGUMENT (it ended meshd: an unhandled rejection)', async () => {
+  const server = new XdsServer({ generate: () => variant(0) });
+  let handlers: Record<string, (call: unknown) => void> = {};
+  server.addTo({ addService: (_d: unknown, impl: Record<string, (call: unknown) => void>) => { handlers = impl; } } as unknown as grpc.Server);
+  const call = new FakeCall();
+  const errors: { code: number }[] = [];
+  call.on('error', (e: { code: number }) => errors.push(e));
+  handlers.StreamAggregatedResources!(call);
+  call.emit('data', Buffer.from([18, 7, 0, 0, 0, 0, 0, 0, 0])); // field 2 (node): 7 bytes that are no Node
+  await sleep(50);
+  assert.equal(errors[0]?.code, grpc.status.INVALID_ARGUMENT);
+  await server.close();
+});
 
 for (const delta of [false, true]) {
   test(`fuzz: ${delta ? 'Delta' : 'SotW'} ADS streams driven by random message sequences`, async () => {
