@@ -4,7 +4,7 @@
  * translation the authz sketch listeners are used.
  *
  *   meshctl authz check <namespace>/<workload> --port <number|name> --from <spiffe://..|ns/sa|plaintext>
- *     [--method GET] [--path /x] [--host h] [--header k=v]... [--source-ip ip] [--sni name] [--json]
+ *     [--method GET] [--path /x] [--host h] [--header k=v]... [--source-ip ip] [--sni name] [--jwt TOKEN | --claims JSON] [--json]
  *
  * Exit code: 0 ALLOW, 1 DENY or REJECT, 2 usage error.
  */
@@ -23,7 +23,7 @@ export interface AuthzCheckIo {
   readonly err: (line: string) => void;
 }
 
-const USAGE = 'usage: meshctl authz check <namespace>/<workload> --port <port> --from <spiffe-uri|namespace/serviceaccount|plaintext> [--method M] [--path P] [--host H] [--header k=v]... [--source-ip IP] [--sni S] [--json]';
+const USAGE = 'usage: meshctl authz check <namespace>/<workload> --port <port> --from <spiffe-uri|namespace/serviceaccount|plaintext> [--method M] [--path P] [--host H] [--header k=v]... [--source-ip IP] [--sni S] [--jwt TOKEN | --claims JSON] [--json]';
 
 interface Parsed { target: string; flags: Map<string, string[]>; json: boolean }
 
@@ -31,7 +31,7 @@ function parseArgs(args: readonly string[]): Parsed | string {
   const flags = new Map<string, string[]>();
   let target: string | undefined;
   let json = false;
-  const valued = new Set(['port', 'from', 'method', 'path', 'host', 'header', 'source-ip', 'sni', 'namespace', 'n']);
+  const valued = new Set(['port', 'from', 'method', 'path', 'host', 'header', 'source-ip', 'sni', 'namespace', 'n', 'jwt', 'claims']);
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--json' || a === '-o=json') { json = true; continue; }
@@ -101,9 +101,15 @@ export function runAuthzCheck(args: readonly string[], io: AuthzCheckIo): number
     headers[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   }
   const opt = (k: string, f: string): Record<string, string> => (one(f) !== undefined ? { [k]: one(f)! } : {});
+  let claims: Record<string, unknown> | undefined;
+  if (one('claims') !== undefined) {
+    try { claims = JSON.parse(one('claims')!) as Record<string, unknown>; } catch { return fail('--claims must be a JSON object of JWT claims'); }
+    if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) return fail('--claims must be a JSON object of JWT claims');
+  }
+  const jwt = one('jwt') !== undefined ? { jwt: { token: one('jwt')! } } : claims ? { jwt: { claims } } : {};
   const call: Call = {
     from, port, headers,
-    ...opt('method', 'method'), ...opt('path', 'path'), ...opt('host', 'host'), ...opt('sourceIp', 'source-ip'), ...opt('sni', 'sni'),
+    ...opt('method', 'method'), ...opt('path', 'path'), ...opt('host', 'host'), ...opt('sourceIp', 'source-ip'), ...opt('sni', 'sni'), ...jwt,
   };
   const d: CallDecision = checkCall(listenersFor(io, w), call);
   if (p.json) {

@@ -10,6 +10,8 @@ import { MESH_ALPN, VIRTUAL_INBOUND, VIRTUAL_INBOUND_PORT, VIRTUAL_OUTBOUND } fr
 import { evaluateEngine, matchCidr, matchString } from './rbac-match.js';
 import type { EngineResult, MatchContext } from './rbac-match.js';
 import { ExtAuthzFilter } from './rbac-filters.js';
+import { checkJwtAuthn, type CallJwt } from './request-authn-check.js';
+import { JWT_PAYLOAD_METADATA_KEY } from './request-authn-filter.js';
 
 type Obj = Readonly<Record<string, unknown>>;
 
@@ -27,10 +29,13 @@ export interface Call {
   readonly sni?: string;
   /** ALPN offered in the TLS ClientHello; default: the mesh ALPN, h2, http/1.1. */
   readonly alpn?: readonly string[];
+  /** The request's JWT (a token, or claims taken as verified). */
+  readonly jwt?: CallJwt;
 }
 
 export interface CallDecision {
-  readonly decision: 'ALLOW' | 'DENY' | 'REJECT';
+  /** UNAUTHENTICATED: the request's JWT failed validation (401 from jwt_authn). */
+  readonly decision: 'ALLOW' | 'DENY' | 'REJECT' | 'UNAUTHENTICATED';
   /** `namespace/name` of the deciding AuthorizationPolicy. */
   readonly policy?: string;
   readonly rule?: number;
@@ -240,7 +245,11 @@ export function checkCall(listeners: readonly EnvoyObject[], call: Call): CallDe
       for (const hf of arr(cfg.http_filters)) {
         const hcfg = isObj(hf.typed_config) ? hf.typed_config : {};
         const ht = typeOf(hcfg);
-        if (ht === TypeName.HttpRbac) {
+        if (ht === TypeName.HttpJwtAuthn) {
+          const v = checkJwtAuthn(hcfg, call.jwt);
+          if (!v.ok) return { ...b2, decision: v.status === 401 ? 'UNAUTHENTICATED' : 'DENY', reason: `${v.status} from jwt_authn: ${v.reason}`, ...extras(false) };
+          if (v.payload) (hctx.metadata as Map<string, Record<string, unknown>>).set(Filter.HttpJwtAuthn, { [JWT_PAYLOAD_METADATA_KEY]: v.payload });
+        } else if (ht === TypeName.HttpRbac) {
           const r = evaluateRbac(hcfg, hctx, Filter.HttpRbac, shadow);
           if (r.denied) return { ...extras(false), ...denyDecision(r.engine, b2, 'HTTP RBAC') };
           noteAllow(r);

@@ -55,7 +55,6 @@ function parseSource(o: RawObject, path: string, is: Issues): AuthzSource {
     out[f] = v;
   }
   if (Object.keys(out).length === 0) is.error(path, 'a source must set at least one field');
-  if (out.requestPrincipals || out.notRequestPrincipals) is.warn(path, 'requestPrincipals need JWT (RequestAuthentication), which is not supported here: they never match');
   return out;
 }
 
@@ -84,7 +83,6 @@ function parseCondition(o: RawObject, path: string, is: Issues): AuthzCondition 
   if (!values?.length && !notValues?.length) is.error(path, 'values or notValues must be set');
   if (values) checkValues(values, `${path}.values`, kind, is);
   if (notValues) checkValues(notValues, `${path}.notValues`, kind, is);
-  if (key.startsWith('request.auth.')) is.warn(`${path}.key`, `"${key}" needs JWT (RequestAuthentication), which is not supported here: it never matches`);
   return { key, ...(values ? { values } : {}), ...(notValues ? { notValues } : {}) };
 }
 
@@ -122,6 +120,12 @@ function parseRule(o: RawObject, path: string, is: Issues): AuthzRule {
   return rule;
 }
 
+/**
+ * Rules per AuthorizationPolicy. Istio sets none; past a few hundred a policy is generated,
+ * and 10,000 rules made 4 MB of RBAC config that took seconds to encode for each proxy.
+ */
+export const MAX_AUTHZ_RULES = 1000;
+
 /** Validates a raw AuthorizationPolicy; CUSTOM needs `provider.name` (its existence is checked at build time). */
 export function parseAuthorizationPolicy(raw: unknown, ctx: ParseContext): ParseResult<AuthorizationPolicy> {
   const is = issues('AuthorizationPolicy', ctx);
@@ -153,7 +157,8 @@ export function parseAuthorizationPolicy(raw: unknown, ctx: ParseContext): Parse
   if (targetRefs.length) is.warn('spec.targetRefs', 'targetRefs (waypoints and gateways) are not supported: this policy applies to no sidecar');
   let rules: AuthzRule[] | undefined;
   const rulesRaw = readObjectList(spec, 'rules', 'spec', is);
-  if (rulesRaw) rules = rulesRaw.map((r) => parseRule(r.item, r.path, is));
+  if (rulesRaw && rulesRaw.length > MAX_AUTHZ_RULES) is.error('spec.rules', `${rulesRaw.length} rules exceed the limit of ${MAX_AUTHZ_RULES} per policy; split the policy`);
+  else if (rulesRaw) rules = rulesRaw.map((r) => parseRule(r.item, r.path, is));
   const dry = meta.annotations[DRY_RUN_ANNOTATION];
   let dryRun = false;
   if (dry !== undefined) {

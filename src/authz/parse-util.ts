@@ -153,11 +153,12 @@ export function parseEnvelope(raw: unknown, kind: string, ctx: ParseContext, is:
   const k = readString(raw, 'kind', '', is);
   if (k !== kind) is.error('kind', `expected "${kind}", got ${JSON.stringify(raw.kind)}`);
   const md = readObject(raw, 'metadata', '', is);
-  if (!md) { if (raw.metadata === undefined) is.error('metadata', 'is required'); return undefined; }
+  // null counts as missing (readObject is silent about null): never invalid without a diagnostic.
+  if (!md) { if (raw.metadata === undefined || raw.metadata === null) is.error('metadata', 'is required'); return undefined; }
   const name = readString(md, 'name', 'metadata', is);
   const namespace = readString(md, 'namespace', 'metadata', is) ?? ctx.defaultNamespace;
   is.setName(namespace, name);
-  if (!name) { if (md.name === undefined || md.name === '') is.error('metadata.name', 'is required'); return undefined; }
+  if (!name) { if (md.name === undefined || md.name === null || md.name === '') is.error('metadata.name', 'is required'); return undefined; }
   const labels = readLabels(md, 'labels', 'metadata', is) ?? {};
   const annotations = readLabels(md, 'annotations', 'metadata', is) ?? {};
   const creationTimestamp = readString(md, 'creationTimestamp', 'metadata', is);

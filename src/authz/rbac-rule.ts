@@ -6,6 +6,7 @@
  */
 import type { AuthzAction, AuthzRule } from '../model/types.js';
 import type { EnvoyObject } from '../xds/resource-types.js';
+import { claimMatcher, requestPrincipalMatcher } from './request-authn-match.js';
 
 type Side = 'permission' | 'principal';
 interface Generator {
@@ -53,10 +54,6 @@ function namespaceRegex(v: string): EnvoyObject {
   return { safe_regex: { regex: `.*/ns/${ns}/.*` } };
 }
 
-function authnMetadata(path: readonly string[], v: string): EnvoyObject {
-  return { metadata: { filter: 'istio_authn', path: path.map((key) => ({ key })), value: { string_match: stringMatcher(v) } } };
-}
-
 const G = {
   host: { side: 'permission', httpOnly: true, leaf: (v) => header(':authority', v, true) },
   method: { side: 'permission', httpOnly: true, leaf: (v) => header(':method', v) },
@@ -68,7 +65,7 @@ const G = {
   remoteIp: { side: 'principal', httpOnly: false, leaf: (v) => ({ remote_ip: cidrRange(v) }) },
   namespace: { side: 'principal', httpOnly: false, leaf: (v) => ({ authenticated: { principal_name: namespaceRegex(v) } }) },
   principal: { side: 'principal', httpOnly: false, leaf: (v) => ({ authenticated: { principal_name: principalName(v) } }) },
-  requestPrincipal: { side: 'principal', httpOnly: true, leaf: (v) => authnMetadata(['request.auth.principal'], v) },
+  requestPrincipal: { side: 'principal', httpOnly: true, leaf: (v) => requestPrincipalMatcher(v) },
 } satisfies Record<string, Generator>;
 
 function whenGenerator(key: string): Generator {
@@ -84,10 +81,12 @@ function whenGenerator(key: string): Generator {
   }
   const hdr = /^request\.headers\[(.+)\]$/.exec(key);
   if (hdr) return { side: 'principal', httpOnly: true, leaf: (v) => header(hdr[1]!, v) };
-  if (key.startsWith('request.auth.')) {
-    const claims = /^request\.auth\.claims((?:\[[^\]]+\])+)$/.exec(key);
-    const path = claims ? ['request.auth.claims', ...[...claims[1]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!)] : [key];
-    return { side: 'principal', httpOnly: true, leaf: (v) => authnMetadata(path, v) };
+  if (key === 'request.auth.audiences') return { side: 'principal', httpOnly: true, leaf: (v) => claimMatcher(['aud'], v) };
+  if (key === 'request.auth.presenter') return { side: 'principal', httpOnly: true, leaf: (v) => claimMatcher(['azp'], v) };
+  const claims = /^request\.auth\.claims((?:\[[^\]]+\])+)$/.exec(key);
+  if (claims) {
+    const path = [...claims[1]!.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1]!);
+    return { side: 'principal', httpOnly: true, leaf: (v) => claimMatcher(path, v) };
   }
   const env = /^experimental\.(envoy\.filters\.[^[]+)\[([^\]]+)\]$/.exec(key);
   if (env) {

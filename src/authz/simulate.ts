@@ -3,9 +3,10 @@
  * snapshot around one workload, sketch its inbound listeners, evaluate.
  */
 import { DEFAULT_MESH_CONFIG } from '../model/types.js';
-import type { AuthorizationPolicy, Diagnostic, MeshConfig, MeshSnapshot, PeerAuthentication, Service, Workload } from '../model/types.js';
+import type { AuthorizationPolicy, Diagnostic, MeshConfig, MeshSnapshot, PeerAuthentication, RequestAuthentication, Service, Workload } from '../model/types.js';
 import { parseAuthorizationPolicy } from './parse-authz.js';
 import { parsePeerAuthentication } from './parse-peer.js';
+import { parseRequestAuthentication } from './parse-request-authn.js';
 import { isRecord } from './parse-util.js';
 import { checkCall } from './evaluate.js';
 import type { Call, CallDecision } from './evaluate.js';
@@ -29,6 +30,7 @@ export function snapshotFromPolicies(input: PolicyInput): { snapshot: MeshSnapsh
   const ctx = { source: input.source ?? 'input', defaultNamespace: 'default' };
   const pas: PeerAuthentication[] = [];
   const aps: AuthorizationPolicy[] = [];
+  const ras: RequestAuthentication[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const o of input.objects) {
     if (!isRecord(o)) continue;
@@ -38,6 +40,9 @@ export function snapshotFromPolicies(input: PolicyInput): { snapshot: MeshSnapsh
     } else if (o.kind === 'AuthorizationPolicy') {
       const r = parseAuthorizationPolicy(o, ctx);
       if (r.ok) { aps.push(r.value); diagnostics.push(...r.warnings); } else diagnostics.push(...r.diagnostics);
+    } else if (o.kind === 'RequestAuthentication') {
+      const r = parseRequestAuthentication(o, ctx);
+      if (r.ok) { ras.push(r.value); diagnostics.push(...r.warnings); } else diagnostics.push(...r.diagnostics);
     }
   }
   const snapshot: MeshSnapshot = {
@@ -49,6 +54,7 @@ export function snapshotFromPolicies(input: PolicyInput): { snapshot: MeshSnapsh
     peerAuthentications: pas.sort(byNsName),
     authorizationPolicies: aps.sort(byNsName),
     routeSets: [], destinationRules: [], serviceEntries: [], sidecars: [],
+    requestAuthentications: ras.sort(byNsName),
   };
   return { snapshot, diagnostics };
 }

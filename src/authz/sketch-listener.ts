@@ -4,6 +4,7 @@
  * a plaintext chain in PERMISSIVE/DISABLE; RBAC before the router or tcp_proxy). It lets the
  * evaluator and `meshctl authz check` work from policies alone, without the full translation.
  */
+import { jwtAuthnFilter } from './request-authn-filter.js';
 import type { MeshSnapshot, Workload } from '../model/types.js';
 import { Filter, TypeName, typed } from '../xds/resource-types.js';
 import type { EnvoyObject } from '../xds/resource-types.js';
@@ -58,7 +59,7 @@ function filtersFor(snapshot: MeshSnapshot, workload: Workload, port: number, pr
     typed_config: typed(TypeName.HttpConnectionManager, {
       stat_prefix: stat,
       route_config: { name: cluster, virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster } }] }] },
-      http_filters: [...authz.httpFilters, { name: Filter.Router, typed_config: typed(TypeName.Router, {}) }],
+      http_filters: [...(jwtAuthnFilter(snapshot, workload).filter ? [jwtAuthnFilter(snapshot, workload).filter!] : []), ...authz.httpFilters, { name: Filter.Router, typed_config: typed(TypeName.Router, {}) }],
     }),
   }];
 }

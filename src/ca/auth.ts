@@ -22,7 +22,7 @@ export interface AuthContext {
 export type AuthMethod = 'join-token' | 'kubernetes' | 'client-certificate';
 
 export type AuthResult =
-  | { readonly ok: true; readonly identity: Identity; readonly method: AuthMethod }
+  | { readonly ok: true; readonly identity: Identity; readonly method: AuthMethod; readonly notAfter?: Date }
   | { readonly ok: false; readonly reason: AuthFailureReason; readonly message: string };
 
 export interface Authenticator {
@@ -141,7 +141,7 @@ export function clientCertificateAuthenticator(ca: IssuerSource, opts: { now?: (
       const uris = (leaf.subjectAltName ?? '').split(/,\s*/).filter((s) => s.startsWith('URI:')).map((s) => s.slice(4).replace(/^"|"$/g, ''));
       const ids = uris.map(parseSpiffeId).filter((x): x is Identity => x !== undefined && x.trustDomain === ca.trustDomain);
       if (ids.length !== 1) return { ok: false, reason: 'no-spiffe-id', message: 'peer certificate has no single SPIFFE id in this trust domain' };
-      return { ok: true, identity: ids[0]!, method: 'client-certificate' };
+      return { ok: true, identity: ids[0]!, method: 'client-certificate', notAfter: new Date(Date.parse(leaf.validTo)) };
     },
   };
 }

@@ -211,10 +211,12 @@ export class CertificateAuthority {
    * Verifies a CSR (PEM or DER) and signs its key for `identity`. SANs in the CSR are
    * ignored: the identity comes from the authenticated caller. Lifetime is capped.
    */
-  async signCsr(csr: string | Buffer, identity: Identity, requestedTtlSeconds?: number): Promise<IssuedCertificate> {
+  async signCsr(csr: string | Buffer, identity: Identity, requestedTtlSeconds?: number, notAfterCap?: Date): Promise<IssuedCertificate> {
     const start = process.hrtime.bigint();
     const { spki } = await verifyCsr(parseCsr(csr));
     const v = this.validity(this.effectiveTtl(requestedTtlSeconds));
+    // A certificate obtained with a certificate never outlives the one presented.
+    if (notAfterCap && notAfterCap < v.notAfter) v.notAfter = new Date(Math.floor(notAfterCap.getTime() / 1000) * 1000);
     const leaf = this.material.signer.signPem({ spki, uris: [this.spiffeUri(identity)], ...v });
     this.observe(start);
     return { certChainPem: [leaf, ...this.material.chainTailPem], ...v };

@@ -9,11 +9,14 @@ import { caServiceDefinition, type IstioCertificateRequest, type IstioCertificat
 import { authContextFromCall, type Authenticator } from './auth.js';
 import { CaError } from './errors.js';
 import type { CaMetrics } from './metrics.js';
+import type { CsrLimiter } from './csr-limits.js';
 
 export interface CaServiceDeps {
   readonly ca: CertificateAuthority;
   readonly authenticator: Authenticator;
   readonly metrics?: CaMetrics;
+  /** Rate limits (global and per identity); none when absent. */
+  readonly limiter?: CsrLimiter;
   /** One line per failure; never given key material. */
   readonly log?: (line: string) => void;
 }
@@ -27,18 +30,24 @@ export interface CsrOutcome {
 /** Handles one request given its credentials; transport-free, so tests call it directly. */
 export async function handleCreateCertificate(deps: CaServiceDeps, req: IstioCertificateRequest, call: Parameters<typeof authContextFromCall>[0]): Promise<CsrOutcome> {
   deps.metrics?.csrTotal.inc();
+  const global = deps.limiter?.admitGlobal();
+  if (global && !global.ok) return limited(deps, global);
   const auth = await deps.authenticator.authenticate(authContextFromCall(call));
   if (!auth.ok) {
     deps.metrics?.authFailures.inc({ reason: auth.reason });
     deps.log?.(`ca: CreateCertificate unauthenticated: ${auth.reason}: ${auth.message}`);
     return { code: status.UNAUTHENTICATED, details: `authentication failed: ${auth.message}` };
   }
+  const own = deps.limiter?.admitIdentity(deps.ca.spiffeUri(auth.identity));
+  if (own && !own.ok) return limited(deps, own);
   if (!req.csr) {
     deps.metrics?.signingErrors.inc();
     return { code: status.INVALID_ARGUMENT, details: 'csr is required' };
   }
   try {
-    const issued = await deps.ca.signCsr(req.csr, auth.identity, Number(req.validity_duration) || undefined);
+    // Never longer than --cert-ttl; a certificate presented as the credential bounds the new one.
+    const ttl = Math.min(Number(req.validity_duration) || deps.ca.workloadCertTtlSeconds, deps.ca.workloadCertTtlSeconds);
+    const issued = await deps.ca.signCsr(req.csr, auth.identity, ttl, auth.method === 'client-certificate' ? auth.notAfter : undefined);
     return { code: status.OK, details: 'OK', response: { cert_chain: issued.certChainPem, trust_bundle: deps.ca.trustBundlePem() } };
   } catch (e) {
     deps.metrics?.signingErrors.inc();
@@ -47,6 +56,12 @@ export async function handleCreateCertificate(deps: CaServiceDeps, req: IstioCer
     deps.log?.(`ca: CreateCertificate for ${deps.ca.spiffeUri(auth.identity)} failed: ${err.code}: ${err.message}`);
     return { code: clientError ? status.INVALID_ARGUMENT : status.INTERNAL, details: clientError ? err.message : 'certificate signing failed' };
   }
+}
+
+function limited(deps: CaServiceDeps, v: Extract<ReturnType<CsrLimiter['admitGlobal']>, { ok: false }>): CsrOutcome {
+  deps.metrics?.csrRateLimited.inc({ limit: v.limit });
+  deps.log?.(`ca: CreateCertificate refused: ${v.message}`);
+  return { code: status.RESOURCE_EXHAUSTED, details: v.message };
 }
 
 /** Adds the IstioCertificateService to a grpc.Server (plaintext or TLS port alike). */

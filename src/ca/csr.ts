@@ -51,7 +51,10 @@ const HASH_OF: Readonly<Record<string, string>> = {
 export function parseCsr(input: string | Buffer): ParsedCsr {
   let derBytes: Buffer;
   if (typeof input === 'string') {
-    const blocks = parsePem(input).filter((b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST');
+    let pem;
+    // Bad base64 is the caller's mistake (INVALID_ARGUMENT), not an internal error.
+    try { pem = parsePem(input); } catch (e) { throw new CaError('INVALID_CSR', `malformed CSR: ${e instanceof Error ? e.message : String(e)}`); }
+    const blocks = pem.filter((b) => b.label === 'CERTIFICATE REQUEST' || b.label === 'NEW CERTIFICATE REQUEST');
     if (blocks.length !== 1) throw new CaError('INVALID_CSR', `malformed CSR: expected one PEM CERTIFICATE REQUEST block, found ${blocks.length}`);
     derBytes = blocks[0]!.der;
   } else {

@@ -103,6 +103,9 @@ export async function importSpki(spki: Buffer): Promise<{ key: KeyObject; kind: 
     const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
     const bitsLen = key.asymmetricKeyDetails?.modulusLength ?? 0;
     if (bitsLen < 2048) throw new CaError('UNSUPPORTED_KEY', `unsupported key type: RSA-${bitsLen} (minimum 2048)`);
+    // Small public exponents (3) invite well-known signature forgeries; 65537 is the norm.
+    const e = key.asymmetricKeyDetails?.publicExponent ?? 0n;
+    if (e < 65537n) throw new CaError('UNSUPPORTED_KEY', `unsupported key type: RSA public exponent ${e} (minimum 65537)`);
     return { key, kind: 'rsa' };
   }
   throw new CaError('UNSUPPORTED_KEY', `unsupported key type: algorithm ${algOid}`);

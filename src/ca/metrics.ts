@@ -22,6 +22,7 @@ export class CaMetrics {
   readonly intermediateExpiry: Gauge;
   readonly workloadCertExpiry: Gauge<'proxy'>;
   readonly sdsPushErrors: Counter;
+  readonly csrRateLimited: Counter<'limit'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -37,6 +38,7 @@ export class CaMetrics {
     this.rootExpiry = new Gauge({ name: 'meshd_ca_root_expiry_timestamp_seconds', help: 'NotAfter of the signing root certificate (Unix seconds).', registers });
     this.intermediateExpiry = new Gauge({ name: 'meshd_ca_intermediate_expiry_timestamp_seconds', help: 'NotAfter of the signing intermediate certificate, when plugged in (Unix seconds).', registers });
     this.workloadCertExpiry = new Gauge({ name: 'meshd_ca_workload_cert_expiry_timestamp_seconds', help: 'NotAfter of the certificate held for each proxy (Unix seconds).', labelNames: ['proxy'], registers });
+    this.csrRateLimited = new Counter({ name: 'meshd_ca_csr_rate_limited_total', help: 'CSRs refused by a rate limit (limit: global or identity).', labelNames: ['limit'], registers });
     this.sdsPushErrors = new Counter({ name: 'meshd_sds_push_errors_total', help: 'Secret pushes that failed (issuance or send).', registers });
   }
 }

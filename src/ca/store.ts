@@ -3,10 +3,10 @@
  * file-store mode, an in-memory one for tests, a Kubernetes Secret one later.
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CaError } from './errors.js';
-import { readPrivateFile, writeFileAtomic, ensurePrivateDir } from './secret-file.js';
+import { readPrivateFile, writeFileAtomic, ensurePrivateDir, removeFileDurable, removeTempFiles } from './secret-file.js';
 import { parseCertificatesPem } from './pem.js';
 
 /** steady: one root. introduced: [old, new], old signs. activated: [old, new], new signs. */
@@ -51,7 +51,15 @@ export class MemoryCaStore implements CaStore {
 const PHASES: readonly RotationPhase[] = ['steady', 'introduced', 'activated'];
 const ID = /^root-[0-9]+$/;
 
-/** `<state-dir>/ca/`: state.json, `<id>-cert.pem`, `<id>-key.pem` (0600). */
+const ROOT_FILE = /^(root-[0-9]+)-(cert|key)\.pem$/;
+/** Present while a first start writes its root: root files without state.json are then ours to drop. */
+const FIRST_START = 'first-start.pending';
+
+/**
+ * `<state-dir>/ca/`: state.json, `<id>-cert.pem`, `<id>-key.pem` (0600). state.json is the
+ * commit point: root files it does not list are leftovers of a crashed step (removed on load,
+ * certificate before key, so a key never goes missing while its certificate stays).
+ */
 export class FileCaStore implements CaStore {
   readonly dir: string;
   constructor(stateDir: string) {
@@ -64,8 +72,15 @@ export class FileCaStore implements CaStore {
   /** Reads and checks every file; a bad file is an error naming it, never overwritten. */
   async load(): Promise<CaState | undefined> {
     const statePath = join(this.dir, 'state.json');
+    removeTempFiles(this.dir);
     if (!existsSync(statePath)) {
-      const leftovers = existsSync(this.dir) ? readdirSync(this.dir).filter((f) => /^root-[0-9]+-(cert|key)\.pem$/.test(f)).sort() : [];
+      const leftovers = existsSync(this.dir) ? readdirSync(this.dir).filter((f) => ROOT_FILE.test(f)).sort() : [];
+      if (existsSync(join(this.dir, FIRST_START))) {
+        // A first start died before its commit: its root was never used; start over.
+        this.removeRootFiles(leftovers);
+        removeFileDurable(join(this.dir, FIRST_START));
+        return undefined;
+      }
       if (leftovers.length > 0) {
         throw new CaError('STATE_CORRUPT', `${statePath} is missing but ${join(this.dir, leftovers[0]!)} exists; refusing to generate a new root over existing CA files`);
       }
@@ -90,6 +105,8 @@ export class FileCaStore implements CaStore {
     const signing = o['signingRootId'];
     if (typeof signing !== 'string' || !ids.includes(signing)) throw corrupt(statePath, 'signingRootId must name one of the roots');
     const roots = ids.map((id) => this.readRoot(id));
+    removeFileDurable(join(this.dir, FIRST_START));
+    this.removeRootFiles(readdirSync(this.dir).filter((f) => ROOT_FILE.test(f) && !ids.includes(f.replace(ROOT_FILE, '$1'))));
     return { phase: phase as RotationPhase, signingRootId: signing, roots };
   }
 
@@ -118,20 +135,36 @@ export class FileCaStore implements CaStore {
     return { id, certPem, keyPem };
   }
 
-  /** Writes keys and certificates first, state.json last (the commit point). */
+  /**
+   * Writes keys, then certificates, then state.json (the commit point), each atomically and
+   * durably; a first start is marked so that a crash before its commit is recognised.
+   */
   async save(state: CaState): Promise<void> {
     ensurePrivateDir(this.dir);
+    const statePath = join(this.dir, 'state.json');
+    const first = !existsSync(statePath);
+    if (first) writeFileAtomic(join(this.dir, FIRST_START), '', 0o600);
     for (const r of state.roots) {
-      const keyPath = join(this.dir, `${r.id}-key.pem`);
-      const certPath = join(this.dir, `${r.id}-cert.pem`);
-      if (!existsSync(keyPath)) writeFileAtomic(keyPath, r.keyPem, 0o600);
-      if (!existsSync(certPath)) writeFileAtomic(certPath, r.certPem, 0o644);
+      // A crashed step may have left files under this id with other content: replace them.
+      writeIfDifferent(join(this.dir, `${r.id}-key.pem`), r.keyPem, 0o600);
+      writeIfDifferent(join(this.dir, `${r.id}-cert.pem`), r.certPem, 0o644);
     }
     const doc = { version: 1, phase: state.phase, signingRootId: state.signingRootId, roots: state.roots.map((r) => r.id) };
-    writeFileAtomic(join(this.dir, 'state.json'), JSON.stringify(doc, null, 2) + '\n', 0o644);
-    const keep = new Set(state.roots.flatMap((r) => [`${r.id}-key.pem`, `${r.id}-cert.pem`]));
-    for (const f of readdirSync(this.dir)) {
-      if (ID.test(f.replace(/-(cert|key)\.pem$/, '')) && f.endsWith('.pem') && !keep.has(f)) rmSync(join(this.dir, f));
-    }
+    writeFileAtomic(statePath, JSON.stringify(doc, null, 2) + '\n', 0o644);
+    if (first) removeFileDurable(join(this.dir, FIRST_START));
+    const keep = new Set(state.roots.map((r) => r.id));
+    this.removeRootFiles(readdirSync(this.dir).filter((f) => ROOT_FILE.test(f) && !keep.has(f.replace(ROOT_FILE, '$1'))));
   }
+
+  /** Removes root files, every certificate before any key. */
+  private removeRootFiles(names: readonly string[]): void {
+    const order = [...names].sort((a, b) => Number(b.endsWith('-cert.pem')) - Number(a.endsWith('-cert.pem')) || a.localeCompare(b));
+    for (const f of order) removeFileDurable(join(this.dir, f));
+  }
+}
+
+function writeIfDifferent(path: string, content: string, mode: number): void {
+  let same = false;
+  try { same = readFileSync(path, 'utf8') === content; } catch { same = false; }
+  if (!same) writeFileAtomic(path, content, mode);
 }

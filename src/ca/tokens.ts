@@ -4,7 +4,7 @@
  * dir (0600).
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Identity } from '../model/types.js';
 import { spiffeId } from '../model/types.js';
@@ -99,10 +99,19 @@ export function verifyJoinToken(token: string, publicKey: KeyObject, nowMs: numb
   return { ok: true, identity, claims: { sub, ns, sa, iat, exp, aud: JOIN_TOKEN_AUDIENCE } };
 }
 
-/** The join-token signing key in `<state-dir>/ca/join-token-key.pem` (0600), created once. */
+/**
+ * The join-token signing key in `<state-dir>/ca/join-token-key.pem` (0600), created once,
+ * with its public half beside it. A missing key whose public half is still there was deleted,
+ * not never made: meshd refuses to start rather than silently replace it (which would make
+ * every join token in use fail).
+ */
 export function loadOrCreateTokenSigningKey(stateDir: string): { privateKey: KeyObject; publicKey: KeyObject; path: string } {
   const path = join(stateDir, 'ca', 'join-token-key.pem');
+  const pubPath = join(stateDir, 'ca', 'join-token-key.pub.pem');
   if (!existsSync(path)) {
+    if (existsSync(pubPath)) {
+      throw new CaError('STATE_CORRUPT', `join-token key ${path} is missing but ${pubPath} shows it was made; replacing it would make every join token in use fail. Restore the key from a backup, or delete ${pubPath} to make a new key (then mint new tokens)`);
+    }
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     writeFileAtomic(path, privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), 0o600);
   }
@@ -116,5 +125,11 @@ export function loadOrCreateTokenSigningKey(stateDir: string): { privateKey: Key
   if (privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new CaError('STATE_CORRUPT', `corrupt join-token key file ${path}: expected a P-256 key`);
   }
-  return { privateKey, publicKey: createPublicKey(privateKey), path };
+  const publicKey = createPublicKey(privateKey);
+  const pubPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  if (!existsSync(pubPath)) writeFileAtomic(pubPath, pubPem, 0o644);
+  else if (readFileSync(pubPath, 'utf8') !== pubPem) {
+    throw new CaError('STATE_CORRUPT', `join-token key ${path} does not match ${pubPath}: the key was replaced, so join tokens in use would fail. Restore the key from a backup, or delete ${pubPath} to accept the new key`);
+  }
+  return { privateKey, publicKey, path };
 }

@@ -21,6 +21,7 @@ function errorText(body: unknown): string {
 
 const ROTATE_FLAGS: readonly FlagSpec[] = [
   { name: 'step', type: 'string', help: 'introduce (new root joins the bundle), activate (new root signs), retire (old root leaves) (required)' },
+  { name: 'force', type: 'bool', help: 'retire even while connected workloads still hold certificates from the old root (logged by meshd)' },
   ...ADMIN_FLAGS, HELP_FLAG,
 ];
 
@@ -33,7 +34,7 @@ export const caRotateRootCommand: Command = {
     const step = String(v.step ?? '');
     if (!(STEPS as readonly string[]).includes(step)) throw new FlagError(`--step must be one of ${STEPS.join(', ')}`);
     const client = new AdminClient(v);
-    const r = await client.post(`/ca/rotate-root?step=${step}`);
+    const r = await client.post(`/ca/rotate-root?step=${step}${v.force ? '&force=true' : ''}`);
     if (!r.ok) { process.stderr.write(`meshctl ca rotate-root: meshd refused step ${step} (${r.status}): ${errorText(r.body)}\n`); return 1; }
     process.stdout.write(`root rotation: ${step} done\n`);
     process.stdout.write(formatStatus(await client.get<CaStatus>('/ca/status')));

@@ -8,12 +8,18 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import YAML from 'yaml';
 import type { Diagnostic } from '../model/types.js';
 import { DEFAULT_MESH_CONFIG } from '../model/types.js';
 import { createDebouncer, type DebounceOptions, type Debouncer } from './debounce.js';
 import { keyOf, type MeshObject, type ObjectKey, parseObject } from './parse.js';
 import { sortObjects } from './snapshot.js';
+import { DEFAULT_YAML_LIMITS } from './safe-yaml.js';
+import { createYamlParser } from './yaml-parser.js';
+
+/** Default per-file size cap (--config-max-file-bytes): 8 MiB, far above any real object set. */
+export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024;
+/** Default cap on objects in force across the store (--config-max-objects). */
+export const DEFAULT_MAX_OBJECTS = 50_000;
 
 export interface FileStoreOptions {
   readonly dir: string;
@@ -25,6 +31,14 @@ export interface FileStoreOptions {
   readonly rescanIntervalMs?: number;
   /** Use fs.watch. Default true. */
   readonly watch?: boolean;
+  /** Files larger than this are refused (their last good objects stay). Default 8 MiB. */
+  readonly maxFileBytes?: number;
+  /** Objects in force across all files; a file that would pass it is refused. Default 50,000. */
+  readonly maxObjects?: number;
+  /** A file whose parse takes longer is refused. Default 20 s. */
+  readonly parseTimeoutMs?: number;
+  /** Parse on the event loop instead of a worker thread (tests that compare). */
+  readonly parseInline?: boolean;
   /** Called after every change of the objects in force or of the diagnostics. */
   readonly onChange?: (objects: readonly MeshObject[], diagnostics: readonly Diagnostic[]) => void;
 }
@@ -53,8 +67,12 @@ interface FileState {
 
 const YAML_FILE = /\.ya?ml$/;
 
-/** Lists YAML files under `dir`, relative paths, sorted; dot-files and dot-dirs are skipped. */
-async function listYamlFiles(dir: string, sub = ''): Promise<string[]> {
+/**
+ * Lists YAML files under `dir`, relative paths, sorted; dot-files and dot-dirs are skipped.
+ * Each directory is walked once (by device and inode), so links that loop are reported in
+ * `loops` instead of being walked forever.
+ */
+async function listYamlFiles(dir: string, sub: string, visited: Map<string, string>, loops: Diagnostic[]): Promise<string[]> {
   const out: string[] = [];
   const names = (await readdir(join(dir, sub))).sort();
   for (const n of names) {
@@ -62,11 +80,21 @@ async function listYamlFiles(dir: string, sub = ''): Promise<string[]> {
     const rel = sub ? join(sub, n) : n;
     let st;
     try { st = await stat(join(dir, rel)); } catch { continue; }
-    if (st.isDirectory()) out.push(...await listYamlFiles(dir, rel));
-    else if (st.isFile() && YAML_FILE.test(n)) out.push(rel);
+    if (st.isDirectory()) {
+      const id = `${st.dev}:${st.ino}`;
+      const first = visited.get(id);
+      if (first !== undefined) {
+        loops.push({ severity: 'warning', source: join(dir, rel), kind: 'Directory', field: '', message: `is the same directory as ${join(dir, first)} (a link loop?); not read twice` });
+        continue;
+      }
+      visited.set(id, rel);
+      out.push(...await listYamlFiles(dir, rel, visited, loops));
+    } else if (st.isFile() && YAML_FILE.test(n)) out.push(rel);
   }
   return out;
 }
+
+const yieldToLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Creates a file store over `opts.dir`; nothing happens until `start()`. */
 export function createFileStore(opts: FileStoreOptions): FileStore {
@@ -82,28 +110,26 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
   let interval: ReturnType<typeof setInterval> | undefined;
   let debouncer: Debouncer | undefined;
   let closed = false;
+  const maxFileBytes = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const maxObjects = opts.maxObjects ?? DEFAULT_MAX_OBJECTS;
+  const yamlLimits = { ...DEFAULT_YAML_LIMITS, maxDocuments: maxObjects };
+  const parser = createYamlParser({ ...(opts.parseTimeoutMs ? { timeoutMs: opts.parseTimeoutMs } : {}), ...(opts.parseInline ? { inline: true } : {}) });
 
-  function parseFile(source: string, text: string, prev: FileState | undefined): Pick<FileState, 'objects' | 'diagnostics'> {
-    const docs = YAML.parseAllDocuments(text);
-    const list = Array.isArray(docs) ? docs : [docs];
-    const yamlErrors: Diagnostic[] = [];
-    for (const d of list) {
-      for (const e of d.errors) {
-        const line = e.linePos?.[0]?.line;
-        yamlErrors.push({ severity: 'error', source, kind: 'YAML', field: line ? `line ${line}` : '', message: `${e.message.split('\n')[0]}; the file's last good objects stay in force` });
-      }
-    }
-    if (yamlErrors.length > 0) {
-      // One diagnostic per file: later YAML errors are usually echoes of the first.
-      const first = yamlErrors[0]!;
-      const more = yamlErrors.length > 1 ? ` (${yamlErrors.length - 1} more YAML errors after it)` : '';
-      return { objects: prev?.objects ?? new Map(), diagnostics: [{ ...first, message: first.message + more }] };
-    }
+  /** A whole file refused: one diagnostic, and the file's last good objects stay in force. */
+  function refused(source: string, prev: FileState | undefined, field: string, message: string): Pick<FileState, 'objects' | 'diagnostics'> {
+    return { objects: prev?.objects ?? new Map(), diagnostics: [{ severity: 'error', source, kind: 'YAML', field, message: `${message}; the file's last good objects stay in force` }] };
+  }
+
+  async function parseFile(source: string, text: string, prev: FileState | undefined): Promise<Pick<FileState, 'objects' | 'diagnostics'>> {
+    const parsed = await parser.parse(text, yamlLimits);
+    if (!parsed.ok) return refused(source, prev, parsed.line ? `line ${parsed.line}` : '', parsed.message);
     const objects = new Map<ObjectKey, MeshObject>();
     const diagnostics: Diagnostic[] = [];
     const ctx = { ...ctxBase, source };
-    for (const d of list) {
-      const raw: unknown = d.toJS({ maxAliasCount: 100 });
+    let n = 0;
+    for (const raw of parsed.docs) {
+      // Validation runs on the event loop: in slices, so the ADS server keeps answering.
+      if (++n % 500 === 0) await yieldToLoop();
       if (raw === null || raw === undefined) continue;
       const r = parseObject(raw, ctx, parseOpts);
       diagnostics.push(...r.diagnostics);
@@ -129,8 +155,9 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
   async function scanOnce(): Promise<boolean> {
     let rels: string[];
     try {
-      rels = await listYamlFiles(opts.dir);
-      dirDiag = [];
+      const loops: Diagnostic[] = [];
+      rels = await listYamlFiles(opts.dir, '', new Map(), loops);
+      dirDiag = loops;
     } catch (e: unknown) {
       rels = [];
       dirDiag = [{ severity: 'error', source: opts.dir, kind: 'Directory', field: '', message: `cannot read: ${e instanceof Error ? e.message : String(e)}` }];
@@ -143,11 +170,20 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
       let st;
       try { st = await stat(path); } catch { files.delete(rel); continue; }
       if (prev && prev.mtimeMs === st.mtimeMs && prev.size === st.size) continue;
+      if (st.size > maxFileBytes) {
+        const r = refused(path, prev, '', `${st.size} bytes exceed the limit of ${maxFileBytes} bytes per file (--config-max-file-bytes)`);
+        files.set(rel, { mtimeMs: st.mtimeMs, size: st.size, hash: '', ...r });
+        continue;
+      }
       let text: string;
       try { text = await readFile(path, 'utf8'); } catch { continue; }
+      if (Buffer.byteLength(text) > maxFileBytes) {
+        files.set(rel, { mtimeMs: st.mtimeMs, size: st.size, hash: '', ...refused(path, prev, '', `more than ${maxFileBytes} bytes (--config-max-file-bytes)`) });
+        continue;
+      }
       const hash = createHash('sha256').update(text).digest('hex');
       if (prev && prev.hash === hash) { files.set(rel, { ...prev, mtimeMs: st.mtimeMs, size: st.size }); continue; }
-      files.set(rel, { mtimeMs: st.mtimeMs, size: st.size, hash, ...parseFile(path, text, prev) });
+      files.set(rel, { mtimeMs: st.mtimeMs, size: st.size, hash, ...await parseFile(path, text, prev) });
     }
     return publish();
   }
@@ -158,9 +194,15 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
     const merged: MeshObject[] = [];
     const dup: Diagnostic[] = [];
     const perFile: Diagnostic[] = [];
+    let count = 0;
     for (const rel of [...files.keys()].sort()) {
       const f = files.get(rel)!;
       perFile.push(...f.diagnostics);
+      if (count + f.objects.size > maxObjects) {
+        perFile.push({ severity: 'error', source: join(opts.dir, rel), kind: 'YAML', field: '', message: `its ${f.objects.size} objects would take the store past the limit of ${maxObjects} objects (--config-max-objects); the file is not applied` });
+        continue;
+      }
+      count += f.objects.size;
       for (const [key, o] of f.objects) {
         const first = owner.get(key);
         if (first !== undefined) {
@@ -181,6 +223,12 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
     return !same;
   }
 
+  /** A rescan that failed (a bug or an I/O error) is a diagnostic, never an unhandled rejection. */
+  function reportScanFailure(e: unknown): void {
+    dirDiag = [...dirDiag, { severity: 'error', source: opts.dir, kind: 'Directory', field: '', message: `rescan failed: ${e instanceof Error ? e.message : String(e)}; the last good objects stay in force` }];
+    publish();
+  }
+
   function rescan(): Promise<boolean> {
     if (running) { again = true; return running; }
     running = (async () => {
@@ -193,9 +241,9 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
 
   return {
     async start() {
-      await rescan();
+      await rescan().catch(reportScanFailure);
       if (opts.onChange && inForce.length === 0 && diags.length === 0) opts.onChange(inForce, diags);
-      debouncer = createDebouncer(() => { void rescan(); }, opts.debounce);
+      debouncer = createDebouncer(() => { rescan().catch(reportScanFailure); }, opts.debounce);
       if (opts.watch ?? true) {
         try {
           watcher = watch(opts.dir, { recursive: true }, () => debouncer?.trigger());
@@ -211,6 +259,7 @@ export function createFileStore(opts: FileStoreOptions): FileStore {
     close() {
       closed = true;
       watcher?.close();
+      parser.close();
       if (interval) clearInterval(interval);
       debouncer?.cancel();
     },

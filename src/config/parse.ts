@@ -2,11 +2,12 @@
  * One dispatcher from raw objects (YAML documents, Kubernetes objects) to model objects, used
  * by the file store and the Kubernetes source alike.
  */
-import type { AuthorizationPolicy, Diagnostic, Namespace, PeerAuthentication, Service, Workload } from '../model/types.js';
+import type { AuthorizationPolicy, Diagnostic, Namespace, PeerAuthentication, RequestAuthentication, Service, Workload } from '../model/types.js';
 import type { ParseContext, ParseResult } from '../model/parse-result.js';
 import type { DestinationRule, RouteSet, ServiceEntry, SidecarScope } from '../model/traffic.js';
 import { DEFAULT_MESH_CONFIG } from '../model/types.js';
 import { parseAuthorizationPolicy, parsePeerAuthentication } from '../authz/index.js';
+import { parseRequestAuthentication } from '../authz/parse-request-authn.js';
 import { isRecord } from './fields.js';
 import { peekIdentity } from './meta.js';
 import { parseNamespace } from './namespace.js';
@@ -19,7 +20,7 @@ import { parseServiceEntry } from './traffic/service-entry.js';
 import { parseSidecar } from './traffic/sidecar.js';
 import { parseVirtualService } from './traffic/virtual-service.js';
 
-export type MeshObjectKind = 'Namespace' | 'Service' | 'WorkloadEntry' | 'PeerAuthentication' | 'AuthorizationPolicy'
+export type MeshObjectKind = 'Namespace' | 'Service' | 'WorkloadEntry' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'
   | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'HTTPRoute' | 'GRPCRoute';
 
 /** A validated model object tagged with its kind. */
@@ -33,7 +34,8 @@ export type MeshObject =
   | { readonly kind: 'VirtualService' | 'HTTPRoute' | 'GRPCRoute'; readonly value: RouteSet }
   | { readonly kind: 'DestinationRule'; readonly value: DestinationRule }
   | { readonly kind: 'ServiceEntry'; readonly value: ServiceEntry }
-  | { readonly kind: 'Sidecar'; readonly value: SidecarScope };
+  | { readonly kind: 'Sidecar'; readonly value: SidecarScope }
+  | { readonly kind: 'RequestAuthentication'; readonly value: RequestAuthentication };
 
 /** Identity of an object across versions: `Service/production/backend`, `Namespace//prod`. */
 export type ObjectKey = string;
@@ -83,6 +85,7 @@ const KINDS: Readonly<Record<MeshObjectKind, KindEntry>> = {
   Sidecar: { groups: ISTIO_NETWORKING, namespaced: true, parse: (r, c) => parseSidecar(r, c) },
   HTTPRoute: { groups: GATEWAY_API, namespaced: true, parse: (r, c, o) => parseHttpRoute(r, c, o) },
   GRPCRoute: { groups: GATEWAY_API_GRPC, namespaced: true, parse: (r, c, o) => parseGrpcRoute(r, c, o) },
+  RequestAuthentication: { groups: ISTIO_SECURITY, namespaced: true, parse: (r, c) => parseRequestAuthentication(r, c) },
 };
 
 function isMeshKind(k: string): k is MeshObjectKind {

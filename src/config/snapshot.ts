@@ -1,5 +1,5 @@
 /** Building the immutable MeshSnapshot from validated objects. */
-import type { AuthorizationPolicy, MeshConfig, MeshSnapshot, Namespace, ObjectMeta, PeerAuthentication, Service, Workload } from '../model/types.js';
+import type { AuthorizationPolicy, MeshConfig, MeshSnapshot, Namespace, ObjectMeta, PeerAuthentication, RequestAuthentication, Service, Workload } from '../model/types.js';
 import type { DestinationRule, RouteSet, ServiceEntry, SidecarScope } from '../model/traffic.js';
 import { keyOf, type MeshObject } from './parse.js';
 
@@ -38,6 +38,7 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
   const destinationRules: DestinationRule[] = [];
   const serviceEntries: ServiceEntry[] = [];
   const sidecars: SidecarScope[] = [];
+  const requestAuthentications: RequestAuthentication[] = [];
   for (const o of objects) {
     const k = keyOf(o);
     if (seen.has(k)) continue;
@@ -52,6 +53,7 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
       case 'DestinationRule': destinationRules.push(o.value); break;
       case 'ServiceEntry': serviceEntries.push(o.value); break;
       case 'Sidecar': sidecars.push(o.value); break;
+      case 'RequestAuthentication': requestAuthentications.push(o.value); break;
     }
   }
   return deepFreeze({
@@ -66,5 +68,6 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
     destinationRules: destinationRules.sort(byNsName),
     serviceEntries: serviceEntries.sort(byNsName),
     sidecars: sidecars.sort(byNsName),
+    requestAuthentications: requestAuthentications.sort(byNsName),
   });
 }

@@ -27,7 +27,7 @@ export function parseWorkloadEntry(raw: unknown, ctx: ParseContext): ParseResult
   const spec = c.record(raw, 'spec', '');
   if (!spec) { c.error('spec', 'is required'); return { ok: false, diagnostics: c.diagnostics }; }
   c.unknownKeys(spec, KNOWN_SPEC, 'spec');
-  if (spec.address === undefined) c.error('spec.address', 'is required');
+  if (spec.address === undefined || spec.address === null) c.error('spec.address', 'is required');
   const address = c.ip(spec.address, 'spec.address');
   const labels = c.stringMap(spec, 'labels', 'spec');
   const sa = c.string(spec, 'serviceAccount', 'spec');

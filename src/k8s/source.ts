@@ -22,7 +22,7 @@ import { parsePod, type PodInfo } from './pod.js';
 import { rawKey, type RawObject } from './reflector.js';
 import { UnreadKinds } from './unread-kinds.js';
 
-type Kind = 'Namespace' | 'Service' | 'EndpointSlice' | 'Pod' | 'Node' | 'ServiceAccount' | 'PeerAuthentication' | 'AuthorizationPolicy'
+type Kind = 'Namespace' | 'Service' | 'EndpointSlice' | 'Pod' | 'Node' | 'ServiceAccount' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'
   | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'WorkloadEntry' | 'HTTPRoute' | 'GRPCRoute';
 
 interface Resource extends WatchedResource {
@@ -47,6 +47,7 @@ export const RESOURCES: readonly Resource[] = [
   { kind: 'ServiceAccount', paths: [{ path: '/api/v1/serviceaccounts', apiVersion: 'v1' }] },
   policy('PeerAuthentication', 'peerauthentications'),
   policy('AuthorizationPolicy', 'authorizationpolicies'),
+  policy('RequestAuthentication', 'requestauthentications'),
   { kind: 'Node', paths: [{ path: '/api/v1/nodes', apiVersion: 'v1' }] },
   networking('VirtualService', 'virtualservices'),
   networking('DestinationRule', 'destinationrules'),
@@ -58,7 +59,7 @@ export const RESOURCES: readonly Resource[] = [
 ];
 
 /** Kinds whose objects carry an `Accepted` status condition written by the leader. */
-export const ACCEPTED_KINDS = ['PeerAuthentication', 'AuthorizationPolicy', 'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'WorkloadEntry'] as const;
+export const ACCEPTED_KINDS = ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'VirtualService', 'DestinationRule', 'ServiceEntry', 'Sidecar', 'WorkloadEntry'] as const;
 /** Gateway API routes: `status.parents[]` written by the leader. */
 export const ROUTE_KINDS = ['HTTPRoute', 'GRPCRoute'] as const;
 

@@ -15,7 +15,7 @@ import type { PolicyState } from './source.js';
 
 /** The collection of each kind whose status the leader writes. */
 export const PLURAL: Readonly<Record<PolicyState['kind'], string>> = {
-  PeerAuthentication: 'peerauthentications', AuthorizationPolicy: 'authorizationpolicies',
+  PeerAuthentication: 'peerauthentications', AuthorizationPolicy: 'authorizationpolicies', RequestAuthentication: 'requestauthentications',
   VirtualService: 'virtualservices', DestinationRule: 'destinationrules', ServiceEntry: 'serviceentries', Sidecar: 'sidecars',
   WorkloadEntry: 'workloadentries', HTTPRoute: 'httproutes', GRPCRoute: 'grpcroutes',
 };

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import type { CertificateAuthority } from '../ca/ca.js';
 import { summarizeChain } from '../ca/cert-summary.js';
+import { retireBlocker } from '../ca/rotation-guard.js';
 import { spiffeId, type MeshSnapshot } from '../model/types.js';
 import type { WorkloadCertManager } from '../sds/cert-manager.js';
 import type { TelemetryReceiver } from '../telemetry/index.js';
@@ -121,9 +122,14 @@ export function registerExpiryGauge(registry: Registry, certs: Pick<WorkloadCert
 export function adminViewRoutes(d: AdminViewsDeps): RouteAdder[] {
   const now = d.now ?? Date.now;
   return [
-    (app) => app.post<{ Querystring: { step?: string } }>('/ca/rotate-root', route({ kind: 'write', resource: 'ca', verb: 'rotate' }, 'one root rotation step (?step=introduce|activate|retire)'), async (req, reply) => {
+    (app) => app.post<{ Querystring: { step?: string; force?: string } }>('/ca/rotate-root', route({ kind: 'write', resource: 'ca', verb: 'rotate' }, 'one root rotation step (?step=introduce|activate|retire; retire waits for re-issue unless &force=true)'), async (req, reply) => {
       const step = req.query.step;
       const ca = d.ca;
+      if (step === 'retire' && ca.rotationPhase === 'activated') {
+        const blocked = retireBlocker(ca, d.certs);
+        if (blocked && req.query.force !== 'true') return reply.code(409).send({ error: blocked, status: ca.status() });
+        if (blocked) d.log.warn('ca: retire forced', { reason: blocked });
+      }
       const run = step === 'introduce' ? () => ca.introduceRoot() : step === 'activate' ? () => ca.activateNewRoot() : step === 'retire' ? () => ca.retireOldRoot() : undefined;
       if (!run) return reply.code(400).send({ error: 'step must be introduce, activate or retire' });
       try {

@@ -12,6 +12,8 @@ export function createFileSource(opts: MeshdOptions, log: Logger): ConfigSource 
       store = createFileStore({
         dir: opts.configDir,
         domainSuffix: 'cluster.local',
+        maxFileBytes: opts.configMaxFileBytes,
+        maxObjects: opts.configMaxObjects,
         debounce: { quietMs: opts.debounceQuietMs, maxMs: opts.debounceMaxMs },
         onChange,
       });

@@ -4,7 +4,6 @@
  * → resource cache → ADS streams; the CA feeds secrets into the same streams.
  */
 import * as grpc from '@grpc/grpc-js';
-import { mkdirSync } from 'node:fs';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { buildAdminServer } from '../admin/server.js';
@@ -15,6 +14,8 @@ import { FileCaStore, type CaStore } from '../ca/store.js';
 import { CaMetrics } from '../ca/metrics.js';
 import { chainAuthenticators, clientCertificateAuthenticator, joinTokenAuthenticator, type Authenticator } from '../ca/auth.js';
 import { addCaService } from '../ca/csr-service.js';
+import { createCsrLimiter } from '../ca/csr-limits.js';
+import { ensureStateDir } from '../ca/state-dir.js';
 import { MeshdServerCertificates } from '../ca/server-cert.js';
 import { loadOrCreateTokenSigningKey } from '../ca/tokens.js';
 import { WorkloadCertManager } from '../sds/cert-manager.js';
@@ -37,6 +38,7 @@ import { adminAccess, adminViewRoutes, registerExpiryGauge, syncz } from './admi
 import { PushLog } from './push-log.js';
 import { ChangeTracker, changeFields } from './config-changes.js';
 import { summarizeChain } from '../ca/cert-summary.js';
+import { createJwksFetcher, jwksUrisOf } from '../authz/jwks-fetcher.js';
 
 export interface Meshd {
   readonly xdsPort: number;
@@ -76,7 +78,8 @@ export interface MeshdExtras {
 
 /** Starts meshd; resolves once every port listens and the first snapshot is served. */
 export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdExtras = {}): Promise<Meshd> {
-  mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  const loose = ensureStateDir(opts.stateDir);
+  if (loose) log.warn(loose);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'meshd_process_' });
   const caMetrics = new CaMetrics(registry);
@@ -182,11 +185,20 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   });
 
   const changes = new ChangeTracker();
-  const applyObjects = (objects: readonly MeshObject[], diags: readonly Diagnostic[]): void => {
+  // JWKS of jwksUri rules come in through the snapshot; a fetch that changes keys rebuilds it.
+  let lastObjects: readonly MeshObject[] = [];
+  let sourceDiags: readonly Diagnostic[] = [];
+  const jwks = createJwksFetcher({ registry, log, onChange: () => { if (firstSnapshot) applyObjects(lastObjects, sourceDiags); } });
+  const applyObjects = (objects: readonly MeshObject[], srcDiags: readonly Diagnostic[]): void => {
+    lastObjects = objects;
+    sourceDiags = srcDiags;
     // Each diagnostic is logged when it appears, not again on every snapshot while it stays.
     const logged = new Set(diagnostics.map((d) => formatDiagnostic(d)));
+    const built = buildSnapshot(objects, meshConfig, ++generation);
+    jwks.want(jwksUrisOf(built));
+    snapshot = Object.freeze({ ...built, jwks: jwks.current() });
+    const diags = [...srcDiags, ...jwks.diagnostics()];
     diagnostics = diags;
-    snapshot = buildSnapshot(objects, meshConfig, ++generation);
     log.info('config: applied', { generation, objects: objects.length, diagnostics: diags.length, ...changeFields(changes.next(objects)) });
     firstSnapshot = true;
     for (const d of diags) if (!logged.has(formatDiagnostic(d))) log.warn('config', { diagnostic: d });
@@ -199,7 +211,8 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   await source.start(applyObjects);
 
   // gRPC: plaintext and TLS ports both carry ADS and the CA service.
-  const caDeps = { ca, authenticator, metrics: caMetrics, log: (line: string) => log.warn(line) };
+  const limiter = createCsrLimiter({ perSecond: opts.csrPerSecond, perIdentityPerMinute: opts.csrPerIdentityPerMinute });
+  const caDeps = { ca, authenticator, metrics: caMetrics, limiter, log: (line: string) => log.warn(line) };
   const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated });
   const plain = new grpc.Server(adsServerOptions(opts.xdsLimits));
   xds.addTo(plain);
@@ -256,6 +269,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     snapshot: () => snapshot,
     async close() {
       await source.close();
+      jwks.close();
       certs.close();
       serverCerts.close?.();
       await admin.close();

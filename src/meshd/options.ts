@@ -22,6 +22,10 @@ export const MESHD_FLAGS: readonly FlagSpec[] = [
   { name: 'allow-unauthenticated', env: 'MESHD_ALLOW_UNAUTHENTICATED', type: 'bool', default: 'false', help: 'serve listeners/clusters (never secrets) to streams without a credential' },
   { name: 'debounce-quiet', env: 'MESHD_DEBOUNCE_QUIET', type: 'duration', default: '100ms', help: 'push after config has been quiet this long' },
   { name: 'debounce-max', env: 'MESHD_DEBOUNCE_MAX', type: 'duration', default: '1s', help: '...but never wait longer than this' },
+  { name: 'config-max-file-bytes', env: 'MESHD_CONFIG_MAX_FILE_BYTES', type: 'int', default: '8388608', help: 'file store: a YAML file larger than this is refused with a diagnostic (its last good objects stay)' },
+  { name: 'config-max-objects', env: 'MESHD_CONFIG_MAX_OBJECTS', type: 'int', default: '50000', help: 'file store: objects in force across all files; a file that would pass it is refused' },
+  { name: 'csr-per-second', env: 'MESHD_CSR_PER_SECOND', type: 'int', default: '200', help: 'CSR API: requests per second from all callers together (0: no limit)' },
+  { name: 'csr-per-identity-per-minute', env: 'MESHD_CSR_PER_IDENTITY_PER_MINUTE', type: 'int', default: '100', help: 'CSR API: requests per minute from one identity (0: no limit)' },
   { name: 'kubeconfig', env: 'MESHD_KUBECONFIG', type: 'string', help: 'watch Kubernetes through this kubeconfig instead of the file store (automatic in a cluster)' },
   { name: 'log-level', env: 'MESHD_LOG_LEVEL', type: 'string', default: 'info', help: 'debug, info, warn, error' },
   ...XDS_LIMIT_FLAGS,
@@ -46,6 +50,10 @@ export interface MeshdOptions {
   readonly adminOpen: boolean;
   readonly debounceQuietMs: number;
   readonly debounceMaxMs: number;
+  readonly configMaxFileBytes: number;
+  readonly configMaxObjects: number;
+  readonly csrPerSecond: number;
+  readonly csrPerIdentityPerMinute: number;
   readonly kubeconfig?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Per-client ADS limits (--xds-max-*, --xds-*-timeout). */
@@ -81,8 +89,26 @@ export function toMeshdOptions(v: FlagValues): MeshdOptions {
     adminOpen: Boolean(v['admin-open']),
     debounceQuietMs: v['debounce-quiet'] as number,
     debounceMaxMs: v['debounce-max'] as number,
+    configMaxFileBytes: positive(v, 'config-max-file-bytes'),
+    configMaxObjects: positive(v, 'config-max-objects'),
+    csrPerSecond: nonNegative(v, 'csr-per-second'),
+    csrPerIdentityPerMinute: nonNegative(v, 'csr-per-identity-per-minute'),
     ...(v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {}),
     logLevel: level as MeshdOptions['logLevel'],
     xdsLimits: toXdsLimits(v),
   };
+}
+
+/** A flag that must be a positive whole number. */
+function positive(v: FlagValues, name: string): number {
+  const n = v[name] as number;
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name}: must be a positive whole number`);
+  return n;
+}
+
+/** A flag that must be a whole number ≥ 0 (0 switches a limit off). */
+function nonNegative(v: FlagValues, name: string): number {
+  const n = v[name] as number;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: must be a whole number, 0 or more`);
+  return n;
 }

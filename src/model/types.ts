@@ -143,6 +143,36 @@ export interface AuthorizationPolicy {
   readonly dryRun: boolean;
 }
 
+/** Where a JWT is read from: a header, with an optional value prefix (`Bearer `). */
+export interface JwtHeader {
+  readonly name: string;
+  readonly prefix?: string;
+}
+
+/** One `jwtRules` entry of a RequestAuthentication (Istio's JWTRule). */
+export interface JwtRule {
+  readonly issuer: string;
+  readonly audiences?: readonly string[];
+  /** Inline JWKS (JSON text). */
+  readonly jwks?: string;
+  /** Fetched by meshd and served inline, so sidecars need no egress. */
+  readonly jwksUri?: string;
+  readonly fromHeaders?: readonly JwtHeader[];
+  readonly fromParams?: readonly string[];
+  readonly fromCookies?: readonly string[];
+  readonly outputPayloadToHeader?: string;
+  readonly outputClaimToHeaders?: readonly { readonly header: string; readonly claim: string }[];
+  readonly forwardOriginalToken: boolean;
+}
+
+export interface RequestAuthentication {
+  readonly meta: ObjectMeta;
+  readonly apiVersion: string;
+  readonly selector?: Labels;
+  readonly targetRefs?: readonly unknown[];
+  readonly jwtRules: readonly JwtRule[];
+}
+
 // ---- mesh-wide settings ----------------------------------------------------------------
 
 export interface MeshConfig {
@@ -193,6 +223,10 @@ export interface MeshSnapshot {
   readonly destinationRules: readonly DestinationRule[];
   readonly serviceEntries: readonly ServiceEntry[];
   readonly sidecars: readonly SidecarScope[];
+  /** Absent in snapshots built before RequestAuthentication existed (tests, simulations). */
+  readonly requestAuthentications?: readonly RequestAuthentication[];
+  /** JWKS fetched by meshd, by `jwksUri` (JSON text); a URI missing here has no keys yet. */
+  readonly jwks?: Readonly<Record<string, string>>;
 }
 
 /** A problem with one object, as data: the file (or `k8s`), the object and the field. */

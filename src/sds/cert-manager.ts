@@ -114,6 +114,13 @@ export class WorkloadCertManager {
     return [...this.held.values()].map((h) => h.cert.notAfter.getTime());
   }
 
+  /** How many held certificates chain to a root other than `rootPem` (retire's check). */
+  countIssuedOutside(rootPem: string): number {
+    let n = 0;
+    for (const h of this.held.values()) if (h.cert.certChainPem[h.cert.certChainPem.length - 1]?.trim() !== rootPem.trim()) n++;
+    return n;
+  }
+
   /** Number of proxies holding a certificate. */
   get size(): number {
     return this.held.size;

@@ -203,7 +203,7 @@ export class MeshFixture {
   }
 
   /** Waits until `from` → `to` answers with `status`. */
-  async waitForCall(from: string, to: string, status = 200, o: { path?: string; method?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
+  async waitForCall(from: string, to: string, status = 200, o: { path?: string; method?: string; headers?: Record<string, string>; timeoutMs?: number } = {}): Promise<HttpResult> {
     return waitFor(`${from} → ${to} answering ${status}`, async () => {
       try {
         const r = await this.call(from, to, o);

@@ -96,6 +96,25 @@ test('kubectl apply of an invalid AuthorizationPolicy is refused with the file s
   kube.kubectlOk(['apply', '-f', '-'], JSON.stringify({ ...bad, spec: { action: 'DENY', rules: [{ to: [{ operation: { methods: ['DELETE'] } }] }] } }));
 });
 
+test('RequestAuthentication: the webhook refuses an invalid one naming the field; a valid one is watched and gets Accepted', async () => {
+  const bad = {
+    apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt-bad', namespace: 'shop' },
+    spec: { jwtRules: [{ issuer: 'https://issuer.test', jwks: '{"keys":[]}' }] },
+  };
+  const r = kube.kubectl(['apply', '-f', '-'], JSON.stringify(bad));
+  assert.notEqual(r.code, 0, 'refused');
+  assert.match(r.stderr, /spec\.jwtRules\[0\]\.jwks: must be a JSON Web Key Set/);
+  const jwks = JSON.stringify({ keys: [{ kty: 'EC', crv: 'P-256', x: 'IcxJEvawWw5G_k7MbxSDbQoKIQhgPXETXIO4ZMhh5z4', y: 'vzldYLst84LbdEOFT_YMa5BPbbyIgz0rvZbY9sUNwAs' }] });
+  kube.kubectlOk(['apply', '-f', '-'], JSON.stringify({ ...bad, metadata: { name: 'jwt', namespace: 'shop' }, spec: { jwtRules: [{ issuer: 'https://issuer.test', jwks }] } }));
+  await waitFor('RequestAuthentication watched', async () => {
+    const d = await k8sDebug(meshd);
+    const ra = d.resources.find((x) => x.kind === 'RequestAuthentication');
+    return ra && ra.synced && ra.objects >= 1 ? true : undefined;
+  }, 15_000, 200);
+  await waitFor('Accepted status on the RequestAuthentication', () =>
+    (kube.kubectlOk(['-n', 'shop', 'get', 'requestauthentication', 'jwt', '-o', 'jsonpath={.status.conditions[0].status}']) === 'True' ? true : undefined), 15_000, 200);
+});
+
 test('malformed webhook requests get HTTP 400 with a message; meshd keeps serving', async () => {
   const port = (await k8sDebug(meshd)).webhookPort;
   const post = (path: string, body: string): { code: number; out: string } => {

@@ -168,7 +168,9 @@ export function decodeSotwRequest(buf: Buffer, hints: readonly Buffer[] = []): D
           return namesDigest;
         },
         node(): unknown {
-          if (!nodeDecoded && nodeBytes) node = messageType('envoy.config.core.v3.Node').decode(nodeBytes);
+          // A node that does not decode is no node (the stream then fails INVALID_ARGUMENT);
+          // thrown from here it was an unhandled rejection that ended meshd (issue 14, fuzzing).
+          if (!nodeDecoded && nodeBytes) { try { node = messageType('envoy.config.core.v3.Node').decode(nodeBytes); } catch { node = undefined; } }
           nodeDecoded = true;
           return node;
         },

@@ -97,7 +97,9 @@ export class AdsStream {
     }
     if (this.queue) {
       this.queue.push(d.req);
-      if (this.queue.length === 1 && !this.proxy) void this.init(d.req);
+      if (this.queue.length === 1 && !this.proxy) {
+        this.init(d.req).catch((e: unknown) => this.fail(grpc.status.INTERNAL, `stream set-up failed: ${e instanceof Error ? e.message : String(e)}`));
+      }
       return;
     }
     this.handle(d.req);

@@ -5,6 +5,7 @@
  */
 import type { Diagnostic, MeshSnapshot, Workload } from '../../model/types.js';
 import { effectiveMtls, inboundAuthz, type EffectiveMode } from '../../authz/index.js';
+import { jwtAuthnFilter } from '../../authz/request-authn-filter.js';
 import { isHttpProtocol } from '../../config/protocol.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import {
@@ -58,7 +59,8 @@ type ChainKind = 'mtls' | 'plaintext' | 'tls-passthrough';
 
 function inboundHcm(snapshot: MeshSnapshot, w: Workload, port: number, kind: ChainKind, diagnostics: Diagnostic[]): EnvoyObject {
   const authz = inboundAuthz(snapshot, w, port, 'http');
-  if (kind === 'mtls') diagnostics.push(...authz.diagnostics);
+  const jwt = jwtAuthnFilter(snapshot, w);
+  if (kind === 'mtls') diagnostics.push(...jwt.diagnostics, ...authz.diagnostics);
   return {
     name: Filter.HttpConnectionManager,
     typed_config: typed(TypeName.HttpConnectionManager, {
@@ -69,7 +71,8 @@ function inboundHcm(snapshot: MeshSnapshot, w: Workload, port: number, kind: Cha
         validate_clusters: false,
         virtual_hosts: [{ name: inboundClusterName(port), domains: ['*'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: inboundClusterName(port), timeout: '0s' } }] }],
       },
-      http_filters: [...authz.httpFilters, ROUTER_FILTER],
+      // JWT validation first: RBAC matches the payload it leaves in metadata.
+      http_filters: [...(jwt.filter ? [jwt.filter] : []), ...authz.httpFilters, ROUTER_FILTER],
       // The app sees x-forwarded-client-cert with the caller's SPIFFE id (and nothing a caller forged).
       forward_client_cert_details: 'SANITIZE_SET',
       set_current_client_cert_details: { uri: true },

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { checkGolden, goldenCases, goldenYaml } from '../../helpers/golden.js';
 import { deepFreeze, loadCase } from './fixtures.js';
 import { effectiveMtls, inboundAuthz, policyWarnings, workloadPortProtocol } from '../../../src/authz/index.js';
+import { jwtAuthnFilter } from '../../../src/authz/request-authn-filter.js';
 import { formatDiagnostic } from '../../../src/model/types.js';
 import type { MeshSnapshot } from '../../../src/model/types.js';
 import { encodeResource, Filter, ResourceType, TypeName, typed } from '../../../src/xds/resource-types.js';
@@ -32,7 +33,9 @@ function render(snapshot: MeshSnapshot, parseDiagnostics: readonly string[]): st
     for (const port of [...new Set(Object.values(w.ports))].sort((a, b) => a - b)) {
       const protocol = workloadPortProtocol(snapshot, w, port);
       const a = inboundAuthz(snapshot, w, port, protocol);
-      const filters = protocol === 'http' ? a.httpFilters : a.networkFilters;
+      const jwt = protocol === 'http' ? jwtAuthnFilter(snapshot, w) : { diagnostics: [] };
+      const filters = protocol === 'http' ? [...('filter' in jwt && jwt.filter ? [jwt.filter] : []), ...a.httpFilters] : a.networkFilters;
+      for (const d of jwt.diagnostics) { const s = formatDiagnostic(d); if (!diagnostics.includes(s)) diagnostics.push(s); }
       encodes(filters, protocol);
       for (const d of a.diagnostics) { const s = formatDiagnostic(d); if (!diagnostics.includes(s)) diagnostics.push(s); }
       ports[String(port)] = { protocol, filters };

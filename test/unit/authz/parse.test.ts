@@ -73,7 +73,7 @@ test('diagnostics carry source, kind, namespace and name', () => {
   assert.deepEqual(r.diagnostics[0], { severity: 'error', source: 'policies.yaml', kind: 'AuthorizationPolicy', namespace: 'prod', name: 'p', field: 'spec.action', message: 'invalid action "NOPE" (allowed: ALLOW, DENY, AUDIT, CUSTOM)' });
 });
 
-test('warnings: DENY without rules, AUDIT, dry-run not a boolean, request principals', () => {
+test('warnings: DENY without rules, AUDIT, dry-run not a boolean; request principals are supported (RequestAuthentication)', () => {
   const w = (raw: unknown): string[] => {
     const r = parseAuthorizationPolicy(raw, ctx);
     assert.ok(r.ok);
@@ -82,7 +82,7 @@ test('warnings: DENY without rules, AUDIT, dry-run not a boolean, request princi
   assert.match(w(ap({ action: 'DENY' })).join('\n'), /spec.rules: a DENY policy without rules/);
   assert.match(w(ap({ action: 'AUDIT', rules: [{}] })).join('\n'), /spec.action: AUDIT/);
   assert.match(w(ap({}, { name: 'p', annotations: { 'istio.io/dry-run': 'maybe' } })).join('\n'), /not a boolean/);
-  assert.match(w(ap({ rules: [{ from: [{ source: { requestPrincipals: ['*'] } }] }] })).join('\n'), /never match/);
+  assert.deepEqual(w(ap({ rules: [{ from: [{ source: { requestPrincipals: ['*'] } }] }] })), []);
 });
 
 test('good AuthorizationPolicy: defaults, dry-run, Kubernetes metadata kept', () => {
