@@ -55,6 +55,20 @@ export interface Leftovers {
   readonly links: readonly string[];
   readonly pids: readonly number[];
   readonly runtimeDir: boolean;
+  /** The host's FORWARD rules that let the bridge's own traffic through (`iptables -S` form). */
+  readonly forwardRules: readonly string[];
+}
+
+/** The comment that marks the demo's FORWARD rules in the host's filter table. */
+function forwardComment(p: NetnsPlan): string {
+  return `meshd demo ${p.octet}`;
+}
+
+/** The host's FORWARD rules carrying this plan's comment, as `iptables -S` prints them. */
+function forwardRules(p: NetnsPlan): string[] {
+  const r = run('iptables', ['-w', '-S', 'FORWARD']);
+  if (r.status !== 0) return [];
+  return r.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD') && l.includes(`"${forwardComment(p)}"`));
 }
 
 /** What of a plan's network exists now (namespaces, links, processes inside, runtime folder). */
@@ -65,12 +79,12 @@ export function findLeftovers(p: NetnsPlan): Leftovers {
     .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
     .filter((n) => n === p.bridge || n.startsWith(`meshd-${p.octet}-`)).sort();
   const pids = namespaces.flatMap((ns) => run('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter(Boolean).map(Number)).filter((n) => n > 0);
-  return { namespaces, links, pids, runtimeDir: existsSync(p.runtimeDir) };
+  return { namespaces, links, pids, runtimeDir: existsSync(p.runtimeDir), forwardRules: forwardRules(p) };
 }
 
 /** True when nothing of the plan exists. */
 export function isClean(l: Leftovers): boolean {
-  return l.namespaces.length === 0 && l.links.length === 0 && l.pids.length === 0 && !l.runtimeDir;
+  return l.namespaces.length === 0 && l.links.length === 0 && l.pids.length === 0 && !l.runtimeDir && l.forwardRules.length === 0;
 }
 
 /** Removes every namespace, link and process of the plan, and its runtime folder; returns what it removed, in words. */
@@ -89,6 +103,11 @@ export function removeNetwork(p: NetnsPlan): string[] {
     if (run('ip', ['link', 'del', link]).status === 0) removed.push(`link ${link}`);
   }
   if (l.runtimeDir) { rmSync(p.runtimeDir, { recursive: true, force: true }); removed.push(`folder ${p.runtimeDir}`); }
+  for (const rule of l.forwardRules) {
+    // `-A FORWARD ...` → `-D FORWARD ...`; the rule's words as iptables printed them.
+    const words = rule.slice(3).match(/"[^"]*"|\S+/g)?.map((w) => w.replace(/^"|"$/g, '')) ?? [];
+    if (run('iptables', ['-w', '-D', ...words]).status === 0) removed.push(`iptables rule FORWARD ${rule.slice(11)}`);
+  }
   return removed;
 }
 
@@ -96,6 +115,10 @@ export function removeNetwork(p: NetnsPlan): string[] {
 export function createNetwork(p: NetnsPlan): void {
   try {
     for (const args of networkCommands(p)) must('ip', args);
+    // With br_netfilter loaded (Docker loads it and sets the FORWARD policy to DROP), frames
+    // between the demo's namespaces cross the host's FORWARD chain: let the bridge's own
+    // traffic through, and nothing else.
+    must('iptables', ['-w', '-I', 'FORWARD', '-i', p.bridge, '-o', p.bridge, '-m', 'comment', '--comment', forwardComment(p), '-j', 'ACCEPT']);
   } catch (e) {
     removeNetwork(p);
     throw e;

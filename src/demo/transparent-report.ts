@@ -29,7 +29,9 @@ export function transparentBanner(d: RunningTransparentDemo): string {
   const sec = `${cfg}/30-security.yaml`;
   const be = n.workloads.find((x) => x.name === 'backend')!;
   const fe = n.workloads.find((x) => x.name === 'frontend')!;
-  const meshd = d.ports.admin === 15014 ? '' : ` --meshd ${d.meshdUrl}`;
+  // meshd listens on the bridge, not on loopback, so its debug views want the admin token
+  // that meshd minted into the demo's state dir.
+  const meshd = `${d.ports.admin === 15014 ? '' : ` --meshd ${d.meshdUrl}`} --state-dir ${shown(`${d.dir}/state`)}`;
   lines.push('', `Configuration: ${cfg}/ (meshd watches it; a saved edit applies within a second, no restart)`, '', 'Try, in another terminal (as root):');
   lines.push(`  node bin/meshctl edges -n ${DEMO_NAMESPACE}${meshd}                       who calls whom, and is it mTLS?`);
   lines.push(`  sed -i 's/mode: STRICT/mode: PERMISSIVE/' ${sec}   the legacy client gets in, in plaintext`);

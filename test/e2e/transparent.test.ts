@@ -36,7 +36,7 @@ function requireTransparent(octet: number): void {
 
 /** `meshctl edges` through the demo's 127.0.0.1 forward (async: the forward lives in this process). */
 async function edges(demo: RunningTransparentDemo): Promise<EdgeJson[]> {
-  const r = await execFileAsync(process.execPath, [join(REPO_ROOT, 'bin', 'meshctl'), 'edges', '-n', 'production', '-o', 'json'], { encoding: 'utf8', env: { ...process.env, MESHD_ADDR: demo.meshdUrl } });
+  const r = await execFileAsync(process.execPath, [join(REPO_ROOT, 'bin', 'meshctl'), 'edges', '-n', 'production', '-o', 'json'], { encoding: 'utf8', env: { ...process.env, MESHD_ADDR: demo.meshdUrl, MESHD_STATE_DIR: join(demo.dir, 'state') } });
   return JSON.parse(r.stdout) as EdgeJson[];
 }
 
