@@ -144,11 +144,11 @@ export function wildcardProblem(s: string): string | undefined {
 const API_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'];
 
 /** Parses the envelope (apiVersion, kind, metadata) shared by both kinds; spec is returned raw. */
-export function parseEnvelope(raw: unknown, kind: string, ctx: ParseContext, is: Issues): { meta: ObjectMeta; apiVersion: string; spec: RawObject } | undefined {
+export function parseEnvelope(raw: unknown, kind: string, ctx: ParseContext, is: Issues, apiVersions: readonly string[] = API_VERSIONS): { meta: ObjectMeta; apiVersion: string; spec: RawObject } | undefined {
   if (!isRecord(raw)) { is.error('', `a ${kind} must be an object, got ${typeName(raw)}`); return undefined; }
   checkKeys(raw, ['apiVersion', 'kind', 'metadata', 'spec', 'status'], '', is);
   const apiVersion = readString(raw, 'apiVersion', '', is);
-  if (apiVersion !== undefined && !API_VERSIONS.includes(apiVersion)) is.error('apiVersion', `unsupported apiVersion "${apiVersion}" (use ${API_VERSIONS.join(' or ')})`);
+  if (apiVersion !== undefined && !apiVersions.includes(apiVersion)) is.error('apiVersion', `unsupported apiVersion "${apiVersion}" (use ${apiVersions.join(' or ')})`);
   if (apiVersion === undefined && raw.apiVersion === undefined) is.error('apiVersion', 'is required');
   const k = readString(raw, 'kind', '', is);
   if (k !== kind) is.error('kind', `expected "${kind}", got ${JSON.stringify(raw.kind)}`);

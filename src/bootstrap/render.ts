@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { prometheusCluster, prometheusListener, statsConfig } from './stats.js';
+import { statsNamespaceExtension } from './stats-namespace-wasm.js';
 
 export interface BootstrapOptions {
   readonly namespace: string;
@@ -28,7 +30,16 @@ export interface BootstrapOptions {
   readonly agentSocket?: string;
   /** Trust anchor for meshd's server certificate when talking TLS without an agent (PEM file). */
   readonly meshdCaFile?: string;
+  /**
+   * Prometheus port (Istio's 15090) on the workload's address, serving Envoy's
+   * `/stats/prometheus` with Istio's standard metrics. 0 turns it off. Needs a fixed
+   * `adminPort` (the listener forwards to the admin API); with admin port 0 it is left out.
+   */
+  readonly statsPort?: number;
 }
+
+/** Istio's Prometheus port on every sidecar. */
+export const DEFAULT_STATS_PORT = 15090;
 
 const TEMPLATE_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'envoy-bootstrap', 'sidecar.template.yaml');
 
@@ -66,6 +77,14 @@ export function renderBootstrap(o: BootstrapOptions): Record<string, unknown> {
   b.node.metadata.LABELS = { ...(o.labels ?? {}) };
   // Where meshctl can read this Envoy's own /certs (meshd passes it on only when it is loopback).
   if (o.adminPort) b.node.metadata.ADMIN_ADDRESS = `127.0.0.1:${o.adminPort}`;
+  // Istio's standard metrics: their stat namespace, histogram buckets, and the Prometheus port.
+  b.bootstrap_extensions = [statsNamespaceExtension()];
+  b.stats_config = statsConfig();
+  const statsPort = o.statsPort ?? DEFAULT_STATS_PORT;
+  if (statsPort > 0 && (o.adminPort ?? 0) > 0) {
+    b.static_resources.listeners = [prometheusListener(o.ip, statsPort, o.adminPort!)];
+    b.static_resources.clusters.push(prometheusCluster(o.adminPort!));
+  }
   const ads = b.dynamic_resources.ads_config;
   if (o.token) {
     ads.grpc_services[0]!.initial_metadata = [{ key: 'authorization', value: `Bearer ${o.token}` }];
@@ -133,6 +152,8 @@ export function renderBootstrapYaml(o: BootstrapOptions): string {
 
 interface Bootstrap {
   node: { metadata: Record<string, unknown> };
+  bootstrap_extensions?: unknown[];
+  stats_config?: unknown;
   dynamic_resources: { ads_config: { grpc_services: { initial_metadata?: unknown[] }[] } };
-  static_resources: { clusters: Record<string, unknown>[] };
+  static_resources: { clusters: Record<string, unknown>[]; listeners?: unknown[] };
 }

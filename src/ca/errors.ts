@@ -11,7 +11,12 @@ export type CaErrorCode =
   | 'ROTATION_PHASE'
   | 'UNAUTHENTICATED'
   | 'SIGNING_FAILED'
-  | 'INVALID_CONFIG';
+  | 'INVALID_CONFIG'
+  // The external signer (Kubernetes CSR API): denied, failed, never answered, or answered wrongly.
+  | 'EXTERNAL_DENIED'
+  | 'EXTERNAL_FAILED'
+  | 'EXTERNAL_TIMEOUT'
+  | 'EXTERNAL_INVALID';
 
 export class CaError extends Error {
   override readonly name = 'CaError';

@@ -12,6 +12,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'mode', type: 'string', default: 'explicit', help: 'interception mode: explicit or transparent' },
   { name: 'delta', type: 'bool', default: 'false', help: 'use incremental xDS (DELTA_GRPC)' },
   { name: 'admin-port', type: 'int', default: '15000', help: 'Envoy admin port on 127.0.0.1' },
+  { name: 'stats-port', type: 'int', default: '15090', help: 'Prometheus port on --ip serving Istio\'s standard metrics (0: none; needs a fixed --admin-port)' },
   { name: 'token-file', type: 'string', help: 'a join token (meshctl token create) or service-account token to present' },
   { name: 'agent-socket', type: 'string', help: 'node agent SDS socket: mTLS to meshd with the agent\'s certificate' },
   { name: 'meshd-ca', type: 'string', help: 'PEM file to verify meshd\'s TLS port with (no agent)' },
@@ -38,7 +39,7 @@ export const bootstrapCommand: Command = {
     }
     const yaml = renderBootstrapYaml({
       namespace: String(v.namespace), workload: String(v.workload), serviceAccount: String(v['service-account']),
-      ip: String(v.ip), meshd: String(v.meshd), mode, delta: Boolean(v.delta), adminPort: v['admin-port'] as number, labels,
+      ip: String(v.ip), meshd: String(v.meshd), mode, delta: Boolean(v.delta), adminPort: v['admin-port'] as number, statsPort: v['stats-port'] as number, labels,
       ...(v['token-file'] ? { token: readFileSync(String(v['token-file']), 'utf8').trim() } : {}),
       ...(v['agent-socket'] ? { agentSocket: String(v['agent-socket']) } : {}),
       ...(v['meshd-ca'] ? { meshdCaFile: String(v['meshd-ca']) } : {}),

@@ -2,7 +2,7 @@
  * One dispatcher from raw objects (YAML documents, Kubernetes objects) to model objects, used
  * by the file store and the Kubernetes source alike.
  */
-import type { AuthorizationPolicy, Diagnostic, Namespace, PeerAuthentication, RequestAuthentication, Service, Workload } from '../model/types.js';
+import type { AuthorizationPolicy, Diagnostic, Namespace, ObjectMeta, PeerAuthentication, RequestAuthentication, Service, Telemetry, Workload } from '../model/types.js';
 import type { ParseContext, ParseResult } from '../model/parse-result.js';
 import type { DestinationRule, RouteSet, ServiceEntry, SidecarScope } from '../model/traffic.js';
 import { DEFAULT_MESH_CONFIG } from '../model/types.js';
@@ -20,8 +20,11 @@ import { parseServiceEntry } from './traffic/service-entry.js';
 import { parseSidecar } from './traffic/sidecar.js';
 import { parseVirtualService } from './traffic/virtual-service.js';
 
+import { parseTelemetry, TELEMETRY_API_VERSIONS } from '../telemetry/parse-telemetry.js';
+import type { MeshConfigOverrides } from './mesh-config.js';
+
 export type MeshObjectKind = 'Namespace' | 'Service' | 'WorkloadEntry' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'
-  | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'HTTPRoute' | 'GRPCRoute';
+  | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'HTTPRoute' | 'GRPCRoute' | 'Telemetry';
 
 /** A validated model object tagged with its kind. */
 export type MeshObject =
@@ -35,7 +38,10 @@ export type MeshObject =
   | { readonly kind: 'DestinationRule'; readonly value: DestinationRule }
   | { readonly kind: 'ServiceEntry'; readonly value: ServiceEntry }
   | { readonly kind: 'Sidecar'; readonly value: SidecarScope }
-  | { readonly kind: 'RequestAuthentication'; readonly value: RequestAuthentication };
+  | { readonly kind: 'RequestAuthentication'; readonly value: RequestAuthentication }
+  | { readonly kind: 'Telemetry'; readonly value: Telemetry }
+  // Not a YAML kind: the parsed mesh config (--mesh-config, or the istio ConfigMap), merged by buildSnapshot.
+  | { readonly kind: 'MeshConfig'; readonly value: { readonly meta: ObjectMeta; readonly overrides: MeshConfigOverrides } };
 
 /** Identity of an object across versions: `Service/production/backend`, `Namespace//prod`. */
 export type ObjectKey = string;
@@ -86,6 +92,7 @@ const KINDS: Readonly<Record<MeshObjectKind, KindEntry>> = {
   HTTPRoute: { groups: GATEWAY_API, namespaced: true, parse: (r, c, o) => parseHttpRoute(r, c, o) },
   GRPCRoute: { groups: GATEWAY_API_GRPC, namespaced: true, parse: (r, c, o) => parseGrpcRoute(r, c, o) },
   RequestAuthentication: { groups: ISTIO_SECURITY, namespaced: true, parse: (r, c) => parseRequestAuthentication(r, c) },
+  Telemetry: { groups: TELEMETRY_API_VERSIONS, namespaced: true, parse: (r, c) => parseTelemetry(r, c) },
 };
 
 function isMeshKind(k: string): k is MeshObjectKind {

@@ -1,6 +1,7 @@
 /** Building the immutable MeshSnapshot from validated objects. */
-import type { AuthorizationPolicy, MeshConfig, MeshSnapshot, Namespace, ObjectMeta, PeerAuthentication, RequestAuthentication, Service, Workload } from '../model/types.js';
+import type { AuthorizationPolicy, MeshConfig, MeshSnapshot, Namespace, ObjectMeta, PeerAuthentication, RequestAuthentication, Service, Telemetry, Workload } from '../model/types.js';
 import type { DestinationRule, RouteSet, ServiceEntry, SidecarScope } from '../model/traffic.js';
+import { applyMeshConfig } from './mesh-config.js';
 import { keyOf, type MeshObject } from './parse.js';
 
 /** Freezes an object graph in place (plain data only) and returns it. */
@@ -25,7 +26,8 @@ export function sortObjects(objects: readonly MeshObject[]): MeshObject[] {
 
 /**
  * Builds a snapshot: every array sorted by namespace then name, everything deep-frozen. If two
- * objects share kind/namespace/name the first one given wins (sources report duplicates).
+ * objects share kind/namespace/name the first one given wins (sources report duplicates). A
+ * MeshConfig object (the mesh config file or ConfigMap) is applied over `config`.
  */
 export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig, generation: number): MeshSnapshot {
   const seen = new Set<string>();
@@ -39,6 +41,8 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
   const serviceEntries: ServiceEntry[] = [];
   const sidecars: SidecarScope[] = [];
   const requestAuthentications: RequestAuthentication[] = [];
+  const telemetries: Telemetry[] = [];
+  let merged = config;
   for (const o of objects) {
     const k = keyOf(o);
     if (seen.has(k)) continue;
@@ -54,11 +58,13 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
       case 'ServiceEntry': serviceEntries.push(o.value); break;
       case 'Sidecar': sidecars.push(o.value); break;
       case 'RequestAuthentication': requestAuthentications.push(o.value); break;
+      case 'Telemetry': telemetries.push(o.value); break;
+      case 'MeshConfig': merged = applyMeshConfig(config, o.value.overrides); break;
     }
   }
   return deepFreeze({
     generation,
-    config,
+    config: merged,
     namespaces: namespaces.sort(byNsName),
     services: services.sort(byNsName),
     workloads: workloads.sort(byNsName),
@@ -69,5 +75,6 @@ export function buildSnapshot(objects: readonly MeshObject[], config: MeshConfig
     serviceEntries: serviceEntries.sort(byNsName),
     sidecars: sidecars.sort(byNsName),
     requestAuthentications: requestAuthentications.sort(byNsName),
+    telemetries: telemetries.sort(byNsName),
   });
 }

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { FlagError, flagHelp, parseFlags, type FlagSpec } from '../util/flags.js';
 import { DemoError } from './checks.js';
 import { writeComposeFiles } from './compose.js';
+import { startDemoCollector } from './tracing.js';
 import { banner, followCalls, followDiagnostics, shown } from './report.js';
 import { startDemo, type DemoOptions, type RunningDemo } from './run.js';
 import { REPO_ROOT } from './topology.js';
@@ -19,6 +20,7 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'secure-xds-port', type: 'int', default: '15012', help: 'meshd TLS xDS port' },
   { name: 'admin-port', type: 'int', default: '15014', help: 'meshd admin port (meshctl edges talks to it)' },
   { name: 'loopback-octet', type: 'int', default: '0', help: 'use 127.N.x.x addresses (--transparent: 10.250.N.x, namespaces meshd-N-*), to run beside another demo' },
+  { name: 'tracing', type: 'bool', default: 'false', help: 'start a Zipkin collector, trace every request (Telemetry at 100 %) and print each trace' },
   { name: 'write-compose', type: 'bool', default: 'false', help: 'regenerate docker-compose.yml and deploy/compose/ and exit' },
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
@@ -78,8 +80,11 @@ async function main(): Promise<number> {
 
   const dir = resolve(String(v.dir));
   try {
+    const collector = v.tracing ? await startDemoCollector((text) => process.stdout.write(text + '\n')) : undefined;
+    if (collector) process.stdout.write(`tracing: Zipkin collector on 127.0.0.1:${collector.port}, every request sampled\n`);
     const opts: DemoOptions = {
       dir, reset: Boolean(v.reset), octet,
+      ...(collector ? { tracingCollectorPort: collector.port } : {}),
       xdsPort: v['xds-port'] as number, secureXdsPort: v['secure-xds-port'] as number, adminPort: v['admin-port'] as number,
       // Fixed Envoy admin ports (15101, 15102) are easy to type; a second demo beside it lets Envoy pick.
       fixedEnvoyAdminPorts: octet === 0,

@@ -12,6 +12,7 @@ import type { CallEvent } from './app.js';
 import { checkConfigFolder, checkPorts, findEnvoy, type PortNeed } from './checks.js';
 import { ProcessGroup, type DemoChild } from './processes.js';
 import { startDemoApp, startDemoMeshd, waitUntil } from './meshd-child.js';
+import { prepareTracing } from './tracing.js';
 import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, loopbackPlan, meshConfigFiles, type AddressPlan } from './topology.js';
 
 export interface DemoOptions {
@@ -30,6 +31,8 @@ export interface DemoOptions {
   /** Faster config pickup (tests). */
   readonly meshdArgs?: readonly string[];
   readonly env?: NodeJS.ProcessEnv;
+  /** `--tracing`: the collector's port (the demo's tracing config is written, else removed). */
+  readonly tracingCollectorPort?: number;
 }
 
 export interface RunningWorkload {
@@ -101,6 +104,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const logDir = join(o.dir, 'logs');
   const bootDir = join(o.dir, 'bootstrap');
   prepareConfigFolder(configDir, plan, o.reset ?? false);
+  const tracingArgs = prepareTracing(o.dir, configDir, o.tracingCollectorPort);
   await checkConfigFolder(configDir);
   await checkPorts(demoPortNeeds(o, plan));
   for (const d of [stateDir, logDir, bootDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
@@ -112,7 +116,7 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
   const crashed = new Promise<string>((r) => { crash = r; });
   const watchCrash = (c: DemoChild): void => { void c.exit().then(() => { if (!stopping) crash(`${c.name} exited unexpectedly; see ${join(logDir, c.name + '.log')}:\n${c.tail().trim().split('\n').slice(-10).join('\n')}`); }); };
   try {
-    const { meshd, ports, adminUrl: meshdUrl } = await startDemoMeshd(group, { configDir, stateDir, logDir, xdsPort: o.xdsPort, secureXdsPort: o.secureXdsPort, adminPort: o.adminPort, ...(o.meshdArgs ? { meshdArgs: o.meshdArgs } : {}), ...(o.env ? { env: o.env } : {}) });
+    const { meshd, ports, adminUrl: meshdUrl } = await startDemoMeshd(group, { configDir, stateDir, logDir, xdsPort: o.xdsPort, secureXdsPort: o.secureXdsPort, adminPort: o.adminPort, ...(o.meshdArgs || tracingArgs.length ? { meshdArgs: [...(o.meshdArgs ?? []), ...tracingArgs] } : {}), ...(o.env ? { env: o.env } : {}) });
     watchCrash(meshd);
 
     const key = loadOrCreateTokenSigningKey(stateDir);

@@ -88,7 +88,7 @@ export async function kubernetesMode(opts: MeshdOptions, log: Logger, env: NodeJ
 
   let k8sEvents: Counter<'kind' | 'type'> | undefined;
   const source = createKubeSource({
-    client: new KubeClient(kc), log, domainSuffix: 'cluster.local',
+    client: new KubeClient(kc), log, domainSuffix: 'cluster.local', rootNamespace: opts.rootNamespace,
     onWatchEvent: (kind, type) => k8sEvents?.inc({ kind, type }),
     debounce: { quietMs: opts.debounceQuietMs, maxMs: opts.debounceMaxMs },
     ...(env.MESHD_K8S_BACKOFF_MAX_MS ? { backoffMaxMs: Number(env.MESHD_K8S_BACKOFF_MAX_MS) } : {}),

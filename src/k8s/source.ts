@@ -21,9 +21,10 @@ import { PathReflector, type WatchedResource } from './path-reflector.js';
 import { parsePod, type PodInfo } from './pod.js';
 import { rawKey, type RawObject } from './reflector.js';
 import { UnreadKinds } from './unread-kinds.js';
+import { parseMeshConfigMap } from './mesh-configmap.js';
 
 type Kind = 'Namespace' | 'Service' | 'EndpointSlice' | 'Pod' | 'Node' | 'ServiceAccount' | 'PeerAuthentication' | 'AuthorizationPolicy' | 'RequestAuthentication'
-  | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'WorkloadEntry' | 'HTTPRoute' | 'GRPCRoute';
+  | 'VirtualService' | 'DestinationRule' | 'ServiceEntry' | 'Sidecar' | 'WorkloadEntry' | 'HTTPRoute' | 'GRPCRoute' | 'Telemetry' | 'ConfigMap';
 
 interface Resource extends WatchedResource {
   readonly kind: Kind;
@@ -56,6 +57,9 @@ export const RESOURCES: readonly Resource[] = [
   networking('WorkloadEntry', 'workloadentries'),
   crd('HTTPRoute', 'gateway.networking.k8s.io', ['v1', 'v1beta1'], 'httproutes'),
   crd('GRPCRoute', 'gateway.networking.k8s.io', ['v1', 'v1alpha2'], 'grpcroutes'),
+  { kind: 'Telemetry', paths: ['v1', 'v1alpha1'].map((v) => ({ path: `/apis/telemetry.istio.io/${v}/telemetries`, apiVersion: `telemetry.istio.io/${v}` })) },
+  // Istio's mesh config: the `mesh` key of the `istio` ConfigMap in the root namespace (path filled per source).
+  { kind: 'ConfigMap', paths: [{ path: '/api/v1/namespaces/{root}/configmaps', apiVersion: 'v1' }] },
 ];
 
 /** Kinds whose objects carry an `Accepted` status condition written by the leader. */
@@ -90,6 +94,8 @@ export interface KubeSourceOptions {
   readonly onWatchEvent?: (kind: string, type: string) => void;
   /** How often API discovery looks for kinds meshd does not read. Default 60 s. */
   readonly discoveryIntervalMs?: number;
+  /** Istio's root namespace: where the `istio` ConfigMap (mesh config) is read from. Default istio-system. */
+  readonly rootNamespace?: string;
 }
 
 export interface PolicyState {
@@ -147,6 +153,11 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
       return r.ok ? { value: r.value, diagnostics: r.warnings } : { diagnostics: r.diagnostics };
     }
     if (kind === 'ServiceAccount') return { value: { kind: 'ServiceAccount' }, diagnostics: [] };
+    if (kind === 'ConfigMap') {
+      const r = parseMeshConfigMap(raw);
+      if (!r.ok) return { diagnostics: r.diagnostics };
+      return { value: r.value.kind === 'Ignored' ? IGNORED : r.value, diagnostics: r.warnings };
+    }
     if (kind === 'Node') {
       const r = parseNode(raw, ctx);
       return r.ok ? { value: r.value, diagnostics: r.warnings } : { diagnostics: r.diagnostics };
@@ -259,7 +270,9 @@ export function createKubeSource(o: KubeSourceOptions): KubeSource {
     get pushes() { return pushes; },
     async start(cb) {
       onChange = undefined;
-      for (const r of RESOURCES) {
+      const root = o.rootNamespace ?? 'istio-system';
+      for (const r0 of RESOURCES) {
+        const r = { ...r0, paths: r0.paths.map((p) => ({ ...p, path: p.path.replace('{root}', root) })) };
         const ref = new PathReflector(o, r, {
           upsert: (apiVersion, obj) => upsert(r.kind, apiVersion, obj),
           remove: (obj) => remove(r.kind, obj),

@@ -3,7 +3,7 @@
  * `MESHD_WEBHOOK_PORT`, default 15017) with a certificate from meshd's CA:
  * - `POST /inject`: mutating; adds the sidecar (src/k8s/inject.ts) as a JSON patch;
  * - `POST /validate`: validating; every kind meshd reads from a custom resource (the Istio
- *   security and networking kinds, GAMMA routes) checked by the same parsers as the file store,
+ *   security, networking and telemetry kinds, GAMMA routes) checked by the same parsers as the file store,
  *   refused with the same `formatDiagnostic` text (a Gateway API route attached only to
  *   Gateways is a gateway controller's: the parser does not judge its rules).
  * A malformed request gets HTTP 400 with a message and never affects meshd's state.

@@ -39,6 +39,12 @@ import { PushLog } from './push-log.js';
 import { ChangeTracker, changeFields } from './config-changes.js';
 import { summarizeChain } from '../ca/cert-summary.js';
 import { createJwksFetcher, jwksUrisOf } from '../authz/jwks-fetcher.js';
+import { meshConfigObject, watchMeshConfigFile } from './mesh-config-file.js';
+import { TelemetryGuard } from '../telemetry/provider-check.js';
+import { meshIssuer, readExtraRoots } from '../ca/trust-bundle.js';
+import { KubernetesCsrRa } from '../ca/k8s-csr-ra.js';
+import { ExternalCaMetrics } from '../ca/external-metrics.js';
+import { KubeClient, loadKubeConfig } from '../k8s/kube-client.js';
 
 export interface Meshd {
   readonly xdsPort: number;
@@ -84,7 +90,12 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   collectDefaultMetrics({ register: registry, prefix: 'meshd_process_' });
   const caMetrics = new CaMetrics(registry);
   extras.registerMetrics?.(registry);
-  const meshConfig: MeshConfig = { ...DEFAULT_MESH_CONFIG, trustDomain: opts.trustDomain, rootNamespace: opts.rootNamespace };
+  // --mesh-config: read now (its trustDomain and rootNamespace apply from start-up), then watched.
+  let reapply: () => void = () => {};
+  const meshFile = opts.meshConfigFile ? watchMeshConfigFile(opts.meshConfigFile, () => reapply()) : undefined;
+  const initialMesh = meshFile?.current() ?? {};
+  const meshConfig: MeshConfig = { ...DEFAULT_MESH_CONFIG, trustDomain: initialMesh.trustDomain ?? opts.trustDomain, rootNamespace: initialMesh.rootNamespace ?? opts.rootNamespace };
+  opts = { ...opts, trustDomain: meshConfig.trustDomain, rootNamespace: meshConfig.rootNamespace };
   const caOpts = {
     trustDomain: opts.trustDomain,
     keyType: opts.caKeyType === 'rsa' ? 'rsa-2048' as const : 'ec-p256' as const,
@@ -106,13 +117,23 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   let firstSnapshot = false;
   let diagnostics: readonly Diagnostic[] = [];
 
+  // --external-ca kubernetes: meshd authenticates, the external signer signs (CSR API).
+  const ext = opts.externalCa;
+  const raClient = ext ? new KubeClient(loadKubeConfig(ext.kubeconfig)) : undefined;
+  const ra = ext && raClient ? new KubernetesCsrRa({
+    client: raClient, signerName: ext.signerName, trustDomain: opts.trustDomain, ttlSeconds: Math.round(opts.certTtlMs / 1000),
+    timeoutMs: ext.timeoutMs, metrics: new ExternalCaMetrics(registry), log: (msg, f) => log.warn(msg, f),
+  }) : undefined;
+  if (ext) log.info('ca: workload certificates come from an external signer (Kubernetes CSR API)', { signerName: ext.signerName });
+  const issuer = meshIssuer(ca, ra, opts.extraTrustRoots ? readExtraRoots(opts.extraTrustRoots) : []);
+
   // eslint-disable-next-line prefer-const
   let xds: XdsServer;
   const pushes = new PushLog();
   /** Node id per stream, for log lines about its certificate. */
   const proxyIds = new Map<string, string>();
   const certs = new WorkloadCertManager({
-    issuer: ca,
+    issuer,
     ttlSeconds: Math.round(opts.certTtlMs / 1000),
     renewal: { fraction: opts.rotationFraction },
     metrics: caMetrics,
@@ -153,7 +174,9 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
         proxyIds.set(proxy.connectionId, proxy.info.id);
         certs.acquire(proxy.connectionId, proxy.identity);
       }
-      out[ResourceType.Secret] = [[certs.defaultSecret(proxy.connectionId)!], [certs.rootCaSecret()]];
+      // With an external signer the first certificate may still be on its way (pushed when it comes).
+      const own = certs.defaultSecret(proxy.connectionId);
+      out[ResourceType.Secret] = [own ? [own] : [], [certs.rootCaSecret()]];
     }
     return out;
   };
@@ -186,6 +209,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   const changes = new ChangeTracker();
   // JWKS of jwksUri rules come in through the snapshot; a fetch that changes keys rebuilds it.
+  const telemetryGuard = new TelemetryGuard();
   let lastObjects: readonly MeshObject[] = [];
   let sourceDiags: readonly Diagnostic[] = [];
   const jwks = createJwksFetcher({ registry, log, onChange: () => { if (firstSnapshot) applyObjects(lastObjects, sourceDiags); } });
@@ -194,12 +218,17 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     sourceDiags = srcDiags;
     // Each diagnostic is logged when it appears, not again on every snapshot while it stays.
     const logged = new Set(diagnostics.map((d) => formatDiagnostic(d)));
+    // The mesh config file is one more object; Telemetry resources are checked against it.
+    const mesh = meshFile ? meshFileObjects() : { objects: [], diagnostics: [] };
+    const guarded = telemetryGuard.apply([...objects, ...mesh.objects], meshConfig);
+    objects = guarded.objects;
     const built = buildSnapshot(objects, meshConfig, ++generation);
     jwks.want(jwksUrisOf(built));
     snapshot = Object.freeze({ ...built, jwks: jwks.current() });
-    const diags = [...srcDiags, ...jwks.diagnostics()];
+    const diags = [...srcDiags, ...jwks.diagnostics(), ...mesh.diagnostics, ...guarded.diagnostics];
     diagnostics = diags;
     log.info('config: applied', { generation, objects: objects.length, diagnostics: diags.length, ...changeFields(changes.next(objects)) });
+    issuer.setMeshRoots(snapshot.config.caCertificates ?? []);
     firstSnapshot = true;
     for (const d of diags) if (!logged.has(formatDiagnostic(d))) log.warn('config', { diagnostic: d });
     extras.onSnapshot?.(snapshot, diags);
@@ -207,6 +236,19 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
       if (o.proxies > 0) log.info('push', { generation: snapshot.generation, proxies: o.proxies, converged: o.converged, ms: Math.round(o.ms) });
     });
   };
+  // The mesh config file's trust domain and root namespace are fixed at start-up (the CA uses them).
+  const meshFileObjects = (): { objects: MeshObject[]; diagnostics: Diagnostic[] } => {
+    const o = { ...meshFile!.current() };
+    const diags: Diagnostic[] = [...meshFile!.diagnostics()];
+    for (const k of ['trustDomain', 'rootNamespace'] as const) {
+      if (o[k] !== undefined && o[k] !== meshConfig[k]) {
+        diags.push({ severity: 'warning', source: opts.meshConfigFile!, kind: 'MeshConfig', name: 'mesh', field: k, message: `changed to ${o[k]}; restart meshd to apply (${meshConfig[k]} stays in force)` });
+      }
+      delete o[k];
+    }
+    return { objects: [meshConfigObject(o, opts.meshConfigFile!)], diagnostics: diags };
+  };
+  reapply = () => { log.info('mesh config changed', { file: opts.meshConfigFile }); applyObjects(lastObjects, sourceDiags); };
   const source = extras.source ?? createFileSource(opts, log);
   await source.start(applyObjects);
 
@@ -268,9 +310,12 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     adminRoutes: adminServer.routes,
     snapshot: () => snapshot,
     async close() {
+      meshFile?.close();
       await source.close();
       jwks.close();
       certs.close();
+      ra?.close();
+      raClient?.close();
       serverCerts.close?.();
       await admin.close();
       plain.forceShutdown();

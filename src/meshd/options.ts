@@ -19,6 +19,11 @@ export const MESHD_FLAGS: readonly FlagSpec[] = [
   { name: 'ca-key-type', env: 'MESHD_CA_KEY_TYPE', type: 'string', default: 'ec', help: 'key type of a newly generated root: ec (P-256) or rsa (2048)' },
   { name: 'cacerts-dir', env: 'MESHD_CACERTS_DIR', type: 'string', help: 'plugged-in intermediate CA (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)' },
   { name: 'admin-open', env: 'MESHD_ADMIN_OPEN', type: 'bool', default: 'false', help: 'keep debug endpoints open without a credential even when --listen-address is not loopback (state changes always need one)' },
+  { name: 'external-ca', env: 'MESHD_EXTERNAL_CA', type: 'string', help: 'kubernetes: workload certificates are signed by an external signer through the Kubernetes CSR API (meshd acts as registration authority)' },
+  { name: 'signer-name', env: 'MESHD_SIGNER_NAME', type: 'string', help: 'signerName of the CertificateSigningRequests (--external-ca kubernetes), e.g. example.com/meshd' },
+  { name: 'external-ca-kubeconfig', env: 'MESHD_EXTERNAL_CA_KUBECONFIG', type: 'string', help: 'kubeconfig for the CSR API (default: --kubeconfig, or in-cluster)' },
+  { name: 'external-ca-timeout', env: 'MESHD_EXTERNAL_CA_TIMEOUT', type: 'duration', default: '30s', help: 'give up on a CertificateSigningRequest not signed within this time (the current certificate stays; retried)' },
+  { name: 'extra-trust-roots', env: 'MESHD_EXTRA_TRUST_ROOTS', type: 'string', help: 'PEM file of extra root certificates added to every proxy\'s trust bundle (ROOTCA)' },
   { name: 'allow-unauthenticated', env: 'MESHD_ALLOW_UNAUTHENTICATED', type: 'bool', default: 'false', help: 'serve listeners/clusters (never secrets) to streams without a credential' },
   { name: 'debounce-quiet', env: 'MESHD_DEBOUNCE_QUIET', type: 'duration', default: '100ms', help: 'push after config has been quiet this long' },
   { name: 'debounce-max', env: 'MESHD_DEBOUNCE_MAX', type: 'duration', default: '1s', help: '...but never wait longer than this' },
@@ -26,6 +31,7 @@ export const MESHD_FLAGS: readonly FlagSpec[] = [
   { name: 'config-max-objects', env: 'MESHD_CONFIG_MAX_OBJECTS', type: 'int', default: '50000', help: 'file store: objects in force across all files; a file that would pass it is refused' },
   { name: 'csr-per-second', env: 'MESHD_CSR_PER_SECOND', type: 'int', default: '200', help: 'CSR API: requests per second from all callers together (0: no limit)' },
   { name: 'csr-per-identity-per-minute', env: 'MESHD_CSR_PER_IDENTITY_PER_MINUTE', type: 'int', default: '100', help: 'CSR API: requests per minute from one identity (0: no limit)' },
+  { name: 'mesh-config', env: 'MESHD_MESH_CONFIG', type: 'string', help: 'Istio MeshConfig YAML (extensionProviders, defaultProviders, caCertificates, trustDomain, ...), watched' },
   { name: 'kubeconfig', env: 'MESHD_KUBECONFIG', type: 'string', help: 'watch Kubernetes through this kubeconfig instead of the file store (automatic in a cluster)' },
   { name: 'log-level', env: 'MESHD_LOG_LEVEL', type: 'string', default: 'info', help: 'debug, info, warn, error' },
   ...XDS_LIMIT_FLAGS,
@@ -55,6 +61,9 @@ export interface MeshdOptions {
   readonly csrPerSecond: number;
   readonly csrPerIdentityPerMinute: number;
   readonly kubeconfig?: string;
+  readonly meshConfigFile?: string;
+  readonly externalCa?: { readonly kind: 'kubernetes'; readonly signerName: string; readonly kubeconfig?: string; readonly timeoutMs: number };
+  readonly extraTrustRoots?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Per-client ADS limits (--xds-max-*, --xds-*-timeout). */
   readonly xdsLimits: XdsLimits;
@@ -67,6 +76,10 @@ export function toMeshdOptions(v: FlagValues): MeshdOptions {
   const level = String(v['log-level']);
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new Error(`--log-level: must be debug, info, warn or error`);
   const fraction = Number(v['rotation-fraction']);
+  const ext = v['external-ca'] ? String(v['external-ca']) : '';
+  if (ext && ext !== 'kubernetes') throw new Error(`--external-ca: must be kubernetes, got ${ext}`);
+  if (ext && !v['signer-name']) throw new Error('--external-ca kubernetes needs --signer-name (e.g. example.com/meshd)');
+  if (v['signer-name'] && !/^[a-z0-9.-]+\/[A-Za-z0-9._\/-]+$/.test(String(v['signer-name']))) throw new Error(`--signer-name: must be <domain>/<path>, got ${String(v['signer-name'])}`);
   if (!(fraction > 0 && fraction < 1)) throw new Error(`--rotation-fraction: must be between 0 and 1`);
   for (const p of ['xds-port', 'secure-xds-port', 'admin-port']) {
     const n = v[p] as number;
@@ -94,6 +107,9 @@ export function toMeshdOptions(v: FlagValues): MeshdOptions {
     csrPerSecond: nonNegative(v, 'csr-per-second'),
     csrPerIdentityPerMinute: nonNegative(v, 'csr-per-identity-per-minute'),
     ...(v.kubeconfig ? { kubeconfig: String(v.kubeconfig) } : {}),
+    ...(v['mesh-config'] ? { meshConfigFile: String(v['mesh-config']) } : {}),
+    ...(ext ? { externalCa: { kind: 'kubernetes' as const, signerName: String(v['signer-name']), timeoutMs: v['external-ca-timeout'] as number, ...(v['external-ca-kubeconfig'] || v.kubeconfig ? { kubeconfig: String(v['external-ca-kubeconfig'] ?? v.kubeconfig) } : {}) } } : {}),
+    ...(v['extra-trust-roots'] ? { extraTrustRoots: String(v['extra-trust-roots']) } : {}),
     logLevel: level as MeshdOptions['logLevel'],
     xdsLimits: toXdsLimits(v),
   };

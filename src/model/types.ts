@@ -188,6 +188,100 @@ export interface MeshConfig {
    * through (ALLOW_ANY, the default) or are refused (REGISTRY_ONLY). A Sidecar may override it.
    */
   readonly outboundTrafficPolicy: OutboundTrafficMode;
+  /** Tracing, access-log and metrics providers by name (mesh config `extensionProviders`). */
+  readonly telemetryProviders?: readonly TelemetryProvider[];
+  /** Providers used where no Telemetry names one (mesh config `defaultProviders`). */
+  readonly defaultProviders?: DefaultProviders;
+  /** Default trace sampling percentage (mesh config `defaultConfig.tracing.sampling`; Istio's 1). */
+  readonly defaultTraceSampling?: number;
+  /** Extra trust anchors (PEM) added to every proxy's ROOTCA bundle (mesh config `caCertificates`). */
+  readonly caCertificates?: readonly string[];
+  /** Mesh config `enableAutoMtls` (default true). */
+  readonly enableAutoMtls?: boolean;
+}
+
+/** Names of default providers per telemetry kind (Istio's `defaultProviders`). */
+export interface DefaultProviders {
+  readonly tracing?: readonly string[];
+  readonly metrics?: readonly string[];
+  readonly accessLogging?: readonly string[];
+}
+
+/** Where a provider sends to: a mesh service host and port. */
+export interface ProviderService {
+  readonly service: string;
+  readonly port: number;
+}
+
+/** An access-log format: a text line (Envoy command operators) or JSON labels. */
+export type LogFormat =
+  | { readonly kind: 'default' }
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'labels'; readonly labels: Readonly<Record<string, string>> };
+
+/** A tracing, access-log or metrics provider from the mesh config, discriminated by `kind`. */
+export type TelemetryProvider =
+  | { readonly kind: 'zipkin'; readonly name: string; readonly target: ProviderService; readonly maxTagLength?: number; readonly path?: string }
+  | { readonly kind: 'opentelemetry'; readonly name: string; readonly target: ProviderService; readonly http?: { readonly path: string; readonly timeout?: string } }
+  | { readonly kind: 'envoyFileAccessLog'; readonly name: string; readonly path: string; readonly format: LogFormat }
+  | { readonly kind: 'envoyOtelAls'; readonly name: string; readonly target: ProviderService; readonly logName?: string; readonly format: LogFormat }
+  | { readonly kind: 'prometheus'; readonly name: string };
+
+// ---- telemetry.istio.io ----------------------------------------------------------------
+
+/** Which side of a proxy a telemetry setting applies to (Istio's WorkloadMode). */
+export type WorkloadMode = 'CLIENT' | 'SERVER' | 'CLIENT_AND_SERVER';
+
+/** Istio's standard metric selectors (`metrics.overrides[].match.metric`). */
+export type IstioMetricName =
+  | 'ALL_METRICS' | 'REQUEST_COUNT' | 'REQUEST_DURATION' | 'REQUEST_SIZE' | 'RESPONSE_SIZE'
+  | 'TCP_OPENED_CONNECTIONS' | 'TCP_CLOSED_CONNECTIONS' | 'TCP_SENT_BYTES' | 'TCP_RECEIVED_BYTES'
+  | 'GRPC_REQUEST_MESSAGES' | 'GRPC_RESPONSE_MESSAGES';
+
+export type CustomTag =
+  | { readonly kind: 'literal'; readonly value: string }
+  | { readonly kind: 'environment'; readonly name: string; readonly defaultValue?: string }
+  | { readonly kind: 'header'; readonly name: string; readonly defaultValue?: string };
+
+export interface TelemetryTracing {
+  readonly mode: WorkloadMode;
+  readonly providers?: readonly string[];
+  readonly randomSamplingPercentage?: number;
+  readonly disableSpanReporting?: boolean;
+  readonly customTags?: Readonly<Record<string, CustomTag>>;
+}
+
+export interface TelemetryAccessLogging {
+  readonly mode: WorkloadMode;
+  readonly providers?: readonly string[];
+  readonly disabled?: boolean;
+  /** A CEL expression; only matching requests are logged. */
+  readonly filter?: string;
+}
+
+/** A tag change: drop it, or set it from a CEL expression over Envoy attributes. */
+export type TagOverride = { readonly operation: 'REMOVE' } | { readonly operation: 'UPSERT'; readonly value: string };
+
+export interface MetricsOverride {
+  readonly metric: IstioMetricName;
+  readonly mode: WorkloadMode;
+  readonly disabled?: boolean;
+  readonly tagOverrides?: Readonly<Record<string, TagOverride>>;
+}
+
+export interface TelemetryMetrics {
+  readonly providers?: readonly string[];
+  readonly overrides: readonly MetricsOverride[];
+}
+
+/** A Telemetry resource: mesh-wide in the root namespace, namespace-wide, or per workload (selector). */
+export interface Telemetry {
+  readonly meta: ObjectMeta;
+  readonly apiVersion: string;
+  readonly selector?: Labels;
+  readonly tracing?: readonly TelemetryTracing[];
+  readonly accessLogging?: readonly TelemetryAccessLogging[];
+  readonly metrics?: readonly TelemetryMetrics[];
 }
 
 export interface ExtAuthzProvider {
@@ -227,6 +321,8 @@ export interface MeshSnapshot {
   readonly requestAuthentications?: readonly RequestAuthentication[];
   /** JWKS fetched by meshd, by `jwksUri` (JSON text); a URI missing here has no keys yet. */
   readonly jwks?: Readonly<Record<string, string>>;
+  /** telemetry.istio.io Telemetry resources (absent in snapshots built before they existed). */
+  readonly telemetries?: readonly Telemetry[];
 }
 
 /** A problem with one object, as data: the file (or `k8s`), the object and the field. */

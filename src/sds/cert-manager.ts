@@ -10,10 +10,14 @@ import { renewalDelayMs, scheduleAfter, type RenewalPolicy } from '../ca/rotatio
 import type { EnvoyObject } from '../xds/resource-types.js';
 import { tlsCertificateSecret, trustBundleSecret } from './secrets.js';
 
-/** What the manager needs from the CA (CertificateAuthority implements it). */
+/**
+ * What the manager needs from the CA (CertificateAuthority implements it). An external signer
+ * answers asynchronously: until its first certificate arrives a proxy has none (Envoy waits),
+ * and a renewal that fails keeps the current certificate in force and is retried.
+ */
 export interface WorkloadIssuer {
   spiffeUri(identity: Identity): string;
-  issueWorkload(identity: Identity, ttlSeconds?: number): IssuedKeyAndCertificate;
+  issueWorkload(identity: Identity, ttlSeconds?: number): IssuedKeyAndCertificate | Promise<IssuedKeyAndCertificate>;
   trustBundlePem(): readonly string[];
   onTrustBundleChange(fn: () => void): () => void;
   onSignerChange(fn: () => void): () => void;
@@ -43,9 +47,12 @@ export interface WorkloadCertManagerOptions {
 
 interface Held {
   readonly identity: Identity;
-  cert: IssuedKeyAndCertificate;
-  secret: EnvoyObject;
+  /** Absent until an asynchronous issuer's first certificate arrives. */
+  cert?: IssuedKeyAndCertificate;
+  secret?: EnvoyObject;
   cancel?: () => void;
+  /** An asynchronous issuance is in flight. */
+  inFlight?: boolean;
 }
 
 export class WorkloadCertManager {
@@ -77,15 +84,41 @@ export class WorkloadCertManager {
    * The certificate for a proxy connection, issued on first call. The identity must come
    * from an authenticated credential; a different identity for the same id reissues.
    */
-  acquire(proxyId: string, identity: Identity): IssuedKeyAndCertificate {
+  acquire(proxyId: string, identity: Identity): IssuedKeyAndCertificate | undefined {
     const h = this.held.get(proxyId);
     if (h && sameIdentity(h.identity, identity)) return h.cert;
     h?.cancel?.();
-    const cert = this.opts.issuer.issueWorkload(identity, this.opts.ttlSeconds);
-    const next: Held = { identity, cert, secret: tlsCertificateSecret(cert.certChainPem, cert.privateKeyPem) };
+    const r = this.opts.issuer.issueWorkload(identity, this.opts.ttlSeconds);
+    if (r instanceof Promise) {
+      const next: Held = { identity };
+      this.held.set(proxyId, next);
+      this.issueAsync(proxyId, next, r);
+      return undefined;
+    }
+    const next: Held = { identity, cert: r, secret: tlsCertificateSecret(r.certChainPem, r.privateKeyPem) };
     this.held.set(proxyId, next);
     this.afterIssue(proxyId, next);
-    return cert;
+    return r;
+  }
+
+  /** Waits for an asynchronous issuance; on success swaps the certificate in and pushes, on failure keeps the old one and retries. */
+  private issueAsync(proxyId: string, h: Held, p: Promise<IssuedKeyAndCertificate>): void {
+    h.inFlight = true;
+    p.then((cert) => {
+      h.inFlight = false;
+      if (this.held.get(proxyId) !== h) return;
+      h.cert = cert;
+      h.secret = tlsCertificateSecret(cert.certChainPem, cert.privateKeyPem);
+      this.afterIssue(proxyId, h);
+      this.safely(`push to ${proxyId}`, () => this.opts.onRotate(proxyId));
+    }, (e: unknown) => {
+      h.inFlight = false;
+      if (this.held.get(proxyId) !== h) return;
+      this.opts.metrics?.sdsPushErrors.inc();
+      const still = h.cert ? `; the current certificate (valid until ${h.cert.notAfter.toISOString()}) stays in force` : '; the proxy has no certificate yet';
+      this.opts.log?.(`sds: issuing the certificate of ${proxyId} failed: ${e instanceof Error ? e.message : String(e)}${still}; retrying`);
+      this.arm(proxyId, h, this.opts.retryDelayMs ?? 10_000);
+    });
   }
 
   /** The `default` secret of a proxy (contains its private key: never log it unredacted). */
@@ -100,7 +133,7 @@ export class WorkloadCertManager {
 
   /** Expiry of a proxy's certificate, if held. */
   notAfter(proxyId: string): Date | undefined {
-    return this.held.get(proxyId)?.cert.notAfter;
+    return this.held.get(proxyId)?.cert?.notAfter;
   }
 
   /** The chain held for a proxy (leaf first, root last) and its validity; never the key. */
@@ -111,13 +144,13 @@ export class WorkloadCertManager {
 
   /** NotAfter of every held certificate, in ms since the epoch. */
   expiries(): number[] {
-    return [...this.held.values()].map((h) => h.cert.notAfter.getTime());
+    return [...this.held.values()].flatMap((h) => (h.cert ? [h.cert.notAfter.getTime()] : []));
   }
 
   /** How many held certificates chain to a root other than `rootPem` (retire's check). */
   countIssuedOutside(rootPem: string): number {
     let n = 0;
-    for (const h of this.held.values()) if (h.cert.certChainPem[h.cert.certChainPem.length - 1]?.trim() !== rootPem.trim()) n++;
+    for (const h of this.held.values()) if (h.cert && h.cert.certChainPem[h.cert.certChainPem.length - 1]?.trim() !== rootPem.trim()) n++;
     return n;
   }
 
@@ -129,10 +162,12 @@ export class WorkloadCertManager {
   /** Renews a proxy's certificate now and calls onRotate. */
   rotate(proxyId: string): void {
     const h = this.held.get(proxyId);
-    if (!h) return;
+    if (!h || h.inFlight) return;
     try {
-      h.cert = this.opts.issuer.issueWorkload(h.identity, this.opts.ttlSeconds);
-      h.secret = tlsCertificateSecret(h.cert.certChainPem, h.cert.privateKeyPem);
+      const r = this.opts.issuer.issueWorkload(h.identity, this.opts.ttlSeconds);
+      if (r instanceof Promise) { this.issueAsync(proxyId, h, r); return; }
+      h.cert = r;
+      h.secret = tlsCertificateSecret(r.certChainPem, r.privateKeyPem);
     } catch (e) {
       this.opts.metrics?.sdsPushErrors.inc();
       this.opts.log?.(`sds: renewing the certificate of ${proxyId} failed: ${e instanceof Error ? e.message : String(e)}; retrying`);
@@ -159,9 +194,10 @@ export class WorkloadCertManager {
   }
 
   private afterIssue(proxyId: string, h: Held): void {
-    this.opts.onIssued?.(proxyId, h.identity, { certChainPem: h.cert.certChainPem, notBefore: h.cert.notBefore, notAfter: h.cert.notAfter });
-    this.opts.metrics?.workloadCertExpiry.set({ proxy: proxyId }, h.cert.notAfter.getTime() / 1000);
-    this.arm(proxyId, h, renewalDelayMs(h.cert.notBefore, h.cert.notAfter, this.now(), this.opts.renewal, this.random()));
+    const cert = h.cert!;
+    this.opts.onIssued?.(proxyId, h.identity, { certChainPem: cert.certChainPem, notBefore: cert.notBefore, notAfter: cert.notAfter });
+    this.opts.metrics?.workloadCertExpiry.set({ proxy: proxyId }, cert.notAfter.getTime() / 1000);
+    this.arm(proxyId, h, renewalDelayMs(cert.notBefore, cert.notAfter, this.now(), this.opts.renewal, this.random()));
   }
 
   private arm(proxyId: string, h: Held, delayMs: number): void {

@@ -52,6 +52,12 @@ const ENVOY_FILES = [
   'envoy/extensions/access_loggers/grpc/v3/als.proto',
   'envoy/service/accesslog/v3/als.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/filters/http/header_to_metadata/v3/header_to_metadata.proto',
+  'envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto',
+  'envoy/config/trace/v3/zipkin.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
+  'xds/type/v3/typed_struct.proto',
+  'envoy/extensions/access_loggers/filters/cel/v3/cel.proto',
   'envoy/config/rbac/v3/rbac.proto',
   'envoy/admin/v3/config_dump.proto',
 ];

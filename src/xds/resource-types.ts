@@ -56,6 +56,13 @@ export const Filter = {
   TransportSocketTls: 'envoy.transport_sockets.tls',
   FileAccessLog: 'envoy.access_loggers.file',
   StdoutAccessLog: 'envoy.access_loggers.stdout',
+  // Telemetry (src/xds/translate/istio-stats.ts, telemetry.ts)
+  HeaderToMetadata: 'envoy.filters.http.header_to_metadata',
+  HeaderMutation: 'envoy.filters.http.header_mutation',
+  StatsAccessLog: 'envoy.access_loggers.stats',
+  OtelAccessLog: 'envoy.access_loggers.open_telemetry',
+  ZipkinTracer: 'envoy.tracers.zipkin',
+  OpenTelemetryTracer: 'envoy.tracers.opentelemetry',
 } as const;
 
 /** Message type names behind the typed configs we emit. */
@@ -74,7 +81,21 @@ export const TypeName = {
   FileAccessLog: 'envoy.extensions.access_loggers.file.v3.FileAccessLog',
   StdoutAccessLog: 'envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
   HttpProtocolOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  HeaderToMetadata: 'envoy.extensions.filters.http.header_to_metadata.v3.Config',
+  HeaderMutation: 'envoy.extensions.filters.http.header_mutation.v3.HeaderMutation',
+  ZipkinConfig: 'envoy.config.trace.v3.ZipkinConfig',
+  OpenTelemetryConfig: 'envoy.config.trace.v3.OpenTelemetryConfig',
+  /** Envoy converts a TypedStruct's JSON to the message named by its type_url (for messages the pinned protos lack). */
+  TypedStruct: 'xds.type.v3.TypedStruct',
+  /** Behind TypedStruct: not in the pinned @grpc/grpc-js-xds protos. */
+  StatsAccessLog: 'envoy.extensions.access_loggers.stats.v3.Config',
+  OtelAccessLog: 'envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig',
 } as const;
+
+/** An `Any` of a message the pinned protos lack, as a TypedStruct Envoy converts itself. */
+export function typedStruct(typeName: string, value: EnvoyObject): EnvoyObject {
+  return typed(TypeName.TypedStruct, { type_url: TYPE_PREFIX + typeName, value });
+}
 
 /** A JSON-like object in Envoy's own YAML/JSON form: snake_case fields, `@type` for `Any`. */
 export type EnvoyObject = { readonly [k: string]: unknown };

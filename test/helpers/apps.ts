@@ -10,6 +10,8 @@ export interface EchoReply {
   path: string;
   host: string;
   xfcc?: string;
+  /** Trace context headers the sidecar passed on (x-b3-*, traceparent). */
+  trace?: Record<string, string>;
 }
 
 export interface RunningApp { readonly server: Server; readonly requests: EchoReply[]; close(): Promise<void> }
@@ -22,6 +24,8 @@ export async function startEchoApp(app: string, host: string, port: number): Pro
       app, method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '',
       ...(req.headers['x-forwarded-client-cert'] ? { xfcc: String(req.headers['x-forwarded-client-cert']) } : {}),
     };
+    const trace = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-b3-') || k === 'traceparent').map(([k, v]) => [k, String(v)]));
+    if (Object.keys(trace).length) reply.trace = trace;
     requests.push(reply);
     req.resume();
     req.on('end', () => {

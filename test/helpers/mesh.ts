@@ -128,7 +128,7 @@ export class MeshFixture {
   }
 
   /** The bootstrap for a workload's sidecar. */
-  bootstrap(name: string, o: { delta?: boolean; token?: string | null; meshdPort?: number; agentSocket?: string } = {}): Record<string, unknown> {
+  bootstrap(name: string, o: { delta?: boolean; token?: string | null; meshdPort?: number; agentSocket?: string; adminPort?: number } = {}): Record<string, unknown> {
     const w = this.get(name);
     // With an agent, the stream credential is the agent's certificate (mTLS), not a token.
     const token = o.token === null || (o.agentSocket && o.token === undefined) ? undefined : o.token ?? this.token(w.namespace, w.serviceAccount);
@@ -138,7 +138,15 @@ export class MeshFixture {
       meshd: `127.0.0.1:${o.meshdPort ?? (o.agentSocket ? this.meshd!.secureXdsPort : this.meshd!.xdsPort)}`, delta: o.delta ?? false,
       ...(token ? { token } : {}),
       ...(o.agentSocket ? { agentSocket: o.agentSocket } : {}),
+      ...(o.adminPort ? { adminPort: o.adminPort } : {}),
     });
+  }
+
+  /** A sidecar's Prometheus port (15090 on its workload address), as Prometheus scrapes it. */
+  async scrape(name: string): Promise<string> {
+    const r = await fetch(`http://${this.get(name).address}:15090/stats/prometheus`);
+    if (r.status !== 200) throw new Error(`scrape ${name}: HTTP ${r.status}`);
+    return await r.text();
   }
 
   /** Every root certificate in meshd's state dir (what an operator hands the agent as --ca-cert). */
@@ -173,9 +181,14 @@ export class MeshFixture {
   }
 
   /** Starts every workload's app and (unless noSidecar) its Envoy. */
-  async startWorkloads(o: { delta?: boolean; agentArgs?: string[] } = {}): Promise<void> {
+  async startWorkloads(o: { delta?: boolean; agentArgs?: string[]; stats?: boolean } = {}): Promise<void> {
     for (const w of this.workloads.values()) {
       w.app = await startEchoApp(w.spec.name, w.appAddress, w.port);
+      if (o.stats && !w.spec.noSidecar && !w.spec.agent) {
+        // The Prometheus port forwards to the admin API, so the admin port must be known.
+        w.envoy = await startEnvoy(w.spec.name, this.bootstrap(w.spec.name, { ...(o.delta !== undefined ? { delta: o.delta } : {}), adminPort: await freePort() }));
+        continue;
+      }
       if (w.spec.agent) {
         const a = await this.startAgent(w.spec.name, o.agentArgs);
         w.envoy = await startEnvoy(w.spec.name, this.bootstrap(w.spec.name, { ...(o.delta !== undefined ? { delta: o.delta } : {}), agentSocket: a.socket }));

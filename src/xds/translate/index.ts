@@ -12,6 +12,7 @@ import { loadAssignment, meshPorts, proxylessCluster, sidecarCluster, specialClu
 import { explicitOutboundListeners, transparentOutboundListeners } from './outbound-listeners.js';
 import { outboundRouteConfig, portsByNumber } from './outbound-routes.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
+import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 
 export type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
 
@@ -118,6 +119,9 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
     }
     listeners.push(...inbound);
   }
+  let client: HcmTelemetry | undefined;
+  const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
+  const observed = listeners.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
   const routeChunk = routes(snapshot, proxy);
   return freeze({
     clusters: [
@@ -126,7 +130,7 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
       chunk(ports.map((p) => inboundCluster(w, p.port))),
     ],
     endpoints: [endpoints(snapshot)],
-    listeners: [chunk(listeners)],
+    listeners: [chunk(observed)],
     routes: [routeChunk],
     diagnostics,
   });

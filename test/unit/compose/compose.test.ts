@@ -28,6 +28,8 @@ function bootstrapShape(b: Record<string, unknown>): unknown {
   c.node.id = c.node.id.replace(/~[^~]+~/, '~<address>~');
   const xds = c.static_resources.clusters.find((x) => x.name === 'xds-grpc')!;
   xds.load_assignment.endpoints[0]!.lb_endpoints[0]!.endpoint.address.socket_address.address = '<meshd>';
+  // The Prometheus port listens on the workload's address.
+  for (const l of (c as { static_resources: { listeners?: { address: { socket_address: { address: string } } }[] } }).static_resources.listeners ?? []) l.address.socket_address.address = '<address>';
   return c;
 }
 

@@ -29,8 +29,8 @@ test('one key per proxy, renewal at ~50% with jitter, onRotate, metrics', async 
   const timers = fakeTimers();
   const rotated: string[] = [];
   const m = new WorkloadCertManager({ issuer: ca, onRotate: (id) => rotated.push(id), onTrustBundleChange: () => {}, metrics, now: () => now, random: () => 0.5, schedule: timers.schedule, renewal: { fraction: 0.5, jitter: 0.1 } });
-  const a = m.acquire('p1', ALICE);
-  const b = m.acquire('p2', ALICE);
+  const a = m.acquire('p1', ALICE)!;
+  const b = m.acquire('p2', ALICE)!;
   assert.notEqual(a.privateKeyPem, b.privateKeyPem, 'one key per proxy');
   assert.equal(m.acquire('p1', ALICE), a, 'same connection keeps its certificate');
   // Half of the lifetime from issuance (the 5-minute NotBefore backdate does not count).

@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { parseObject, type MeshObject } from '../../../src/config/parse.js';
 import { buildSnapshot } from '../../../src/config/snapshot.js';
 import { createFileStore } from '../../../src/config/file-store.js';
+import { applyMeshConfig, parseMeshConfig } from '../../../src/config/mesh-config.js';
 import { DEFAULT_MESH_CONFIG, formatDiagnostic, type MeshConfig, type MeshSnapshot, type ProxyInfo } from '../../../src/model/types.js';
 import { REPO_ROOT } from '../../helpers/golden.js';
 
@@ -29,6 +30,13 @@ export async function loadCase(dir: string): Promise<{ snapshot: MeshSnapshot; p
   for (const d of docs) {
     if (d.kind === 'Proxy') { proxies.push(proxyFrom(d)); continue; }
     if (d.kind === 'MeshConfig') { config = { ...config, ...(d.spec as Partial<MeshConfig>) }; continue; }
+    if (d.kind === 'IstioMeshConfig') {
+      // Istio's MeshConfig YAML, through meshd's own parser.
+      const r = parseMeshConfig(d.spec, 'in.yaml');
+      if (!r.ok) { parseDiagnostics.push(...r.diagnostics.map(formatDiagnostic)); continue; }
+      config = applyMeshConfig(config, r.value);
+      continue;
+    }
     if (d.kind === 'Include') {
       const store = createFileStore({ dir: join(REPO_ROOT, String(d.dir)), watch: false, rescanIntervalMs: 0 });
       await store.start();

@@ -1,0 +1,224 @@
+/**
+ * Telemetry on a sidecar's HTTP connection managers and tcp_proxies: Istio's standard metrics
+ * (istio-stats.ts), tracing (Zipkin or OpenTelemetry from the mesh config's providers, with the
+ * Telemetry API's sampling and custom tags) and the Telemetry API's access logs. The HCM and
+ * tcp_proxy builders call `withHcmTelemetry` / `withTcpTelemetry` once each. Pure.
+ */
+import type { Diagnostic, MeshSnapshot, Service, Workload } from '../../model/types.js';
+import { Filter, TypeName, typed, typedStruct, type EnvoyObject } from '../resource-types.js';
+import { outboundClusterName, parseOutboundClusterName } from '../names.js';
+import { diag, selects, workloadPort } from './common.js';
+import { meshPorts } from './outbound-clusters.js';
+import { effectiveTelemetry, type AccessLogProvider, type EffectiveTelemetry, type SideTelemetry, type TracingProvider } from '../../telemetry/effective.js';
+import {
+  httpStatsLoggers, peerHeaderMutation, peerHeaderToMetadata, peerInfo, tcpStatsLoggers, type Reporter, type ServiceLabels,
+} from './istio-stats.js';
+
+const memo = new WeakMap<MeshSnapshot, Map<string, EffectiveTelemetry>>();
+
+/** The effective telemetry for a workload (or a proxy without one: its namespace), memoized per snapshot. */
+export function telemetryFor(snapshot: MeshSnapshot, w: Workload | undefined, namespace: string): EffectiveTelemetry {
+  let m = memo.get(snapshot);
+  if (!m) { m = new Map(); memo.set(snapshot, m); }
+  const key = w ? `${w.namespace}/${w.name}` : `${namespace}/`;
+  let e = m.get(key);
+  if (!e) { e = effectiveTelemetry(snapshot, w?.namespace ?? namespace, w?.labels ?? {}); m.set(key, e); }
+  return e;
+}
+
+/** What telemetry adds to one HTTP connection manager. */
+export interface HcmTelemetry {
+  /** HTTP filters to run first (peer metadata exchange). */
+  readonly httpFilters: readonly EnvoyObject[];
+  /** Replaces meshd's default stdout log when the Telemetry API configures access logging. */
+  readonly accessLogs?: readonly EnvoyObject[];
+  /** The stats access loggers (Istio's metrics). */
+  readonly statsLogs: readonly EnvoyObject[];
+  readonly tracing?: EnvoyObject;
+}
+
+function findService(snapshot: MeshSnapshot, host: string, port: number): Service | undefined {
+  return snapshot.services.find((s) => s.hostname === host && meshPorts(s).some((p) => p.port === port));
+}
+
+function providerCluster(snapshot: MeshSnapshot, p: { name: string; target: { service: string; port: number } }, diags: Diagnostic[]): string | undefined {
+  if (findService(snapshot, p.target.service, p.target.port)) return outboundClusterName(p.target.port, p.target.service);
+  diags.push(diag('MeshConfig', '', 'mesh', `extensionProviders[${p.name}].service`, `no service ${p.target.service} with port ${p.target.port} in the mesh; the provider is not used`));
+  return undefined;
+}
+
+function tracingConfig(snapshot: MeshSnapshot, t: NonNullable<SideTelemetry['tracing']>, serviceName: string, diags: Diagnostic[]): EnvoyObject | undefined {
+  const p: TracingProvider = t.provider;
+  const cluster = providerCluster(snapshot, p, diags);
+  if (!cluster) return undefined;
+  const provider = p.kind === 'zipkin'
+    ? {
+      name: Filter.ZipkinTracer,
+      typed_config: typed(TypeName.ZipkinConfig, {
+        collector_cluster: cluster, collector_endpoint: p.path ?? '/api/v2/spans', collector_endpoint_version: 'HTTP_JSON',
+        collector_hostname: p.target.service, trace_id_128bit: true, shared_span_context: false,
+      }),
+    }
+    : {
+      name: Filter.OpenTelemetryTracer,
+      typed_config: typed(TypeName.OpenTelemetryConfig, {
+        service_name: serviceName,
+        ...(p.http
+          ? { http_service: { http_uri: { uri: `http://${p.target.service}:${p.target.port}${p.http.path}`, cluster, timeout: p.http.timeout ?? '5s' } } }
+          : { grpc_service: { envoy_grpc: { cluster_name: cluster, authority: p.target.service } } }),
+      }),
+    };
+  const custom_tags = Object.keys(t.customTags).sort().map((tag) => {
+    const c = t.customTags[tag]!;
+    if (c.kind === 'literal') return { tag, literal: { value: c.value } };
+    const dv = c.defaultValue !== undefined ? { default_value: c.defaultValue } : {};
+    return c.kind === 'environment' ? { tag, environment: { name: c.name, ...dv } } : { tag, request_header: { name: c.name, ...dv } };
+  });
+  return { random_sampling: { value: t.sampling }, ...(custom_tags.length ? { custom_tags } : {}), provider };
+}
+
+function accessLog(snapshot: MeshSnapshot, p: AccessLogProvider, filter: string | undefined, diags: Diagnostic[]): EnvoyObject | undefined {
+  const f = filter ? { filter: { extension_filter: { name: 'envoy.access_loggers.extension_filters.cel', typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', { expression: filter }) } } } : {};
+  if (p.kind === 'envoyFileAccessLog') {
+    const fmt = p.format.kind === 'text' ? { log_format: { text_format_source: { inline_string: p.format.text } } }
+      : p.format.kind === 'labels' ? { log_format: { json_format: p.format.labels } } : {};
+    // /dev/stdout as Envoy's stream logger: it works where stdout is a socket (opening the path does not).
+    if (p.path === '/dev/stdout') return { name: Filter.StdoutAccessLog, ...f, typed_config: typed(TypeName.StdoutAccessLog, fmt) };
+    return { name: Filter.FileAccessLog, ...f, typed_config: typed(TypeName.FileAccessLog, { path: p.path, ...fmt }) };
+  }
+  const cluster = providerCluster(snapshot, p, diags);
+  if (!cluster) return undefined;
+  const body = p.format.kind === 'text' ? p.format.text
+    : '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% "%REQ(:AUTHORITY)%" %UPSTREAM_CLUSTER% %UPSTREAM_HOST% %DOWNSTREAM_PEER_URI_SAN%\n';
+  const attributes = p.format.kind === 'labels'
+    ? { attributes: { values: Object.keys(p.format.labels).sort().map((k) => ({ key: k, value: { string_value: (p.format as { labels: Record<string, string> }).labels[k] } })) } }
+    : {};
+  return {
+    name: Filter.OtelAccessLog, ...f,
+    typed_config: typedStruct(TypeName.OtelAccessLog, {
+      common_config: { log_name: p.logName ?? 'otel_envoy_accesslog', grpc_service: { envoy_grpc: { cluster_name: cluster } }, transport_api_version: 'V3' },
+      body: { string_value: body }, ...attributes,
+    }),
+  };
+}
+
+function accessLogs(snapshot: MeshSnapshot, side: SideTelemetry, diags: Diagnostic[]): EnvoyObject[] | undefined {
+  if (!side.accessLogs) return undefined;
+  return side.accessLogs.providers.map((p) => accessLog(snapshot, p, side.accessLogs!.filter, diags)).filter((x): x is EnvoyObject => x !== undefined);
+}
+
+/** The service a workload serves `port` for (the first by name), for destination_service. */
+function inboundService(snapshot: MeshSnapshot, w: Workload, port: number): { host: string; name: string; namespace: string } | undefined {
+  for (const svc of snapshot.services) {
+    if (svc.meta.namespace !== w.namespace || !selects(svc.selector, w.labels)) continue;
+    if (meshPorts(svc).some((sp) => workloadPort(w, sp) === port)) return { host: svc.hostname, name: svc.meta.name, namespace: svc.meta.namespace };
+  }
+  return undefined;
+}
+
+function serviceName(w: Workload | undefined, namespace: string): string {
+  const p = peerInfo(w, namespace);
+  return `${p.canonicalService === 'unknown' ? p.workload : p.canonicalService}.${p.namespace}`;
+}
+
+/** Telemetry of the inbound HCM for one port and chain kind (reporter `destination`). */
+export function inboundHcmTelemetry(snapshot: MeshSnapshot, w: Workload, port: number, mtls: boolean, diags: Diagnostic[]): HcmTelemetry {
+  const e = telemetryFor(snapshot, w, w.namespace);
+  if (mtls) diags.push(...e.diagnostics);
+  const svc = inboundService(snapshot, w, port);
+  const self = peerInfo(w, w.namespace, svc);
+  const r: Reporter = { kind: 'destination', self, mtls, ...(svc ? { service: svc } : {}) };
+  const tracing = e.server.tracing ? tracingConfig(snapshot, e.server.tracing, serviceName(w, w.namespace), mtls ? diags : []) : undefined;
+  const logs = accessLogs(snapshot, e.server, mtls ? diags : []);
+  return {
+    httpFilters: [peerHeaderToMetadata('request'), peerHeaderMutation('response', self)],
+    statsLogs: e.server.metrics ? httpStatsLoggers(r, e.server.metrics) : [],
+    ...(logs ? { accessLogs: logs } : {}),
+    ...(tracing ? { tracing } : {}),
+  };
+}
+
+/** Telemetry of an outbound HCM (reporter `source`); `w` is the proxy's workload, if known. */
+export function outboundHcmTelemetry(snapshot: MeshSnapshot, w: Workload | undefined, namespace: string, diags: Diagnostic[]): HcmTelemetry {
+  const e = telemetryFor(snapshot, w, namespace);
+  const self = peerInfo(w, namespace);
+  const tracing = e.client.tracing ? tracingConfig(snapshot, e.client.tracing, serviceName(w, namespace), diags) : undefined;
+  const logs = accessLogs(snapshot, e.client, []);
+  return {
+    httpFilters: [peerHeaderToMetadata('response'), peerHeaderMutation('request', self)],
+    statsLogs: e.client.metrics ? httpStatsLoggers({ kind: 'source', self }, e.client.metrics) : [],
+    ...(logs ? { accessLogs: logs } : {}),
+    ...(tracing ? { tracing } : {}),
+  };
+}
+
+/** An HCM filter with telemetry merged in: filters first, default stdout log replaced if configured, tracing set. */
+export function withHcmTelemetry(hcm: EnvoyObject, t: HcmTelemetry): EnvoyObject {
+  const cfg = hcm.typed_config as EnvoyObject;
+  const filters = (cfg.http_filters as EnvoyObject[] | undefined) ?? [];
+  const logs = (cfg.access_log as EnvoyObject[] | undefined) ?? [];
+  const kept = t.accessLogs ? logs.filter((l) => l.name !== Filter.StdoutAccessLog) : logs;
+  return {
+    ...hcm,
+    typed_config: {
+      ...cfg,
+      http_filters: [...t.httpFilters, ...filters],
+      access_log: [...(t.accessLogs ?? []), ...kept, ...t.statsLogs],
+      ...(t.tracing ? { tracing: t.tracing } : {}),
+    },
+  };
+}
+
+/** Telemetry of an inbound tcp_proxy (reporter `destination`). */
+export function inboundTcpTelemetry(snapshot: MeshSnapshot, w: Workload, port: number, mtls: boolean): readonly EnvoyObject[] {
+  const e = telemetryFor(snapshot, w, w.namespace);
+  if (!e.server.metrics) return [];
+  const svc = inboundService(snapshot, w, port);
+  return tcpStatsLoggers({ kind: 'destination', self: peerInfo(w, w.namespace, svc), mtls, ...(svc ? { service: svc } : {}) }, e.server.metrics);
+}
+
+/** Telemetry of an outbound tcp_proxy (reporter `source`); its cluster names the destination service. */
+export function outboundTcpTelemetry(snapshot: MeshSnapshot, w: Workload | undefined, namespace: string, cluster: string): readonly EnvoyObject[] {
+  const e = telemetryFor(snapshot, w, namespace);
+  if (!e.client.metrics) return [];
+  const host = parseOutboundClusterName(cluster)?.hostname;
+  const svc = host ? snapshot.services.find((s) => s.hostname === host) : undefined;
+  const service: ServiceLabels | undefined = svc ? { host: svc.hostname, name: svc.meta.name, namespace: svc.meta.namespace } : undefined;
+  return tcpStatsLoggers({ kind: 'source', self: peerInfo(w, namespace), ...(service ? { service } : {}) }, e.client.metrics);
+}
+
+/** A tcp_proxy filter with stats loggers added; it then flushes its log on upstream connect (connections opened). */
+export function withTcpTelemetry(tcp: EnvoyObject, logs: readonly EnvoyObject[]): EnvoyObject {
+  if (!logs.length) return tcp;
+  const cfg = tcp.typed_config as EnvoyObject;
+  const existing = (cfg.access_log as EnvoyObject[] | undefined) ?? [];
+  return { ...tcp, typed_config: { ...cfg, access_log: [...existing, ...logs], access_log_options: { flush_access_log_on_connected: true } } };
+}
+
+const INBOUND_CHAIN = /^inbound\|(\d+)\|(mtls|plaintext|tls-passthrough)$/;
+
+/**
+ * A sidecar listener with telemetry on each of its HCMs and tcp_proxies: inbound chains by
+ * their name (`inbound|8080|mtls`), outbound ones as the proxy's client side. `w` is the
+ * proxy's workload (undefined for a proxy that gets outbound config only).
+ */
+export function withListenerTelemetry(snapshot: MeshSnapshot, w: Workload | undefined, namespace: string, l: EnvoyObject, diags: Diagnostic[], outbound: () => HcmTelemetry): EnvoyObject {
+  const chains = (l.filter_chains as EnvoyObject[] | undefined) ?? [];
+  const inbound = l.traffic_direction === 'INBOUND';
+  const mapped = chains.map((c) => {
+    const m = inbound ? INBOUND_CHAIN.exec(String(c.name ?? '')) : null;
+    if (inbound && (!m || !w)) return c;
+    const port = m ? Number(m[1]) : 0;
+    const mtls = m?.[2] === 'mtls';
+    const filters = ((c.filters as EnvoyObject[] | undefined) ?? []).map((f) => {
+      if (f.name === Filter.HttpConnectionManager) return withHcmTelemetry(f, inbound ? inboundHcmTelemetry(snapshot, w!, port, mtls, diags) : outbound());
+      if (f.name === Filter.TcpProxy) {
+        const cluster = String((f.typed_config as EnvoyObject).cluster ?? '');
+        return withTcpTelemetry(f, inbound ? inboundTcpTelemetry(snapshot, w!, port, mtls) : outboundTcpTelemetry(snapshot, w, namespace, cluster));
+      }
+      return f;
+    });
+    return { ...c, filters };
+  });
+  return { ...l, filter_chains: mapped };
+}
