@@ -13,35 +13,45 @@ import { translate } from '../xds/translate/index.js';
 import { ResourceType, type EnvoyObject } from '../xds/resource-types.js';
 import { parseNodeId } from '../xds/names.js';
 import type { ProxyResources } from '../xds/translate/types.js';
+import { AdminClient, CliError } from './admin-client.js';
 
 const USAGE = `usage: meshctl authz check --to <namespace>/<workload> --from <spiffe://...|namespace/serviceaccount|plaintext> --port N
     [--method M] [--path P] [--host H] [--header k=v]... [--source-ip IP] [-o json]
-    (--config-dir DIR | --meshd URL)      [$MESHD_CONFIG_DIR, $MESHD_ADDR]
+    (--config-dir DIR | --meshd URL [--state-dir DIR] [--token T])      [$MESHD_CONFIG_DIR, $MESHD_ADDR]
 
 Prints ALLOW, DENY or REJECT (no filter chain takes the connection) and the deciding policy and
 rule. Exit code: 0 ALLOW, 1 DENY or REJECT, 2 usage error.
 `;
 
-interface SplitArgs { readonly configDir?: string; readonly meshd?: string; readonly to?: string; readonly rest: string[]; readonly help: boolean }
+interface SplitArgs {
+  readonly configDir?: string; readonly meshd?: string; readonly to?: string;
+  /** Where meshctl finds meshd's admin token (a meshd not on loopback closes its debug views without it). */
+  readonly stateDir?: string; readonly token?: string;
+  readonly rest: string[]; readonly help: boolean;
+}
 
 function split(args: readonly string[]): SplitArgs | string {
   let configDir: string | undefined;
   let meshd: string | undefined;
   let to: string | undefined;
+  let stateDir: string | undefined;
+  let token: string | undefined;
   let help = false;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const m = /^--(config-dir|meshd|to)(?:=(.*))?$/.exec(a);
+    const m = /^--(config-dir|meshd|to|state-dir|token)(?:=(.*))?$/.exec(a);
     if (a === '--help' || a === '-h') { help = true; continue; }
     if (!m) { rest.push(a); continue; }
     const v = m[2] ?? args[++i];
     if (v === undefined) return `--${m[1]} needs a value`;
     if (m[1] === 'config-dir') configDir = v;
     else if (m[1] === 'meshd') meshd = v;
+    else if (m[1] === 'state-dir') stateDir = v;
+    else if (m[1] === 'token') token = v;
     else to = v;
   }
-  return { configDir, meshd, to, rest, help };
+  return { configDir, meshd, to, rest, help, ...(stateDir !== undefined ? { stateDir } : {}), ...(token !== undefined ? { token } : {}) };
 }
 
 /** Loads a config folder once with the file store's parsers; diagnostics go to `err`. */
@@ -60,14 +70,15 @@ interface Dump { proxy?: { id: string; ip?: string; labels?: Record<string, stri
  * The destination's listeners as a running meshd sends them, and a one-workload snapshot
  * naming it (ports are numeric then: named ports need --config-dir).
  */
-export async function fromMeshd(base: string, to: string): Promise<{ snapshot: MeshSnapshot; listeners: EnvoyObject[] } | string> {
+export async function fromMeshd(base: string, to: string, auth: { stateDir?: string; token?: string } = {}): Promise<{ snapshot: MeshSnapshot; listeners: EnvoyObject[] } | string> {
   const [ns, name] = to.split('/', 2);
   if (!ns || !name) return `--to must be <namespace>/<workload>, got ${JSON.stringify(to)}`;
-  const get = async <T>(path: string): Promise<T> => {
-    const r = await fetch(base.replace(/\/$/, '') + path);
-    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
-    return await r.json() as T;
-  };
+  const client = new AdminClient({
+    meshd: base,
+    'state-dir': auth.stateDir ?? process.env.MESHD_STATE_DIR ?? 'state',
+    ...(auth.token ?? process.env.MESHD_ADMIN_TOKEN ? { token: auth.token ?? process.env.MESHD_ADMIN_TOKEN } : {}),
+  });
+  const get = <T>(path: string): Promise<T> => client.get<T>(path);
   const syncz = await get<Syncz>('/debug/syncz');
   const ids = syncz.proxies.map((p) => p.proxyId).filter((id) => { const n = parseNodeId(id); return n?.name === name && n.namespace === ns; });
   if (ids.length === 0) return `no proxy of ${ns}/${name} is connected to ${base}`;
@@ -98,7 +109,13 @@ export const authzCheckCommand: Command = {
       return runAuthzCheck([s.to, ...s.rest], { snapshot, translate, out, err });
     }
     if (meshd) {
-      const r = await fromMeshd(meshd, s.to);
+      let r: Awaited<ReturnType<typeof fromMeshd>>;
+      try {
+        r = await fromMeshd(meshd, s.to, { ...(s.stateDir !== undefined ? { stateDir: s.stateDir } : {}), ...(s.token !== undefined ? { token: s.token } : {}) });
+      } catch (e) {
+        if (e instanceof CliError) { err(`meshctl authz check: ${e.message}`); return 2; }
+        throw e;
+      }
       if (typeof r === 'string') { err(`meshctl authz check: ${r}`); return 2; }
       const fixed = (): ProxyResources => ({ listeners: [r.listeners], clusters: [], endpoints: [], routes: [], diagnostics: [] });
       return runAuthzCheck([s.to, ...s.rest], { snapshot: r.snapshot, translate: fixed, out, err });
