@@ -51,9 +51,10 @@ export function requireKubeBinaries(): void {
 const clusters = new Set<Kube>();
 
 /** Starts a cluster and waits until it is ready (about 5 s with cached binaries). */
-export async function kubeUp(): Promise<Kube> {
+export async function kubeUp(o: { apiserverArgs?: string } = {}): Promise<Kube> {
   requireKubeBinaries();
-  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'kube-up.sh')], { encoding: 'utf8', env: { ...process.env, MESH_KUBE_VERIFY: '0' }, timeout: 120_000 });
+  const spawnEnv = { ...process.env, MESH_KUBE_VERIFY: '0', ...(o.apiserverArgs ? { MESH_KUBE_APISERVER_EXTRA_ARGS: o.apiserverArgs } : {}) };
+  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'kube-up.sh')], { encoding: 'utf8', env: spawnEnv, timeout: 120_000 });
   if (r.status !== 0) throw new Error(`scripts/kube-up.sh failed (${r.status}): ${r.stderr.slice(-3000)}`);
   const env: Record<string, string> = {};
   for (const line of r.stdout.split('\n')) {
