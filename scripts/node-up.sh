@@ -37,8 +37,12 @@ NAME="meshd-node-$(basename "$W" | tr -cd 'a-z0-9' | tail -c 6)"
 # A pod subnet of its own: 10.213.X.0/24 with X not routed here yet.
 for _ in $(seq 1 50); do X=$(( RANDOM % 250 + 1 )); ip route | grep -q "^10\.213\.$X\." || break; done
 POD_CIDR="10.213.$X.0/24"; BRIDGE="meshd-cni$X"
+# The node's own address (the kubelet refuses a loopback node IP): a dummy interface of ours.
+NODE_IF="meshd-nd$X"; NODE_IP="10.214.$X.1"
 echo "KUBE_NODE_BRIDGE=$BRIDGE" >> "$W/pids"
 echo "KUBE_NODE_NAME=$NAME" >> "$W/pids"
+echo "KUBE_NODE_IF=$NODE_IF" >> "$W/pids"
+ip link add "$NODE_IF" type dummy && ip addr add "$NODE_IP/32" dev "$NODE_IF" && ip link set "$NODE_IF" up || die "cannot create the node interface $NODE_IF"
 
 READY=0
 fail_cleanup() { [ "$READY" = 1 ] && return; log "failed; stopping what was started"; KUBE_WORK_DIR="$W" bash "$HERE/node-down.sh" >&2 || true; }
@@ -113,7 +117,7 @@ setsid "$KUBE_SCHEDULER_BIN" --kubeconfig="$KUBECONFIG" --authentication-kubecon
 echo "KUBE_SCHEDULER_PID=$!" >> "$W/pids"
 setsid "$KUBE_PROXY_BIN" --kubeconfig="$KUBECONFIG" --hostname-override="$NAME" --proxy-mode=iptables \
   --cluster-cidr="$POD_CIDR" --masquerade-all --conntrack-max-per-core=0 \
-  --metrics-bind-address=127.0.0.1:0 --healthz-bind-address=127.0.0.1:0 --v=1 </dev/null >"$N/logs/kube-proxy.log" 2>&1 &
+  --metrics-bind-address="127.0.0.1:$(( 34000 + RANDOM % 2000 ))" --healthz-bind-address="127.0.0.1:$(( 36000 + RANDOM % 2000 ))" --v=1 </dev/null >"$N/logs/kube-proxy.log" 2>&1 &
 echo "KUBE_PROXY_PID=$!" >> "$W/pids"
 
 # --- the kubelet -----------------------------------------------------------------------------------------
@@ -121,7 +125,7 @@ KPORT=$(( 32000 + RANDOM % 2000 ))
 cat > "$N/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $NODE_IP
 port: $KPORT
 readOnlyPort: 0
 healthzPort: 0
@@ -148,12 +152,16 @@ nodeStatusUpdateFrequency: 5s
 shutdownGracePeriod: 0s
 YAML
 setsid "$KUBELET_BIN" --config="$N/kubelet/config.yaml" --kubeconfig="$KUBECONFIG" --root-dir="$N/kubelet/root" \
-  --cert-dir="$N/kubelet/pki" --hostname-override="$NAME" --node-ip=127.0.0.1 --v=1 </dev/null >"$N/logs/kubelet.log" 2>&1 &
+  --cert-dir="$N/kubelet/pki" --hostname-override="$NAME" --node-ip="$NODE_IP" --v=1 </dev/null >"$N/logs/kubelet.log" 2>&1 &
 KUBELET_PID=$!
 echo "KUBE_KUBELET_PID=$KUBELET_PID" >> "$W/pids"
 
 DEADLINE=$(( $(date +%s) + ${MESH_NODE_TIMEOUT:-90} ))
 until [ "$(kubectl --kubeconfig "$KUBECONFIG" get node "$NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; do
+  for c in KUBE_CONTROLLER_MANAGER KUBE_SCHEDULER KUBE_PROXY; do
+    p="$(sed -n "s/^${c}_PID=//p" "$W/pids" | tail -n1)"
+    kill -0 "$p" 2>/dev/null || { n="$(echo "$c" | tr 'A-Z_' 'a-z-')"; log "$n exited; the last lines of $N/logs/$n.log:"; tail -n 5 "$N/logs/$n.log" >&2; exit 1; }
+  done
   kill -0 "$KUBELET_PID" 2>/dev/null || { log "the kubelet exited; the last lines of $N/logs/kubelet.log:"; grep -E '^[EF]|error|failed' "$N/logs/kubelet.log" | tail -n 15 >&2; exit 1; }
   [ "$(date +%s)" -lt "$DEADLINE" ] || { log "node $NAME not Ready after ${MESH_NODE_TIMEOUT:-90}s; the kubelet's errors:"; grep -E '^[EF]' "$N/logs/kubelet.log" | tail -n 15 >&2; exit 1; }
   sleep 0.5
