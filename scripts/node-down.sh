@@ -43,8 +43,7 @@ if [ -n "$BRIDGE" ]; then
   done
   ip link del "$BRIDGE" 2>/dev/null
 fi
-NODE_IF="$(pid_of KUBE_NODE_IF)"
-[ -n "$NODE_IF" ] && ip link del "$NODE_IF" 2>/dev/null
+
 # The kubelet's own chains (KUBE-FIREWALL, the canaries) in the host's tables.
 for ipt in iptables ip6tables; do
   command -v "$ipt" >/dev/null || continue

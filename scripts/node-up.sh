@@ -37,12 +37,12 @@ NAME="meshd-node-$(basename "$W" | tr -cd 'a-z0-9' | tail -c 6)"
 # A pod subnet of its own: 10.213.X.0/24 with X not routed here yet.
 for _ in $(seq 1 50); do X=$(( RANDOM % 250 + 1 )); ip route | grep -q "^10\.213\.$X\." || break; done
 POD_CIDR="10.213.$X.0/24"; BRIDGE="meshd-cni$X"
-# The node's own address (the kubelet refuses a loopback node IP): a dummy interface of ours.
-NODE_IF="meshd-nd$X"; NODE_IP="10.214.$X.1"
+# The node's own address (the kubelet refuses a loopback node IP, and this kernel has no dummy
+# links): the pod bridge's gateway, made here before CNI reuses the bridge.
+NODE_IP="10.213.$X.1"
 echo "KUBE_NODE_BRIDGE=$BRIDGE" >> "$W/pids"
 echo "KUBE_NODE_NAME=$NAME" >> "$W/pids"
-echo "KUBE_NODE_IF=$NODE_IF" >> "$W/pids"
-ip link add "$NODE_IF" type dummy && ip addr add "$NODE_IP/32" dev "$NODE_IF" && ip link set "$NODE_IF" up || die "cannot create the node interface $NODE_IF"
+ip link add "$BRIDGE" type bridge && ip addr add "$NODE_IP/24" dev "$BRIDGE" && ip link set "$BRIDGE" up || die "cannot create the pod bridge $BRIDGE"
 
 READY=0
 fail_cleanup() { [ "$READY" = 1 ] && return; log "failed; stopping what was started"; KUBE_WORK_DIR="$W" bash "$HERE/node-down.sh" >&2 || true; }

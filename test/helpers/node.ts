@@ -27,7 +27,8 @@ export interface Node {
 /** Starts images, control plane and node; `down()` removes all of it. */
 export async function nodeUp(): Promise<Node> {
   const docker: DockerEngine = dockerWithImages();
-  const kube = await kubeUp({ apiserverArgs: '--bind-address=0.0.0.0' });
+  // Beyond loopback for pods; the kubelet by its IP (its name resolves nowhere).
+  const kube = await kubeUp({ apiserverArgs: '--bind-address=0.0.0.0 --kubelet-preferred-address-types=InternalIP' });
   const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'node-up.sh')], { encoding: 'utf8', env: { ...docker.env, KUBE_WORK_DIR: kube.workDir }, timeout: 300_000 });
   if (r.status !== 0) { kube.down(); docker.down(); throw new Error(`scripts/node-up.sh failed (${r.status}):\n${r.stderr.slice(-4000)}`); }
   const env: Record<string, string> = {};
@@ -41,14 +42,20 @@ export async function nodeUp(): Promise<Node> {
     metadata: { name: 'kubernetes-meshd-node', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'meshd-test-bed' } },
     addressType: 'IPv4', endpoints: [{ addresses: [gateway], conditions: { ready: true } }], ports: [{ name: 'https', port: Number(apiPort), protocol: 'TCP' }],
   }));
+  let isDown = false;
   const node: Node = {
     kube, name: env.KUBE_NODE_NAME!, podCidr, dir: env.KUBE_NODE_DIR!, meshdIp: '',
     down() {
+      if (isDown) return;
+      isDown = true;
       spawnSync('bash', [join(REPO_ROOT, 'scripts', 'node-down.sh'), kube.workDir], { encoding: 'utf8', timeout: 120_000 });
       kube.down();
       docker.down();
     },
   };
+  // Nothing is left running if the test process is stopped.
+  process.once('exit', () => node.down());
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { node.down(); process.exit(1); });
   return node;
 }
 
@@ -60,7 +67,8 @@ export function manifest(file: string): Record<string, unknown>[] {
 /**
  * Installs meshd from deploy/ (CRDs, RBAC, the Deployment with `replicas`, its Service, the
  * webhooks) on the node. The one change: no DNS runs here, so injected pods are told meshd's
- * ClusterIP (MESHD_INJECT_ADDRESS) and the name on its certificate (MESHD_INJECT_SERVER_NAME).
+ * ClusterIP (MESHD_INJECT_ADDRESS) and the name on its certificate (MESHD_INJECT_SERVER_NAME);
+ * and the sidecar image is the local Envoy build (MESHD_PROXY_IMAGE).
  */
 export async function installMeshd(node: Node, replicas = 2): Promise<void> {
   const k = node.kube;
@@ -76,6 +84,8 @@ export async function installMeshd(node: Node, replicas = 2): Promise<void> {
   c.imagePullPolicy = 'Never';
   c.env = c.env.filter((e) => e.name !== 'MESHD_INJECT_ADDRESS').concat([
     { name: 'MESHD_INJECT_ADDRESS', value: `${node.meshdIp}:15012` }, { name: 'MESHD_INJECT_SERVER_NAME', value: 'meshd.istio-system.svc' },
+    // The Envoy image built here (a cluster that can pull keeps envoyproxy/envoy:v1.40.0).
+    { name: 'MESHD_PROXY_IMAGE', value: 'meshd/envoy:v1.40.0' },
   ]);
   k.kubectlOk(['apply', '-f', '-'], [...docs.filter((d) => d.kind !== 'Deployment' && d.kind !== 'Service' && d.kind !== 'Namespace'), dep].map((d) => JSON.stringify(d)).join('\n'));
   k.kubectlOk(['apply', '-f', join(REPO_ROOT, 'deploy', 'webhooks.yaml')]);
