@@ -131,7 +131,7 @@ export function sidecarParts(o: InjectOptions, plan: LifecyclePlan = DEFAULT_PLA
   const statusGet = (path: string): Record<string, unknown> => ({ httpGet: { path, port: STATUS_PORT } });
   // Generous start-up windows: a pod created while meshd is down waits for it instead of
   // being restarted with growing back-off (the agent retries every second or two).
-  const startup = (path: string, port = STATUS_PORT): Record<string, unknown> => ({ httpGet: { path, port }, periodSeconds: 1, failureThreshold: 900, timeoutSeconds: 2 });
+  const startup = (path: string): Record<string, unknown> => ({ httpGet: { path, port: STATUS_PORT }, periodSeconds: 1, failureThreshold: 900, timeoutSeconds: 2 });
   const proxy: Record<string, unknown> = {
     name: SIDECAR_CONTAINER, image: o.proxyImage,
     // Immediate drain: after a listener update (a policy change) old connections take one more
@@ -139,7 +139,8 @@ export function sidecarParts(o: InjectOptions, plan: LifecyclePlan = DEFAULT_PLA
     args: ['-c', `${BOOTSTRAP_DIR}/envoy.yaml`, '--log-level', 'warn', '--drain-strategy', 'immediate', '--drain-time-s', '5'],
     securityContext: proxySecurity(),
     volumeMounts: [{ name: VOLUMES.bootstrap, mountPath: BOOTSTRAP_DIR, readOnly: true }, { name: VOLUMES.agent, mountPath: AGENT_DIR }],
-    readinessProbe: { httpGet: { path: '/ready', port: ENVOY_ADMIN_PORT }, periodSeconds: 2, failureThreshold: 30 },
+    // Envoy's admin listens on loopback only: the kubelet asks the agent, which asks Envoy.
+    readinessProbe: { ...statusGet('/healthz/ready'), periodSeconds: 2, failureThreshold: 30 },
     // Stopping: the agent drains inbound listeners (no new connections), waits for in-flight
     // ones and, without native sidecars, for the app to stop listening; then Envoy gets SIGTERM.
     lifecycle: { preStop: statusGet('/drain') },
@@ -167,7 +168,7 @@ export function sidecarParts(o: InjectOptions, plan: LifecyclePlan = DEFAULT_PLA
     agent.restartPolicy = 'Always';
     agent.startupProbe = startup('/healthz/agent');
     proxy.restartPolicy = 'Always';
-    if (plan.holdApplication) proxy.startupProbe = startup('/ready', ENVOY_ADMIN_PORT);
+    if (plan.holdApplication) proxy.startupProbe = startup('/healthz/ready');
   } else if (plan.holdApplication) {
     // Classic containers start in order and a postStart hook holds the next one: the agent
     // first, then Envoy, held until ready, then the app.

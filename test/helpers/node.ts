@@ -113,6 +113,8 @@ export function appDeployment(o: { ns: string; name: string; sa: string; replica
           serviceAccountName: o.sa, terminationGracePeriodSeconds: 10,
           containers: [{
             name: 'app', image: 'meshd:0.1.0', imagePullPolicy: 'Never', command: ['node', 'dist/src/demo/app-main.js', ...args],
+            // The image's user is 1337, the proxy's UID, whose traffic interception skips: an app is someone else.
+            securityContext: { runAsUser: 1000, runAsGroup: 1000 },
             ...(o.port ? { ports: [{ name: 'http', containerPort: o.port }], readinessProbe: { httpGet: { path: '/health', port: o.probePort ?? 'http' }, periodSeconds: 1 } } : {}),
           }],
         },

@@ -87,7 +87,7 @@ test('a Job with an injected sidecar completes (native sidecars stop after the a
   const k = node.kube;
   k.kubectlOk(['apply', '-f', '-'], JSON.stringify({
     apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'once', namespace: 'shop' },
-    spec: { backoffLimit: 0, template: { spec: { serviceAccountName: 'batch', restartPolicy: 'Never', containers: [{ name: 'app', image: 'meshd:0.1.0', imagePullPolicy: 'Never', command: ['node', '-e', 'setTimeout(() => process.exit(0), 1000)'] }] } } },
+    spec: { backoffLimit: 0, template: { spec: { serviceAccountName: 'batch', restartPolicy: 'Never', containers: [{ name: 'app', image: 'meshd:0.1.0', imagePullPolicy: 'Never', securityContext: { runAsUser: 1000 }, command: ['node', '-e', 'setTimeout(() => process.exit(0), 1000)'] }] } } },
   }));
   await waitFor('the Job to complete', () => k.kubectlOk(['-n', 'shop', 'get', 'job', 'once', '-o', 'jsonpath={.status.succeeded}']).trim() === '1', 300_000, 1000);
   const pod = JSON.parse(k.kubectlOk(['-n', 'shop', 'get', 'pods', '-l', 'job-name=once', '-o', 'json'])).items[0];

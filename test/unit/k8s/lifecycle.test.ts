@@ -28,7 +28,8 @@ test('native sidecars by default: agent then proxy as init containers with resta
   assert.deepEqual(init.map((c) => [c.name, c.restartPolicy]), [['meshd-init', undefined], ['meshd-bootstrap', undefined], ['meshd-agent', 'Always'], ['istio-proxy', 'Always']]);
   assert.deepEqual(containers.map((c) => c.name), ['web']);
   assert.deepEqual((init[2]!.startupProbe as { httpGet: unknown }).httpGet, { path: '/healthz/agent', port: 15020 });
-  assert.deepEqual((init[3]!.startupProbe as { httpGet: unknown }).httpGet, { path: '/ready', port: 15000 });
+  assert.deepEqual((init[3]!.startupProbe as { httpGet: unknown }).httpGet, { path: '/healthz/ready', port: 15020 });
+  assert.deepEqual((init[3]!.readinessProbe as { httpGet: unknown }).httpGet, { path: '/healthz/ready', port: 15020 }, 'Envoy\'s admin is loopback-only: probed through the agent');
   assert.deepEqual(init[3]!.lifecycle, { preStop: { httpGet: { path: '/drain', port: 15020 } } });
   // holdApplicationUntilProxyStarts: false drops the proxy's startup probe only.
   const free = inject({ 'proxy.istio.io/config': 'holdApplicationUntilProxyStarts: false' });
