@@ -25,8 +25,8 @@ before(async () => {
 after(() => node?.down());
 
 interface Call { event: string; status?: number; error?: string; callerId?: string }
-function clientCalls(): Call[] {
-  const out = node.kube.kubectl(['-n', 'shop', 'logs', 'deploy/client', '-c', 'app', '--tail', '400']).stdout;
+function clientCalls(since?: Date): Call[] {
+  const out = node.kube.kubectl(['-n', 'shop', 'logs', 'deploy/client', '-c', 'app', ...(since ? ['--since-time', since.toISOString()] : ['--tail', '400'])]).stdout;
   return out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Call).filter((c) => c.event === 'call');
 }
 
@@ -95,26 +95,47 @@ test('a Job with an injected sidecar completes (native sidecars stop after the a
   assert.ok(pod.spec.initContainers.some((c: { name: string }) => c.name === 'istio-proxy'), 'the Job\'s pod was injected');
 });
 
-test('control plane outage: existing pods keep serving with every meshd replica down; a pod created meanwhile starts once one is back', { timeout: 900_000 }, async () => {
+/** Injected pods (the webhook runs now) held back from scheduling by a gate, to start later. */
+function gatedPods(names: readonly string[], ns: string, sa: string, label: string): void {
   const k = node.kube;
-  const before = clientCalls().length;
+  for (const name of names) {
+    const d = appDeployment({ ns, name, sa, port: 8080 }) as { spec: { template: { spec: Record<string, unknown> } } };
+    k.kubectlOk(['apply', '-f', '-'], JSON.stringify({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: ns, labels: { app: label } },
+      spec: { ...d.spec.template.spec, schedulingGates: [{ name: 'meshd.dev/outage-test' }] },
+    }));
+  }
+}
+
+/** Lets gated pods be scheduled: the kubelet starts them from now on. */
+function ungate(names: readonly string[], ns: string): void {
+  for (const name of names) node.kube.kubectlOk(['-n', ns, 'patch', 'pod', name, '--type=json', '-p', '[{"op":"remove","path":"/spec/schedulingGates"}]']);
+}
+
+test('control plane outage: with every meshd replica down existing pods keep serving; pods starting meanwhile wait and are Ready soon after a replica is back', { timeout: 900_000 }, async () => {
+  const k = node.kube;
+  const late = ['late-0', 'late-1'];
+  gatedPods(late, 'shop', 'server', 'late');
+  const injected = JSON.parse(k.kubectlOk(['-n', 'shop', 'get', 'pod', 'late-0', '-o', 'json'])) as { spec: { initContainers?: { name: string }[] } };
+  assert.ok(injected.spec.initContainers?.some((c) => c.name === 'istio-proxy'), 'injected while meshd was up');
+  const outageStart = new Date();
   k.kubectlOk(['-n', 'istio-system', 'scale', 'deploy/meshd', '--replicas=0']);
   await waitFor('every meshd pod gone', () => k.kubectl(['-n', 'istio-system', 'get', 'pods', '-l', 'app=meshd', '-o', 'name']).stdout.trim() === '', 120_000, 1000);
   const downAt = Date.now();
-  // A pod created while meshd is down (the webhook is failurePolicy Ignore: without meshd it is
-  // admitted uninjected, so this one is created from an already injected template by scaling).
-  k.kubectlOk(['-n', 'shop', 'scale', 'deploy/server', '--replicas=2']);
+  ungate(late, 'shop');
   await new Promise((r) => setTimeout(r, 20_000));
-  assert.equal(readyPods(k, 'shop', 'app=server'), 1, 'the new pod waits for meshd');
+  assert.equal(readyPods(k, 'shop', 'app=late'), 0, 'pods that start during the outage wait for meshd (no crash loop)');
+  const restarts = k.kubectlOk(['-n', 'shop', 'get', 'pods', '-l', 'app=late', '-o', 'jsonpath={.items[*].status.initContainerStatuses[*].restartCount}']).trim().split(/\s+/).map(Number);
   k.kubectlOk(['-n', 'istio-system', 'scale', 'deploy/meshd', '--replicas=1']);
-  await waitFor('a meshd replica Ready', () => readyPods(k, 'istio-system', 'app=meshd') === 1, 240_000, 500);
+  await waitFor('a meshd replica Ready', () => readyPods(k, 'istio-system', 'app=meshd') === 1, 240_000, 250);
   const backAt = Date.now();
-  await waitFor('the new server pod Ready', () => readyPods(k, 'shop', 'app=server') === 2, 240_000, 500);
+  await waitFor('the late pods Ready', () => readyPods(k, 'shop', 'app=late') === late.length, 240_000, 250);
   const startedMs = Date.now() - backAt;
-  const calls = clientCalls();
-  const during = calls.slice(Math.max(0, before - calls.length));
+  const during = clientCalls(outageStart);
+  assert.ok(during.length > 40, `the client kept calling during the outage (${during.length} calls)`);
   const failed = during.filter((c) => c.status !== 200);
-  process.stdout.write(`# outage ${Math.round((backAt - downAt) / 1000)} s: ${during.length} calls, ${failed.length} failed; new pod Ready ${startedMs} ms after meshd was back\n`);
+  process.stdout.write(`# outage ${Math.round((backAt - downAt) / 1000)} s: client calls seen ${during.length}, failed ${failed.length}; pods started during it Ready ${startedMs} ms after meshd was back; agent restarts ${restarts.join(',')}\n`);
   assert.equal(failed.length, 0, `calls failed during the outage: ${JSON.stringify(failed.slice(0, 3))}`);
+  assert.ok(restarts.every((r) => r === 0), `no sidecar restarted while waiting: ${restarts.join(',')}`);
   k.kubectlOk(['-n', 'istio-system', 'scale', 'deploy/meshd', '--replicas=2']);
 });
