@@ -3,8 +3,10 @@
  * 1. with 2 meshd replicas, one is killed (pod force-deleted) while N new injected pods start:
  *    how many become Ready, and how long the last took;
  * 2. every replica down for S seconds: failed requests of an existing client → server pair
- *    (its calls every 500 ms), and how long a pod created during the outage takes to become
- *    Ready once a replica is back.
+ *    (its calls every 500 ms), and how long pods that start during the outage take to become
+ *    Ready once a replica is back. They are injected while meshd is up (the webhook needs it;
+ *    with failurePolicy Ignore a pod created during the outage is admitted without a sidecar)
+ *    and held by a scheduling gate, lifted once every replica is gone.
  * `npm run bench -- outage [--pods 20] [--outage-s 120] [--json]`. Needs root, Docker, the Go
  * builds (as `npm run test:k8s`). Prints figures; never a test.
  */
@@ -42,24 +44,33 @@ export async function main(args: readonly string[]): Promise<void> {
     await waitFor(`${pods} pods Ready`, () => readyPods(k, 'bench', 'app=burst') === pods, 1_200_000, 1000).catch(() => undefined);
     out.burst_pods = pods;
     out.burst_ready = readyPods(k, 'bench', 'app=burst');
+    out.burst_injected = (JSON.parse(k.kubectlOk(['-n', 'bench', 'get', 'pods', '-l', 'app=burst', '-o', 'json'])) as { items: { spec: { initContainers?: { name: string }[] } }[] })
+      .items.filter((p) => p.spec.initContainers?.some((c) => c.name === 'istio-proxy')).length;
     out.burst_all_ready_s = Math.round((Date.now() - t0) / 100) / 10;
     k.kubectlOk(['-n', 'bench', 'delete', 'deploy', 'burst', '--wait=false']);
     await waitFor('2 meshd replicas', () => readyPods(k, 'istio-system', 'app=meshd') === 2, 300_000, 1000);
 
     // 2. Every replica down for outageS seconds.
-    const calls = (): { status?: number }[] => k.kubectl(['-n', 'bench', 'logs', 'deploy/client', '--tail', '-1']).stdout.split('\n').filter((l) => l.startsWith('{"event":"call"')).map((l) => JSON.parse(l) as { status?: number });
-    const before = calls().length;
+    const calls = (since: Date): { status?: number }[] => k.kubectl(['-n', 'bench', 'logs', 'deploy/client', '--since-time', since.toISOString()]).stdout.split('\n').filter((l) => l.startsWith('{"event":"call"')).map((l) => JSON.parse(l) as { status?: number });
+    const late = Array.from({ length: 5 }, (_, i) => `late-${i}`);
+    for (const name of late) {
+      const d = appDeployment({ ns: 'bench', name, sa: 'server', port: 8080 }) as { spec: { template: { spec: Record<string, unknown> } } };
+      k.kubectlOk(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'bench', labels: { app: 'late' } }, spec: { ...d.spec.template.spec, schedulingGates: [{ name: 'meshd.dev/outage-bench' }] } }));
+    }
+    const start = new Date();
     k.kubectlOk(['-n', 'istio-system', 'scale', 'deploy/meshd', '--replicas=0']);
     await waitFor('meshd gone', () => k.kubectl(['-n', 'istio-system', 'get', 'pods', '-l', 'app=meshd', '-o', 'name']).stdout.trim() === '', 120_000, 500);
-    k.kubectlOk(['-n', 'bench', 'scale', 'deploy/server', '--replicas=2']);
+    for (const name of late) k.kubectlOk(['-n', 'bench', 'patch', 'pod', name, '--type=json', '-p', '[{"op":"remove","path":"/spec/schedulingGates"}]']);
     await new Promise((r) => setTimeout(r, outageS * 1000));
+    out.late_ready_during_outage = readyPods(k, 'bench', 'app=late');
     k.kubectlOk(['-n', 'istio-system', 'scale', 'deploy/meshd', '--replicas=1']);
     await waitFor('a meshd replica Ready', () => readyPods(k, 'istio-system', 'app=meshd') === 1, 300_000, 200);
     const back = Date.now();
-    await waitFor('the new pod Ready', () => readyPods(k, 'bench', 'app=server') === 2, 300_000, 200);
+    await waitFor('the late pods Ready', () => readyPods(k, 'bench', 'app=late') === late.length, 300_000, 200);
     out.outage_s = outageS;
-    out.new_pod_ready_after_meshd_back_s = Math.round((Date.now() - back) / 100) / 10;
-    const during = calls().slice(before);
+    out.late_pods = late.length;
+    out.late_pods_ready_after_meshd_back_s = Math.round((Date.now() - back) / 100) / 10;
+    const during = calls(start);
     out.outage_requests = during.length;
     out.outage_failed_requests = during.filter((c) => c.status !== 200).length;
   } finally {

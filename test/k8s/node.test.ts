@@ -9,6 +9,7 @@
  * replica down, existing pods keep serving and a pod created meanwhile starts once one is back.
  */
 import { test, before, after } from 'node:test';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { installMeshd, nodeUp, readyPods, appDeployment, type Node } from '../helpers/node.js';
 import { waitFor } from '../helpers/ports.js';
@@ -94,6 +95,31 @@ test('a Job with an injected sidecar completes (native sidecars stop after the a
   assert.equal(pod.status.phase, 'Succeeded');
   assert.ok(pod.spec.initContainers.some((c: { name: string }) => c.name === 'istio-proxy'), 'the Job\'s pod was injected');
 });
+
+test('drain: a request in flight when the server pod is deleted still completes through both sidecars', { timeout: 600_000 }, async () => {
+  const k = node.kube;
+  const serverIp = k.kubectlOk(['-n', 'shop', 'get', 'svc', 'server', '-o', 'jsonpath={.spec.clusterIP}']).trim();
+  const victim = k.kubectlOk(['-n', 'shop', 'get', 'pods', '-l', 'app=server', '-o', 'jsonpath={.items[0].metadata.name}']).trim();
+  const client = k.kubectlOk(['-n', 'shop', 'get', 'pods', '-l', 'app=client', '-o', 'jsonpath={.items[0].metadata.name}']).trim();
+  // From inside the client's app container: intercepted, to the server's sidecar, 4 s at the app.
+  const script = `fetch('http://${serverIp}:8080/slow?delay=4000', { headers: { host: 'server.shop.svc.cluster.local' } }).then(async (r) => console.log(r.status, await r.text()), (e) => console.log('failed', e.cause?.code ?? e.message))`;
+  const inFlight = spawnAsync('kubectl', ['--kubeconfig', k.kubeconfig, '-n', 'shop', 'exec', client, '-c', 'app', '--', 'node', '-e', script]);
+  await new Promise((r) => setTimeout(r, 1500));
+  k.kubectlOk(['-n', 'shop', 'delete', 'pod', victim, '--wait=false']);
+  const out = await inFlight;
+  assert.match(out, /^200 .*"callerId":"spiffe:\/\/cluster\.local\/ns\/shop\/sa\/client"/m, `the in-flight request: ${out}`);
+  await waitFor('a replacement server Ready', () => readyPods(k, 'shop', 'app=server') === 1 && !k.kubectl(['-n', 'shop', 'get', 'pod', victim]).stdout.includes(victim), 240_000, 1000);
+});
+
+function spawnAsync(cmd: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    c.on('close', () => resolve(out));
+  });
+}
 
 /** Injected pods (the webhook runs now) held back from scheduling by a gate, to start later. */
 function gatedPods(names: readonly string[], ns: string, sa: string, label: string): void {
