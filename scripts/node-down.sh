@@ -44,6 +44,9 @@ if [ -n "$BRIDGE" ]; then
   ip link del "$BRIDGE" 2>/dev/null
 fi
 
+for chain in FORWARD OUTPUT; do
+  while iptables -w -D "$chain" -d 10.96.0.0/16 -j REJECT -m comment --comment "meshd node $NAME" 2>/dev/null; do :; done
+done
 # The kubelet's own chains (KUBE-FIREWALL, the canaries) in the host's tables.
 for ipt in iptables ip6tables; do
   command -v "$ipt" >/dev/null || continue

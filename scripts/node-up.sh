@@ -104,6 +104,15 @@ T_IMG=$(ms)
 iptables -w -I FORWARD -i "$BRIDGE" -j ACCEPT -m comment --comment "meshd node $NAME"
 iptables -w -I FORWARD -o "$BRIDGE" -j ACCEPT -m comment --comment "meshd node $NAME"
 : > "$N/resolv.conf"   # pods resolve nothing off the machine
+# Service IPs exist only through kube-proxy's DNAT: a packet still addressed to one after the
+# nat table (in the instant a Service changes between no endpoints and some) must be refused
+# here, not follow the default route off the machine. Forwarded that way it also left a
+# conntrack entry without NAT that later SYNs from the same port (a client retrying) kept
+# matching: one pod waited 2 minutes. (A route cannot do it: local connects would fail before
+# the nat table translates them.)
+for chain in FORWARD OUTPUT; do
+  iptables -w -I "$chain" -d 10.96.0.0/16 -j REJECT -m comment --comment "meshd node $NAME"
+done
 
 # --- controllers -------------------------------------------------------------------------------------
 setsid "$KUBE_CONTROLLER_MANAGER_BIN" --kubeconfig="$KUBECONFIG" --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
