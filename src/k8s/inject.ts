@@ -130,7 +130,7 @@ export function sidecarParts(o: InjectOptions, plan: LifecyclePlan = DEFAULT_PLA
   // The agent's status port: rewritten app probes, its own and Envoy's health, drain, quit.
   const statusGet = (path: string): Record<string, unknown> => ({ httpGet: { path, port: STATUS_PORT } });
   // Generous start-up windows: a pod created while meshd is down waits for it instead of
-  // being restarted with growing back-off (the agent retries every second or two).
+  // being restarted with growing back-off (the agent retries every second).
   const startup = (path: string): Record<string, unknown> => ({ httpGet: { path, port: STATUS_PORT }, periodSeconds: 1, failureThreshold: 900, timeoutSeconds: 2 });
   const proxy: Record<string, unknown> = {
     name: SIDECAR_CONTAINER, image: o.proxyImage,
