@@ -2,7 +2,8 @@
  * A Docker engine and the locally built images for tests: scripts/docker-up.sh (reuses a running
  * engine or starts dockerd, installing Debian's docker.io when missing) and
  * scripts/build-images.sh. A machine where no engine can run is a failure with the scripts'
- * message, never a skip. dockerd is stopped at the end only if this process started it.
+ * message, never a skip. dockerd is stopped at the end only if this process started it and no
+ * container runs (another test file may share it); `.ci/run` starts and stops its own.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -43,6 +44,8 @@ export function dockerWithImages(): DockerEngine {
     docker: (args, timeoutMs = 120_000) => run('docker', args, env, timeoutMs),
     down() {
       engine = undefined;
+      // Another test file may be using the engine this one started: stop it only when idle.
+      if (started === '0' || run('docker', ['ps', '-q'], env, 30_000).stdout.trim() !== '') return;
       run('bash', [join(REPO_ROOT, 'scripts', 'docker-down.sh')], { ...env, MESH_DOCKERD_STARTED: started }, 30_000);
     },
   };
