@@ -29,6 +29,22 @@ for c in containerd ctr runc iptables; do command -v "$c" >/dev/null || die "$c 
 CNI_BIN=/usr/lib/cni
 [ -x "$CNI_BIN/bridge" ] || die "CNI plugins are missing in $CNI_BIN: apt-get install containernetworking-plugins"
 
+# Checked before anything starts: a missing image leaves nothing behind.
+IMAGES=(${MESH_NODE_IMAGES:-meshd:0.1.0 meshd/envoy:v1.40.0 meshd/pause:3.10})
+docker version >/dev/null 2>&1 || die "no Docker engine answers (the images come from it): eval \"\$(bash scripts/docker-up.sh)\""
+for img in "${IMAGES[@]}"; do
+  docker image inspect "$img" >/dev/null 2>&1 || die "image $img is missing in the Docker engine: run bash scripts/build-images.sh"
+done
+# A port nobody listens on (TCP, 127.0.0.1 and the node IP are both checked by ss).
+free_port() { # low high
+  local p
+  for _ in $(seq 1 200); do
+    p=$(( $1 + RANDOM % ($2 - $1) ))
+    ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+  done
+  die "no free port in $1-$2"
+}
+
 exec 8>"$CACHE/node.lock"
 flock -w 600 8 || die "another node (scripts/node-up.sh) holds $CACHE/node.lock"
 T0=$(date +%s%N); ms() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
@@ -93,10 +109,6 @@ CTR=(ctr --address "$N/containerd/containerd.sock" -n k8s.io)
 for i in $(seq 1 100); do "${CTR[@]}" version >/dev/null 2>&1 && break; [ "$i" = 100 ] && { tail -n 20 "$N/logs/containerd.log" >&2; die "containerd did not start (log above)"; }; sleep 0.1; done
 
 # --- images from the local Docker engine ---------------------------------------------------------
-IMAGES=(${MESH_NODE_IMAGES:-meshd:0.1.0 meshd/envoy:v1.40.0 meshd/pause:3.10})
-for img in "${IMAGES[@]}"; do
-  docker image inspect "$img" >/dev/null 2>&1 || die "image $img is missing in the Docker engine: run bash scripts/build-images.sh"
-done
 docker save "${IMAGES[@]}" | "${CTR[@]}" images import --all-platforms - >/dev/null || die "ctr images import failed"
 T_IMG=$(ms)
 
@@ -126,11 +138,11 @@ setsid "$KUBE_SCHEDULER_BIN" --kubeconfig="$KUBECONFIG" --authentication-kubecon
 echo "KUBE_SCHEDULER_PID=$!" >> "$W/pids"
 setsid "$KUBE_PROXY_BIN" --kubeconfig="$KUBECONFIG" --hostname-override="$NAME" --proxy-mode=iptables \
   --cluster-cidr="$POD_CIDR" --masquerade-all --conntrack-max-per-core=0 \
-  --metrics-bind-address="127.0.0.1:$(( 34000 + RANDOM % 2000 ))" --healthz-bind-address="127.0.0.1:$(( 36000 + RANDOM % 2000 ))" --v=1 </dev/null >"$N/logs/kube-proxy.log" 2>&1 &
+  --metrics-bind-address="127.0.0.1:$(free_port 34000 36000)" --healthz-bind-address="127.0.0.1:$(free_port 36000 38000)" --v=1 </dev/null >"$N/logs/kube-proxy.log" 2>&1 &
 echo "KUBE_PROXY_PID=$!" >> "$W/pids"
 
 # --- the kubelet -----------------------------------------------------------------------------------------
-KPORT=$(( 32000 + RANDOM % 2000 ))
+KPORT=$(free_port 32000 34000)
 cat > "$N/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
