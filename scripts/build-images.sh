@@ -42,7 +42,8 @@ ENVOY_TAG="meshd/envoy:v$ENVOY_VERSION"
 ARCH="$(dpkg --print-architecture 2>/dev/null || echo amd64)"
 
 # --- a Docker engine ---------------------------------------------------------------------
-eval "$(bash "$ROOT/scripts/docker-up.sh")"
+docker_env="$(bash "$ROOT/scripts/docker-up.sh")" || die "no Docker engine (scripts/docker-up.sh said why above)"
+eval "$docker_env"
 export DOCKER_HOST
 
 # --- the Debian root filesystem, cached ----------------------------------------------------

@@ -22,7 +22,8 @@ W="${KUBE_WORK_DIR:?KUBE_WORK_DIR is not set: eval \"\$(scripts/kube-up.sh)\" fi
 [ -f "$W/kube.env" ] || die "$W is not a kube-up work dir"
 # shellcheck disable=SC1091
 . "$W/kube.env"
-eval "$(MESH_K8S_CHECK=1 bash "$HERE/ensure-k8s.sh")"
+bins="$(MESH_K8S_CHECK=1 bash "$HERE/ensure-k8s.sh")" || exit 1
+eval "$bins"
 CACHE="${MESH_CACHE_DIR:-${HOME:-/root}/.cache/meshd}"
 [ "$(id -u)" = 0 ] || die "a kubelet needs root"
 for c in containerd ctr runc iptables; do command -v "$c" >/dev/null || die "$c is missing: apt-get install containerd runc iptables"; done
