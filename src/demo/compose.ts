@@ -46,8 +46,9 @@ function services(): Record<string, unknown> {
   };
   out.meshd = {
     ...meshdImage(),
-    // The admin port is published on the host's loopback only: --admin-open keeps the debug
-    // views readable from there (meshctl edges); state changes still need the admin token.
+    // The host reaches the admin port at meshd's address on the internal network (nothing is
+    // published): --admin-open keeps the debug views readable there (meshctl edges); state
+    // changes still need the admin token.
     command: ['--config-dir', '/etc/meshd/mesh', '--state-dir', STATE, '--listen-address', '0.0.0.0', '--admin-open'],
     volumes: ['./deploy/compose/mesh:/etc/meshd/mesh:ro', `meshd-state:${STATE}`],
     depends_on: { tokens: { condition: 'service_completed_successfully' } },

@@ -63,9 +63,10 @@ export interface ComposeProject {
   leftovers(): { containers: string[]; networks: string[]; volumes: string[] };
 }
 
-/** A compose project named `name` in `dir` (its docker-compose.yml and override). */
+/** A compose project named `name` in `dir` (its docker-compose.yml and docker-compose.override.yml, both required). */
 export function composeProject(e: DockerEngine, dir: string, name: string): ComposeProject {
-  const base = ['-p', name, '--project-directory', dir];
+  // Both files named: compose would otherwise read docker-compose.yml from the working directory.
+  const base = ['-p', name, '--project-directory', dir, '-f', join(dir, 'docker-compose.yml'), '-f', join(dir, 'docker-compose.override.yml')];
   const label = `label=com.docker.compose.project=${name}`;
   const ids = (args: string[]): string[] => e.docker(args).stdout.split('\n').filter((s) => s.trim() !== '');
   return {
