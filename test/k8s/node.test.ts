@@ -31,12 +31,12 @@ function clientCalls(since?: Date): Call[] {
   return out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Call).filter((c) => c.event === 'call');
 }
 
-/** meshd's /debug/k8s of every replica, read from inside its pod (the admin port is open on loopback). */
+/** meshd's /debug/k8s of every replica, read inside its pod with the admin token from its state dir. */
 function meshdDebug(): { tokenReviews: number } {
   const pods = node.kube.kubectlOk(['-n', 'istio-system', 'get', 'pods', '-l', 'app=meshd', '-o', 'jsonpath={.items[*].metadata.name}']).trim().split(/\s+/);
   let reviews = 0;
   for (const pod of pods) {
-    const out = node.kube.kubectl(['-n', 'istio-system', 'exec', pod, '-c', 'meshd', '--', 'node', '-e', "fetch('http://127.0.0.1:15014/debug/k8s').then((r) => r.text()).then((t) => console.log(t))"]).stdout;
+    const out = node.kube.kubectl(['-n', 'istio-system', 'exec', pod, '-c', 'meshd', '--', 'node', '-e', "const t = require('fs').readFileSync('/var/lib/meshd/admin-token', 'utf8').trim(); fetch('http://127.0.0.1:15014/debug/k8s', { headers: { authorization: 'Bearer ' + t } }).then((r) => r.text()).then((b) => console.log(b))"]).stdout;
     try { reviews += (JSON.parse(out) as { tokenReviews: number }).tokenReviews; } catch { /* a replica not answering counts 0 */ }
   }
   return { tokenReviews: reviews };
