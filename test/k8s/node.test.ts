@@ -145,6 +145,8 @@ test('control plane outage: with every meshd replica down existing pods keep ser
   gatedPods(late, 'shop', 'server', 'late');
   const injected = JSON.parse(k.kubectlOk(['-n', 'shop', 'get', 'pod', 'late-0', '-o', 'json'])) as { spec: { initContainers?: { name: string }[] } };
   assert.ok(injected.spec.initContainers?.some((c) => c.name === 'istio-proxy'), 'injected while meshd was up');
+  // Steady state first (the drain test's replacement server must be in the client's endpoints).
+  await waitFor('the client\'s recent calls all 200', () => { const c = clientCalls(new Date(Date.now() - 5000)); return c.length >= 6 && c.every((x) => x.status === 200); }, 120_000, 1000);
   const outageStart = new Date();
   k.kubectlOk(['-n', 'istio-system', 'scale', 'deploy/meshd', '--replicas=0']);
   await waitFor('every meshd pod gone', () => k.kubectl(['-n', 'istio-system', 'get', 'pods', '-l', 'app=meshd', '-o', 'name']).stdout.trim() === '', 120_000, 1000);
