@@ -1,15 +1,29 @@
-# meshd (and meshctl, and the demo app used by docker-compose.yml): Node 20, dependencies
-# from the lockfile, compiled once. The sidecars use the official Envoy image instead.
-FROM node:20-bookworm-slim AS build
+# meshd, meshctl and the demo apps used by docker-compose.yml and deploy/: Node from Debian's
+# packages, dependencies from the lockfile, compiled once. scripts/build-images.sh builds it
+# on a Debian base made locally with debootstrap (BASE_IMAGE=meshd-base:...); without that
+# argument the base is Debian's own image, and Node, npm and iptables come from its packages.
+ARG BASE_IMAGE=debian:trixie-slim
+FROM ${BASE_IMAGE} AS base
+RUN if ! command -v node >/dev/null || ! command -v npm >/dev/null || ! command -v iptables >/dev/null; then \
+      apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm iptables ca-certificates && \
+      rm -rf /var/lib/apt/lists/*; fi && node -e 'if (+process.versions.node.split(".")[0] < 20) { console.error("Node " + process.version + " is too old: meshd needs 20"); process.exit(1) }'
+
+FROM base AS build
+# Certificates the build machine trusts beyond Debian's bundle (a TLS-intercepting proxy's CA),
+# for npm only; scripts/build-images.sh passes them. The final image does not declare the arg.
+ARG BUILD_CA_CERTS=
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` would compile before the sources are copied.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN if [ -n "$BUILD_CA_CERTS" ]; then printf '%s\n' "$BUILD_CA_CERTS" > /tmp/build-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; fi && \
+    npm ci --ignore-scripts --no-audit --no-fund && rm -f /tmp/build-ca.pem
 COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM base
+# npm was only needed to build; dpkg removes it without a network.
+RUN DEBIAN_FRONTEND=noninteractive apt-get purge -y -q --autoremove npm >/dev/null 2>&1 || true
 WORKDIR /app
 ENV NODE_ENV=production
 # The same runtime settings as bin/meshd's shebang (the entrypoint below bypasses it): glibc
@@ -25,9 +39,12 @@ COPY envoy-bootstrap ./envoy-bootstrap
 # The dashboard's static files, served as they are from src/admin/dashboard.
 COPY src/admin/dashboard ./src/admin/dashboard
 COPY examples ./examples
-# State (the CA, the token signing key) and minted join tokens live in volumes owned by `node`.
-RUN mkdir -p /var/lib/meshd /var/run/meshd/tokens /etc/meshd && chown -R node:node /var/lib/meshd /var/run/meshd
-USER node
+# meshctl on PATH: the injected init, bootstrap and agent containers call it by name.
+# User meshd is 1337, the uid the manifests and the injected sidecar run as.
+RUN ln -s /app/bin/meshctl /usr/local/bin/meshctl && ln -s /app/bin/meshd /usr/local/bin/meshd && \
+    groupadd -g 1337 meshd && useradd -u 1337 -g 1337 -d /var/lib/meshd -s /usr/sbin/nologin meshd && \
+    mkdir -p /var/lib/meshd /var/run/meshd/tokens /etc/meshd && chown -R meshd:meshd /var/lib/meshd /var/run/meshd
+USER meshd
 EXPOSE 15010 15012 15014
 ENTRYPOINT ["node", "bin/meshd"]
 CMD ["--config-dir", "/etc/meshd/mesh", "--state-dir", "/var/lib/meshd", "--listen-address", "0.0.0.0"]

@@ -25,7 +25,10 @@ export const bootstrapCommand: Command = {
   path: ['bootstrap'],
   summary: 'render an Envoy sidecar bootstrap for a workload',
   async run(args) {
-    const { values: v } = parseFlags(FLAGS, args);
+    // `-o FILE` as kubectl spells it (the injected bootstrap container uses it); a stray word is
+    // an error, not silently ignored (that once sent the bootstrap to stdout instead of the file).
+    const { values: v, positional } = parseFlags(FLAGS, args.map((a) => (a === '-o' ? '--o' : a)));
+    if (positional.length) { process.stderr.write(`meshctl bootstrap: unexpected argument ${JSON.stringify(positional[0])}\n`); return 2; }
     if (v.help) { process.stdout.write(flagHelp('usage: meshctl bootstrap --namespace NS --workload NAME --service-account SA [--meshd ADDR] [--mode explicit|transparent]', FLAGS)); return 0; }
     if (!v.namespace || !v.workload) { process.stderr.write('meshctl bootstrap: --namespace and --workload are required\n'); return 2; }
     const mode = String(v.mode);

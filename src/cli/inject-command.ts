@@ -36,6 +36,7 @@ export function injectYaml(text: string, env: NodeJS.ProcessEnv = process.env): 
     if (v === null || v === undefined) return;
     const r = injectManifest(v, opts);
     notes.push(...r.notes);
+    errors.push(...(r.errors ?? []).map((e) => `document ${i + 1}: ${e}`));
     out.push(YAML.stringify(r.doc, { lineWidth: 0, aliasDuplicateObjects: false }));
   });
   return { yaml: out.join('---\n'), notes, errors };

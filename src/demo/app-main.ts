@@ -30,9 +30,10 @@ async function main(): Promise<void> {
   if (v.help) { process.stdout.write(flagHelp('usage: demo-app --name NAME [--listen HOST:PORT] [--call URL]', FLAGS)); return; }
   if (!v.name) throw new FlagError('--name is required');
   const name = String(v.name);
+  let server: Awaited<ReturnType<typeof serveApp>> | undefined;
   if (v.listen) {
     const { host, port } = hostPort(String(v.listen));
-    await serveApp({ name, host, port });
+    server = await serveApp({ name, host, port });
     process.stdout.write(JSON.stringify({ event: 'listening', app: name, address: `${host}:${port}` }) + '\n');
   }
   if (v.call) {
@@ -48,7 +49,14 @@ async function main(): Promise<void> {
     process.stdin.on('error', () => process.exit(0));
     process.stdin.resume();
   }
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(0));
+  process.on('SIGINT', () => process.exit(0));
+  // SIGTERM (a pod stopping): stop accepting, finish the requests in flight, then exit (at most 20 s).
+  process.on('SIGTERM', () => {
+    if (!server) process.exit(0);
+    server.close(() => process.exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => process.exit(0), 20_000).unref();
+  });
 }
 
 main().catch((e: unknown) => {

@@ -20,15 +20,18 @@ export interface CallEvent {
 
 export interface ServeOptions { readonly name: string; readonly host: string; readonly port: number }
 
-/** Starts the JSON echo server; resolves once it listens. */
+/** Starts the JSON echo server; resolves once it listens. `?delay=MS` (at most 30 s) answers late. */
 export async function serveApp(o: ServeOptions): Promise<Server> {
   const server = createServer((req, res) => {
     const xfcc = String(req.headers['x-forwarded-client-cert'] ?? '');
     const uri = /URI=([^;,]+)/.exec(xfcc)?.[1];
+    const delay = Math.min(30_000, Number(/[?&]delay=(\d+)/.exec(req.url ?? '')?.[1] ?? 0));
     req.resume();
     req.on('end', () => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ app: o.name, method: req.method, path: req.url, ...(uri ? { callerId: uri } : {}) }));
+      setTimeout(() => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ app: o.name, method: req.method, path: req.url, ...(uri ? { callerId: uri } : {}) }));
+      }, delay);
     });
   });
   server.keepAliveTimeout = 1000;

@@ -44,6 +44,8 @@ export function parsePod(raw: unknown, ctx: ParseContext): ParseResult<PodInfo> 
   const ports: Record<string, number> = {};
   let hasSidecar = false;
   const containers = spec ? c.array(spec, 'containers', 'spec') ?? [] : [];
+  // A native sidecar (restartPolicy: Always) is an init container.
+  if (spec && Array.isArray(spec.initContainers) && spec.initContainers.some((ct) => isRecord(ct) && ct.name === SIDECAR_CONTAINER)) hasSidecar = true;
   containers.forEach((ct, i) => {
     const path = `spec.containers[${i}]`;
     if (!isRecord(ct)) { c.error(path, 'must be a mapping'); return; }

@@ -47,6 +47,9 @@ export function admitInjection(review: unknown, o: InjectOptions): AdmissionResp
   const kind = isRecord(req.kind) ? req.kind.kind : undefined;
   if (kind !== 'Pod' || !isRecord(obj) || req.operation !== 'CREATE') return { uid: req.uid, allowed: true };
   const r = injectPod(obj.metadata, obj.spec, o);
+  // A bad lifecycle annotation or probe refuses the pod with a message naming them: nothing
+  // starts half-meshed, and the owner sees why (a Deployment's ReplicaSet events).
+  if (!r.injected && r.errors) return { uid: req.uid, allowed: false, status: { code: 400, reason: 'BadRequest', message: `meshd sidecar injection: ${r.errors.join('; ')}` } };
   if (!r.injected) return { uid: req.uid, allowed: true, auditAnnotations: { 'meshd.dev/injection': `skipped: ${r.reason}` } };
   const patch = injectionPatch(obj, r);
   return { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') };

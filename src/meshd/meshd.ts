@@ -260,7 +260,12 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   xds.addTo(plain);
   addCaService(plain, caDeps);
   telemetry.addTo(plain);
-  const serverCerts = new MeshdServerCertificates(ca, { ips: ['127.0.0.1', ...(opts.listenAddress !== '0.0.0.0' ? [opts.listenAddress] : [])] });
+  // Sidecar agents in pods dial meshd's Service (`meshd.<ns>.svc:15012`) and check that name.
+  const svcNs = process.env.MESHD_NAMESPACE || 'istio-system';
+  const serverCerts = new MeshdServerCertificates(ca, {
+    dnsNames: ['meshd', `meshd.${svcNs}`, `meshd.${svcNs}.svc`, `meshd.${svcNs}.svc.cluster.local`, 'localhost'],
+    ips: ['127.0.0.1', ...(opts.listenAddress !== '0.0.0.0' ? [opts.listenAddress] : [])],
+  });
   const secure = new grpc.Server(adsServerOptions(opts.xdsLimits));
   xds.addTo(secure);
   addCaService(secure, caDeps);

@@ -93,7 +93,12 @@ interface Current {
 export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
   const log = opts.log ?? ((l: string) => process.stderr.write(l + '\n'));
   if (!opts.caCertFile) log(`agent: no --ca-cert given: talking to ${opts.meshd} in plaintext, meshd is not verified`);
-  const channelOptions = opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {};
+  // Short reconnect back-off: a pod started while meshd is down gets its certificate within
+  // about a second of meshd's return (grpc-js would otherwise wait up to 120 s).
+  const channelOptions = {
+    'grpc.initial_reconnect_backoff_ms': 250, 'grpc.max_reconnect_backoff_ms': 1000,
+    ...(opts.serverName ? { 'grpc.ssl_target_name_override': opts.serverName, 'grpc.default_authority': opts.serverName } : {}),
+  };
   // With TLS, meshd is verified against the bundle learned from it (the file until then).
   const connect = (bundle?: readonly string[]): Client => {
     const creds: ChannelCredentials = opts.caCertFile
@@ -174,7 +179,9 @@ export async function runAgent(opts: AgentOptions): Promise<AgentHandle> {
       cancel = scheduleAfter(renewalDelayMs(current!.notBefore, current!.notAfter, Date.now(), opts.renewal), () => void renewLoop());
     } catch (e) {
       failures++;
-      const backoff = Math.min(30_000, 1000 * 2 ** Math.min(failures - 1, 5));
+      // Without any certificate yet (a new pod waiting for meshd), retry every second: the pod's
+      // start waits on it. With one in hand, back off up to 30 s: it stays valid for hours.
+      const backoff = Math.min(current ? 30_000 : 1000, 1000 * 2 ** Math.min(failures - 1, 5));
       log(`agent: ${e instanceof Error ? e.message : String(e)}; retrying in ${backoff} ms`);
       cancel = scheduleAfter(backoff, () => void renewLoop());
     }

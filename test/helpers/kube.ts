@@ -5,7 +5,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, appendFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from './meshd.js';
 import { waitFor } from './ports.js';
@@ -31,18 +30,20 @@ export interface Kube {
   down(): void;
 }
 
-function k8sVersion(): string {
-  const gomod = readFileSync(join(REPO_ROOT, 'tools', 'k8s', 'go.mod'), 'utf8');
-  const m = /^\s*k8s\.io\/kubernetes\s+(v\S+)/m.exec(gomod);
-  if (!m) throw new Error('cannot read the k8s.io/kubernetes version from tools/k8s/go.mod');
-  return m[1]!;
+/** Paths of the Kubernetes binaries scripts/ensure-k8s.sh built for this tools/k8s. */
+export function kubeBinaries(): Record<'K8S_VERSION' | 'KUBE_APISERVER_BIN' | 'ETCD_BIN' | 'KUBELET_BIN' | 'KUBE_CONTROLLER_MANAGER_BIN' | 'KUBE_SCHEDULER_BIN' | 'KUBE_PROXY_BIN', string> {
+  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-k8s.sh')], { encoding: 'utf8', env: { ...process.env, MESH_K8S_CHECK: '1' } });
+  if (r.status !== 0) throw new Error(r.stderr.trim() || `scripts/ensure-k8s.sh failed (${r.status})`);
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) { const m = /^([A-Z0-9_]+)=(.*)$/.exec(line); if (m) out[m[1]!] = m[2]!; }
+  return out as ReturnType<typeof kubeBinaries>;
 }
 
 /** Throws (never skips) when the binaries are not built yet. */
 export function requireKubeBinaries(): void {
-  const bin = join(process.env.MESH_CACHE_DIR ?? join(homedir(), '.cache', 'meshd'), 'k8s', k8sVersion(), 'bin');
-  for (const b of ['kube-apiserver', 'etcd']) {
-    if (!existsSync(join(bin, b))) throw new Error(`${join(bin, b)} is missing: build it with \`bash scripts/ensure-k8s.sh\` (about 6 minutes, needs Go >= 1.25)`);
+  const bins = kubeBinaries();
+  for (const b of [bins.KUBE_APISERVER_BIN, bins.ETCD_BIN]) {
+    if (!b || !existsSync(b)) throw new Error(`${b} is missing: build it with \`bash scripts/ensure-k8s.sh\` (about 6 minutes, needs Go >= 1.25)`);
   }
   if (spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' }).status !== 0) throw new Error('kubectl is not on PATH');
 }
@@ -50,9 +51,10 @@ export function requireKubeBinaries(): void {
 const clusters = new Set<Kube>();
 
 /** Starts a cluster and waits until it is ready (about 5 s with cached binaries). */
-export async function kubeUp(): Promise<Kube> {
+export async function kubeUp(o: { apiserverArgs?: string } = {}): Promise<Kube> {
   requireKubeBinaries();
-  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'kube-up.sh')], { encoding: 'utf8', env: { ...process.env, MESH_KUBE_VERIFY: '0' }, timeout: 120_000 });
+  const spawnEnv = { ...process.env, MESH_KUBE_VERIFY: '0', ...(o.apiserverArgs ? { MESH_KUBE_APISERVER_EXTRA_ARGS: o.apiserverArgs } : {}) };
+  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'kube-up.sh')], { encoding: 'utf8', env: spawnEnv, timeout: 120_000 });
   if (r.status !== 0) throw new Error(`scripts/kube-up.sh failed (${r.status}): ${r.stderr.slice(-3000)}`);
   const env: Record<string, string> = {};
   for (const line of r.stdout.split('\n')) {

@@ -54,8 +54,10 @@ function injectedParts(p: PodJson): unknown {
 test('a pod created in a labelled namespace comes back injected; meshctl inject gives the same spec offline', async () => {
   const created = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('shop', 'web-1')))) as PodJson;
   const names = (l: unknown): string[] => (l as { name: string }[]).map((c) => c.name);
-  assert.deepEqual(names(created.spec.containers), ['istio-proxy', 'app', 'meshd-agent']);
-  assert.deepEqual(names(created.spec.initContainers), ['meshd-init', 'meshd-bootstrap']);
+  // Native sidecars (the default): the agent and the proxy are init containers with restartPolicy Always.
+  assert.deepEqual(names(created.spec.containers), ['app']);
+  assert.deepEqual(names(created.spec.initContainers), ['meshd-init', 'meshd-bootstrap', 'meshd-agent', 'istio-proxy']);
+  assert.deepEqual((created.spec.initContainers as { restartPolicy?: string }[]).map((c) => c.restartPolicy ?? null), [null, null, 'Always', 'Always']);
   assert.ok(names(created.spec.volumes).includes('istio-token'));
   const token = (created.spec.volumes as { name: string; projected?: { sources: { serviceAccountToken?: { audience: string } }[] } }[]).find((v) => v.name === 'istio-token');
   assert.equal(token?.projected?.sources[0]?.serviceAccountToken?.audience, 'istio-ca');
@@ -72,7 +74,7 @@ test('a pod created in a labelled namespace comes back injected; meshctl inject 
 
 test('istio-injection=enabled also injects; sidecar.istio.io/inject=false and unlabelled namespaces do not', () => {
   const legacy = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('legacy', 'web-2')))) as PodJson;
-  assert.ok((legacy.spec.containers as { name: string }[]).some((c) => c.name === 'istio-proxy'));
+  assert.ok((legacy.spec.initContainers as { name: string }[]).some((c) => c.name === 'istio-proxy'));
   const optOut = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('shop', 'web-3', { 'sidecar.istio.io/inject': 'false' })))) as PodJson;
   assert.deepEqual((optOut.spec.containers as { name: string }[]).map((c) => c.name), ['app']);
   const plain = JSON.parse(kube.kubectlOk(['create', '-o', 'json', '-f', '-'], JSON.stringify(pod('plain', 'web-4')))) as PodJson;

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { defaultInjectOptions, sidecarParts } from '../../../src/k8s/inject.js';
 import { renderBootstrap, type BootstrapOptions } from '../../../src/bootstrap/render.js';
 import { DEMO_WORKLOADS, REPO_ROOT, demoBootstrap, loopbackPlan } from '../../../src/demo/topology.js';
 import { ENVOY_ADMIN_BASE } from '../../../src/demo/run.js';
@@ -57,16 +58,19 @@ test('the renderer: every mode × protocol × credential validates', () => {
 test('meshctl bootstrap output validates (as the sidecar injector runs it, and with a token file)', () => {
   const tokenFile = join(dir, 'token');
   writeFileSync(tokenFile, 'eyJhbGciOiJFUzI1NiJ9.e30.c2ln\n');
-  const runs: Record<string, string[]> = {
-    injector: ['--namespace', 'production', '--workload', 'backend-0', '--service-account', 'backend', '--ip', '10.1.2.3', '--meshd', 'meshd.istio-system.svc:15012',
-      '--mode', 'transparent', '--admin-port', '15000', '--agent-socket', '/var/run/meshd/agent/sds.sock'],
-    'token file, Delta': ['--namespace', 'production', '--workload', 'frontend', '--token-file', tokenFile, '--delta', '--label', 'app=frontend,version=v1'],
-  };
-  for (const [what, args] of Object.entries(runs)) {
-    const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'meshctl'), 'bootstrap', ...args], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-    assertValid(`meshctl bootstrap (${what})`, YAML.parse(r.stdout));
-  }
+  // The injected bootstrap container's own command line, its $(VARS) filled as the kubelet does,
+  // writing to -o (a bootstrap on stdout would leave Envoy without a config file).
+  const injected = sidecarParts(defaultInjectOptions({})).initContainers.find((c) => c.name === 'meshd-bootstrap')!.command as string[];
+  const vars: Record<string, string> = { POD_NAMESPACE: 'production', POD_NAME: 'backend-0', POD_IP: '10.1.2.3', SERVICE_ACCOUNT: 'backend' };
+  const out = join(dir, 'injected-envoy.yaml');
+  const injectorArgs = injected.slice(2).map((a) => a.replace(/\$\((\w+)\)/g, (_, v: string) => vars[v]!)).map((a) => (a.endsWith('/envoy.yaml') ? out : a));
+  const inj = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'meshctl'), 'bootstrap', ...injectorArgs], { encoding: 'utf8' });
+  assert.equal(inj.status, 0, inj.stderr);
+  assert.equal(inj.stdout, '', 'the injected bootstrap goes to its -o file, not stdout');
+  assertValid('meshctl bootstrap (as injected)', YAML.parse(readFileSync(out, 'utf8')));
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'meshctl'), 'bootstrap', '--namespace', 'production', '--workload', 'frontend', '--token-file', tokenFile, '--delta', '--label', 'app=frontend,version=v1'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assertValid('meshctl bootstrap (token file, Delta)', YAML.parse(r.stdout));
 });
 
 test('the demo sidecars\' bootstraps (explicit and transparent) and the committed compose bootstraps validate', () => {

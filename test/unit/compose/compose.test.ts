@@ -64,15 +64,17 @@ test('a real compose parser accepts docker-compose.yml, and rejects a broken one
 test('compose services, ports and bootstraps match the process mesh', () => {
   const r = checkCompose(['--print']);
   assert.equal(r.status, 0, r.stderr);
-  const cfg = YAML.parse(r.stdout) as { services: Record<string, ComposeService> };
+  const cfg = YAML.parse(r.stdout) as { services: Record<string, ComposeService>; networks?: Record<string, { internal?: boolean }> };
   const expected = ['meshd', 'tokens', ...DEMO_WORKLOADS.flatMap((w) => (w.sidecar ? [w.name, `${w.name}-sidecar`] : [w.name]))].sort();
   assert.deepEqual(Object.keys(cfg.services).sort(), expected);
 
-  // meshd: its default ports (the same defaults `npm run demo` and bin/meshd use), published on loopback only.
+  // meshd: its default ports (the same defaults `npm run demo` and bin/meshd use). Nothing is
+  // published: the one network is internal, so nothing is routed off the machine.
   const defaults = Object.fromEntries(MESHD_FLAGS.map((f) => [f.name, f.default]));
   assert.deepEqual([MESHD_PORTS.xds, MESHD_PORTS.secureXds, MESHD_PORTS.admin].map(String), [defaults['xds-port'], defaults['secure-xds-port'], defaults['admin-port']]);
-  const published = (cfg.services.meshd!.ports ?? []).map((p) => (typeof p === 'string' ? p.replace(/\/tcp$/, '') : `${p.host_ip}:${p.published}:${p.target}`)).sort();
-  assert.deepEqual(published, ['127.0.0.1:15010:15010', '127.0.0.1:15012:15012', '127.0.0.1:15014:15014']);
+  for (const [name, s] of Object.entries(cfg.services)) assert.deepEqual(s.ports ?? [], [], `${name} publishes no port`);
+  assert.deepEqual(Object.keys(cfg.networks ?? {}), ['mesh']);
+  assert.equal(cfg.networks!.mesh!.internal, true, 'the compose network is internal');
   const mounts = (cfg.services.meshd!.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
   assert.ok(mounts.some((m) => m.startsWith(`${join(REPO_ROOT, 'deploy', 'compose', 'mesh')}:/etc/meshd/mesh`)), `config folder mounted: ${mounts.join(', ')}`);
 
