@@ -176,20 +176,23 @@ test('pods take their locality from their node\'s topology labels, or from their
 test('deploy/rbac.yaml grants meshd\'s service account what it watches, the status it writes and the kinds it only reports', async () => {
   kube.kubectlOk(['apply', '-f', join(REPO_ROOT, 'deploy', 'rbac.yaml')]);
   // SubjectAccessReviews ask the API server's own RBAC authorizer.
-  const can = async (verb: string, group: string, resource: string, subresource = ''): Promise<boolean> => {
+  const can = async (verb: string, group: string, resource: string, subresource = '', namespace = ''): Promise<boolean> => {
     const r = await kube.client.json('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', { body: {
       apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
-      spec: { user: 'system:serviceaccount:istio-system:meshd', groups: ['system:serviceaccounts', 'system:serviceaccounts:istio-system', 'system:authenticated'], resourceAttributes: { verb, group, resource, subresource } },
+      spec: { user: 'system:serviceaccount:istio-system:meshd', groups: ['system:serviceaccounts', 'system:serviceaccounts:istio-system', 'system:authenticated'], resourceAttributes: { verb, group, resource, subresource, namespace } },
     } }) as { status: { allowed: boolean } };
     return r.status.allowed;
   };
   const denied: string[] = [];
+  // /apis/<group>/<v>/<plural>, /api/v1/<plural>, or a namespaced list (/api/v1/namespaces/{root}/<plural>, asked in the root namespace).
   const resources = new Map(RESOURCES.flatMap((r) => r.paths.map((p) => {
-    const [, , a, b, c] = p.path.split('/');
-    return c ? [`${c}.${a}`, [a!, c]] as const : [b!, ['', b!]] as const; // /apis/<group>/<v>/<plural> or /api/v1/<plural>
+    const m = /^\/api(?:s\/([^/]+))?\/v[^/]+\/(?:namespaces\/([^/]+)\/)?([^/]+)$/.exec(p.path);
+    assert.ok(m, `a resource path the test understands: ${p.path}`);
+    const [, group = '', ns = '', plural] = m;
+    return [`${plural}${group ? `.${group}` : ''}${ns ? ` in ${ns}` : ''}`, [group, plural!, ns.replace('{root}', 'istio-system')]] as const;
   })));
-  for (const [name, [group, plural]] of resources) {
-    for (const verb of ['list', 'watch']) if (!await can(verb, group, plural)) denied.push(`${verb} ${name}`);
+  for (const [name, [group, plural, ns]] of resources) {
+    for (const verb of ['list', 'watch']) if (!await can(verb, group, plural, '', ns)) denied.push(`${verb} ${name}`);
     if (/^(security|networking)\.istio\.io$|^gateway\.networking\.k8s\.io$/.test(group) && !await can('patch', group, plural, 'status')) denied.push(`patch ${name}/status`);
   }
   for (const [group, plural] of [['networking.istio.io', 'envoyfilters'], ['extensions.istio.io', 'wasmplugins'], ['gateway.networking.k8s.io', 'gateways'], ['gateway.networking.k8s.io', 'tcproutes']] as const) {
