@@ -42,11 +42,10 @@ test('a client that never reads does not delay another client, and its pushes co
     good.ack(first);
     for (let i = 0; i < 5; i++) {
       res = bigClusters(++gen);
-      const t0 = performance.now();
       const push = server.push();
-      const r = await good.next(3000);
-      const ms = performance.now() - t0;
-      assert.ok(ms < 1500, `the reading client got push ${i} in ${ms.toFixed(0)} ms`);
+      // Bounded by next()'s deadline, not by a tight timer (this machine is shared): a reading
+      // client stuck behind the never-reading one would wait for its write timeout instead.
+      const r = await good.next(5000).catch((e: unknown) => { throw new Error(`the reading client did not get push ${i}: ${String(e)}`); });
       good.ack(r);
       const outcome = await push;
       assert.equal(outcome.converged, false, 'the stuck client never answers');
