@@ -4,9 +4,10 @@
  */
 import type { MeshSnapshot, Service, ServicePort } from '../../model/types.js';
 import type { InterceptionMode } from '../../model/types.js';
+import type { OutboundTrafficMode } from '../../model/traffic.js';
 import { isHttpProtocol } from '../../config/protocol.js';
 import type { EnvoyObject } from '../resource-types.js';
-import { PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
 import { cmp } from './common.js';
 import { meshPorts } from './outbound-clusters.js';
 
@@ -52,9 +53,10 @@ function route(cluster: string): EnvoyObject {
  * The route configuration for one outbound port. A domain claimed by two services goes to
  * the first by name. Explicit mode: when exactly one service uses the port, a `*` host
  * routes to it (an app calling 127.0.0.1:port without a Host). Transparent mode: `*` goes to
- * PassthroughCluster (calls to addresses outside the mesh), as Istio's ALLOW_ANY.
+ * PassthroughCluster (calls to addresses outside the mesh), as Istio's ALLOW_ANY. With
+ * REGISTRY_ONLY, `*` goes to BlackHoleCluster in both modes (Envoy answers 502), as Istio.
  */
-export function outboundRouteConfig(port: number, services: readonly { svc: Service; sp: ServicePort }[], fromNamespace: string, mode: InterceptionMode): EnvoyObject {
+export function outboundRouteConfig(port: number, services: readonly { svc: Service; sp: ServicePort }[], fromNamespace: string, mode: InterceptionMode, policy: OutboundTrafficMode = 'ALLOW_ANY'): EnvoyObject {
   const used = new Set<string>();
   const vhosts: EnvoyObject[] = [];
   for (const { svc } of services) {
@@ -62,7 +64,9 @@ export function outboundRouteConfig(port: number, services: readonly { svc: Serv
     domains.forEach((d) => used.add(d));
     if (domains.length) vhosts.push({ name: apiListenerName(svc.hostname, port), domains, routes: [route(outboundClusterName(port, svc.hostname))] });
   }
-  if (mode === 'REDIRECT') {
+  if (policy === 'REGISTRY_ONLY') {
+    vhosts.push({ name: 'block_all', domains: ['*'], routes: [{ name: 'block_all', match: { prefix: '/' }, route: { cluster: BLACKHOLE_CLUSTER, timeout: '0s' } }] });
+  } else if (mode === 'REDIRECT') {
     vhosts.push({ name: 'allow_any', domains: ['*'], routes: [route(PASSTHROUGH_CLUSTER)] });
   } else if (services.length === 1) {
     vhosts.push({ name: 'default', domains: ['*'], routes: [route(outboundClusterName(port, services[0]!.svc.hostname))] });
