@@ -8,6 +8,11 @@ export function outboundClusterName(port: number, hostname: string): string {
   return `outbound|${port}||${hostname}`;
 }
 
+/** Outbound cluster for one DestinationRule subset: `outbound|9080|v2|reviews.default.svc.cluster.local`. */
+export function outboundSubsetClusterName(port: number, subset: string, hostname: string): string {
+  return `outbound|${port}|${subset}|${hostname}`;
+}
+
 /** Inbound cluster for a workload port: `inbound|8080||`. */
 export function inboundClusterName(port: number): string {
   return `inbound|${port}||`;
