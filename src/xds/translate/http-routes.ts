@@ -14,26 +14,33 @@
  * - `delegate` is not supported: the rule is left out, with a diagnostic.
  *
  * The result depends on the proxy only through its namespace, interception mode and which
- * `sourceLabels` selectors its labels satisfy: `outboundRoutesKey` is that, so proxies with
- * equal inputs share one chunk.
+ * `sourceLabels` selectors its labels satisfy, and its destination scope (visible hosts,
+ * outbound traffic policy, DestinationRules for hash policies): `outboundRoutesKey` is that,
+ * so proxies with equal inputs share one chunk. REGISTRY_ONLY: the `*` vhost goes to
+ * BlackHoleCluster (502), as Istio.
  */
-import type { Diagnostic, InterceptionMode, Labels, MeshSnapshot } from '../../model/types.js';
+import type { Diagnostic, InterceptionMode, Labels, MeshSnapshot, ProxyInfo } from '../../model/types.js';
 import type { HttpRule, RouteSet } from '../../model/traffic.js';
 import { formatDiagnostic } from '../../model/types.js';
 import type { EnvoyObject } from '../resource-types.js';
-import { PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
+import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
 import { cmp, diag } from './common.js';
-import { hostMatches, routeHosts, type HostIndex, type RouteHost } from './route-hosts.js';
+import { routeHosts, type HostIndex, type RouteHost } from './route-hosts.js';
+import { exportedTo, hostMatches } from './registry.js';
+import { routeHashPolicy, type DestScope } from './dest-clusters.js';
 import { labelsMatch, matchApplies, routeMatch, type MatchContext } from './route-match.js';
 import { DEFAULT_RETRY_POLICY, routeAction, type ActionContext } from './route-actions.js';
 import { serviceDomains } from './outbound-routes.js';
 
 /** What the outbound routes of a proxy depend on. */
 export interface RouteInputs {
-  readonly namespace: string;
+  /** The proxy (its namespace; its labels pick Sidecars and DestinationRules, as on the destination side). */
+  readonly proxy: Pick<ProxyInfo, 'namespace' | 'labels'>;
   readonly mode: InterceptionMode;
   /** The proxy's workload labels (for `sourceLabels`). */
   readonly labels: Labels;
+  /** What the proxy sees (hosts, Sidecar, outbound policy) and which DestinationRules apply. */
+  readonly dest: DestScope;
 }
 
 /** Metadata key on generated routes naming the route set and rule they came from. */
@@ -65,7 +72,7 @@ function labelsKey(l: Labels): string {
 /** The shared-chunk key for a proxy's outbound routes: equal keys, equal routes. */
 export function outboundRoutesKey(snapshot: MeshSnapshot, inputs: RouteInputs): string {
   const bits = snapshotRoutes(snapshot).selectors.map((s) => (labelsMatch(Object.fromEntries(JSON.parse(s) as [string, string][]), inputs.labels) ? '1' : '0')).join('');
-  return `routes|${inputs.namespace}|${inputs.mode}|${bits}`;
+  return `routes|${inputs.proxy.namespace}|${inputs.mode}|${inputs.dest.scope.outboundTrafficPolicy}|${inputs.dest.key}|${bits}`;
 }
 
 /** Oldest creationTimestamp first (absent: newest), then namespace/name. */
@@ -77,7 +84,7 @@ export function routeSetOrder(a: RouteSet, b: RouteSet): number {
 
 /** Route sets visible from `namespace`, with HTTP rules, oldest first. */
 function visibleHttpSets(snapshot: MeshSnapshot, namespace: string): RouteSet[] {
-  return snapshot.routeSets.filter((rs) => rs.http.length > 0 && (rs.exportTo.includes('*') || rs.exportTo.includes(namespace))).sort(routeSetOrder);
+  return snapshot.routeSets.filter((rs) => rs.http.length > 0 && exportedTo(rs.exportTo, namespace)).sort(routeSetOrder);
 }
 
 /** The winning route set for each host, and a diagnostic for every loser. */
@@ -88,7 +95,7 @@ function winners(sets: readonly RouteSet[], hosts: HostIndex, diagnostics: Diagn
   for (const rs of sets) {
     let covers = false;
     for (const h of rs.hosts) {
-      if (h.includes('*')) { if (!wild.includes(rs)) wild.push(rs); if ([...hosts.keys()].some((k) => hostMatches(h, k))) covers = true; continue; }
+      if (h.includes('*')) { if (!wild.includes(rs)) wild.push(rs); if (!covers && [...hosts.keys()].some((k) => hostMatches(h, k))) covers = true; continue; }
       if (hosts.has(h)) { covers = true; exact.set(h, [...(exact.get(h) ?? []), rs]); }
     }
     if (!covers) diagnostics.push(diag(rs.origin, rs.meta.namespace, rs.meta.name, 'spec.hosts', `no host (${rs.hosts.join(', ')}) is a Service or ServiceEntry in the registry; the routes apply to nothing`));
@@ -106,9 +113,20 @@ function winners(sets: readonly RouteSet[], hosts: HostIndex, diagnostics: Diagn
 }
 
 /** The route meshd gives a host without a route set: its own cluster, no timeout, the default retries. */
-export function defaultRoute(cluster: string): EnvoyObject {
-  return { name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', retry_policy: DEFAULT_RETRY_POLICY } };
+export function defaultRoute(cluster: string, hash?: readonly EnvoyObject[]): EnvoyObject {
+  return { name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', retry_policy: retriesFor(DEFAULT_RETRY_POLICY, hash), ...(hash?.length ? { hash_policy: hash } : {}) } };
 }
+
+/** With consistent hashing, retries stay on the hashed host (no previous-hosts predicate), as Istio. */
+function retriesFor(policy: EnvoyObject, hash: readonly EnvoyObject[] | undefined): EnvoyObject {
+  if (!hash?.length) return policy;
+  const { retry_host_predicate: _drop, ...rest } = policy;
+  void _drop;
+  return rest;
+}
+
+/** The block-all route of REGISTRY_ONLY: BlackHoleCluster (Envoy answers 502), as Istio. */
+const BLOCK_ALL: EnvoyObject = { name: 'block_all', match: { prefix: '/' }, route: { cluster: BLACKHOLE_CLUSTER, timeout: '0s' } };
 
 function ruleRoutes(rs: RouteSet, index: number, rule: HttpRule, mctx: MatchContext, actx: Omit<ActionContext, 'field'>): EnvoyObject[] {
   const field = `spec.http[${index}]`;
@@ -125,14 +143,19 @@ function ruleRoutes(rs: RouteSet, index: number, rule: HttpRule, mctx: MatchCont
 }
 
 /** The routes of one host on one port from its route set (empty: the set says nothing for this port). */
-function setRoutes(rs: RouteSet, port: number, inputs: RouteInputs, hosts: HostIndex, diagnostics: Diagnostic[]): EnvoyObject[] {
+function setRoutes(snapshot: MeshSnapshot, rs: RouteSet, port: number, inputs: RouteInputs, hosts: HostIndex, diagnostics: Diagnostic[]): EnvoyObject[] {
   if (rs.ports && !rs.ports.includes(port)) return [];
-  const mctx: MatchContext = { port, namespace: inputs.namespace, labels: inputs.labels };
-  return rs.http.flatMap((rule, i) => ruleRoutes(rs, i, rule, mctx, { port, hosts, set: rs, diagnostics }));
+  const mctx: MatchContext = { port, namespace: inputs.proxy.namespace, labels: inputs.labels };
+  const hashPolicy = (host: string, p: number, subset?: string): EnvoyObject[] | undefined => routeHashPolicy(snapshot, inputs.proxy, host, p, subset);
+  return rs.http.flatMap((rule, i) => ruleRoutes(rs, i, rule, mctx, { port, hosts, set: rs, diagnostics, hashPolicy }));
 }
 
+/** A Service's caller-facing names (serviceDomains); a ServiceEntry host and its IP addresses, with and without `:port`. */
 function domainsOf(h: RouteHost, port: number, namespace: string): string[] {
-  return h.service ? serviceDomains(h.service, port, namespace) : [h.hostname, `${h.hostname}:${port}`];
+  const r = h.registry;
+  if (r.service) return serviceDomains(r.service, port, namespace);
+  const ips = r.addresses.filter((a) => !a.includes('/'));
+  return [h.hostname, ...ips].flatMap((d) => [d, `${d}:${port}`]);
 }
 
 /**
@@ -143,8 +166,8 @@ function domainsOf(h: RouteHost, port: number, namespace: string): string[] {
  */
 export function outboundHttpRoutes(snapshot: MeshSnapshot, inputs: RouteInputs): { resources: EnvoyObject[]; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const hosts = routeHosts(snapshot);
-  const sets = visibleHttpSets(snapshot, inputs.namespace);
+  const hosts = routeHosts(inputs.dest.scope.hosts);
+  const sets = visibleHttpSets(snapshot, inputs.proxy.namespace);
   const won = winners(sets, hosts, diagnostics);
   for (const rs of sets) {
     rs.http.forEach((r, i) => {
@@ -161,14 +184,15 @@ export function outboundHttpRoutes(snapshot: MeshSnapshot, inputs: RouteInputs):
     let only: EnvoyObject[] | undefined;
     for (const h of list) {
       const rs = won.get(h.hostname);
-      const fromSet = rs ? setRoutes(rs, port, inputs, hosts, diagnostics) : [];
-      const routes = fromSet.length ? fromSet : [defaultRoute(outboundClusterName(port, h.hostname))];
+      const fromSet = rs ? setRoutes(snapshot, rs, port, inputs, hosts, diagnostics) : [];
+      const routes = fromSet.length ? fromSet : [defaultRoute(outboundClusterName(port, h.hostname), routeHashPolicy(snapshot, inputs.proxy, h.hostname, port))];
       if (list.length === 1) only = routes;
-      const domains = domainsOf(h, port, inputs.namespace).filter((d) => !used.has(d));
+      const domains = domainsOf(h, port, inputs.proxy.namespace).filter((d) => !used.has(d));
       domains.forEach((d) => used.add(d));
       if (domains.length) vhosts.push({ name: apiListenerName(h.hostname, port), domains, routes });
     }
-    if (inputs.mode === 'REDIRECT') vhosts.push({ name: 'allow_any', domains: ['*'], routes: [defaultRoute(PASSTHROUGH_CLUSTER)] });
+    if (inputs.dest.scope.outboundTrafficPolicy === 'REGISTRY_ONLY') vhosts.push({ name: 'block_all', domains: ['*'], routes: [BLOCK_ALL] });
+    else if (inputs.mode === 'REDIRECT') vhosts.push({ name: 'allow_any', domains: ['*'], routes: [defaultRoute(PASSTHROUGH_CLUSTER)] });
     else if (only) vhosts.push({ name: 'default', domains: ['*'], routes: only });
     resources.push({ name: outboundRouteName(port), virtual_hosts: vhosts, validate_clusters: false });
   }

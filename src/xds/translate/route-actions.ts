@@ -21,7 +21,7 @@ export interface ActionContext {
   readonly field: string;
   readonly diagnostics: Diagnostic[];
   /** Hash policy for a destination host/port (DestinationRule consistentHash), if any. */
-  readonly hashPolicy?: (host: string, port: number) => readonly EnvoyObject[] | undefined;
+  readonly hashPolicy?: (host: string, port: number, subset?: string) => readonly EnvoyObject[] | undefined;
 }
 
 /** Milliseconds → Envoy duration (`1.5s`). */
@@ -193,8 +193,17 @@ export function routeAction(rule: HttpRule, ctx: ActionContext): EnvoyObject {
     if (!cluster) return [];
     return [{ cluster, ...(m.percent !== undefined && m.percent < 100 ? { runtime_fraction: { default_value: fraction(m.percent) } } : {}) }];
   });
-  const retries = retryPolicy(rule.retries);
-  const hashes = single && ctx.hashPolicy ? ctx.hashPolicy(a.destinations[0]!.destination.host, ctx.port) : undefined;
+  // Consistent hashing applies to a single destination (as Istio: with several, the split decides).
+  const d0 = a.destinations[0]!.destination;
+  const parsed = single && first.cluster ? /^outbound\|(\d+)\|/.exec(first.cluster) : null;
+  const hashes = parsed && ctx.hashPolicy ? ctx.hashPolicy(d0.host, Number(parsed[1]), d0.subset) : undefined;
+  let retries = retryPolicy(rule.retries);
+  if (retries && hashes?.length) {
+    // Retries stay on the hashed host (no previous-hosts predicate), as Istio.
+    const { retry_host_predicate: _drop, ...rest } = retries;
+    void _drop;
+    retries = rest;
+  }
   return {
     route: {
       ...(single ? { cluster: first.cluster } : { weighted_clusters: { clusters: weighted } }),

@@ -1,11 +1,11 @@
 /**
- * The hosts routes may send traffic to, as the route translation sees them: one entry per
- * hostname with its ports. Built from Kubernetes Services (ServiceEntry hosts join once the
- * registry of src/xds/translate knows them). Memoized per snapshot; must not be mutated.
+ * The hosts routes may send traffic to, as the route translation sees them: the registry
+ * hosts a proxy sees (Services and ServiceEntry hosts, exportTo and Sidecar applied; see
+ * registry.ts), indexed by hostname with their ports. Memoized per visible-host list (proxies
+ * sharing a scope share the index); must not be mutated.
  */
-import type { MeshSnapshot, Service } from '../../model/types.js';
 import { isHttpProtocol } from '../../config/protocol.js';
-import { meshPorts } from './outbound-clusters.js';
+import type { RegistryHost } from './registry.js';
 
 /** One routable host. */
 export interface RouteHost {
@@ -17,37 +17,28 @@ export interface RouteHost {
   readonly ports: readonly number[];
   /** The HTTP ports, sorted. */
   readonly httpPorts: readonly number[];
-  /** The Service behind the host (undefined for ServiceEntry hosts). */
-  readonly service?: Service;
+  readonly registry: RegistryHost;
 }
 
-/** Hosts by hostname (the first Service of a hostname wins, in snapshot order). */
+/** Hosts by hostname (the first registry entry of a hostname wins, in registry order). */
 export type HostIndex = ReadonlyMap<string, RouteHost>;
 
-const memo = new WeakMap<MeshSnapshot, HostIndex>();
+const memo = new WeakMap<readonly RegistryHost[], HostIndex>();
 
-/** The route hosts of a snapshot. */
-export function routeHosts(snapshot: MeshSnapshot): HostIndex {
-  let idx = memo.get(snapshot);
+/** The route hosts of a visible-host list. */
+export function routeHosts(hosts: readonly RegistryHost[]): HostIndex {
+  let idx = memo.get(hosts);
   if (idx) return idx;
   const m = new Map<string, RouteHost>();
-  for (const svc of snapshot.services) {
-    if (m.has(svc.hostname)) continue;
-    const ports = meshPorts(svc);
-    m.set(svc.hostname, {
-      hostname: svc.hostname, kind: 'Service', namespace: svc.meta.namespace, name: svc.meta.name, service: svc,
-      ports: ports.map((p) => p.port).sort((a, b) => a - b),
-      httpPorts: ports.filter((p) => isHttpProtocol(p.protocol)).map((p) => p.port).sort((a, b) => a - b),
+  for (const h of hosts) {
+    if (m.has(h.hostname)) continue;
+    m.set(h.hostname, {
+      hostname: h.hostname, kind: h.origin, namespace: h.namespace, name: h.name, registry: h,
+      ports: h.ports.map((p) => p.port),
+      httpPorts: h.ports.filter((p) => isHttpProtocol(p.protocol)).map((p) => p.port),
     });
   }
   idx = m;
-  memo.set(snapshot, idx);
+  memo.set(hosts, idx);
   return idx;
-}
-
-/** Whether `host` (an FQDN) is covered by `pattern` (an FQDN, `*.suffix` or `*`). */
-export function hostMatches(pattern: string, host: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return host.endsWith(pattern.slice(1));
-  return pattern === host;
 }
