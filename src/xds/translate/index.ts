@@ -15,7 +15,7 @@ import { outboundPolicy } from './registry.js';
 import { serviceEntryListeners } from './service-entries.js';
 import { withOutboundPolicy } from './outbound-policy.js';
 import { explicitOutboundListeners, transparentOutboundListeners } from './outbound-listeners.js';
-import { outboundRouteConfig, portsByNumber } from './outbound-routes.js';
+import { outboundHttpRoutes, outboundRoutesKey, type RouteInputs } from './http-routes.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 
@@ -60,10 +60,20 @@ function endpoints(snapshot: MeshSnapshot): ResourceChunk {
     snapshot.services.flatMap((svc) => meshPorts(svc).map((sp) => loadAssignment(snapshot, svc, sp))));
 }
 
-function routes(snapshot: MeshSnapshot, proxy: ProxyInfo): ResourceChunk {
-  const policy = outboundPolicy(snapshot, proxy);
-  return shared(snapshot, `routes|${proxy.namespace}|${proxy.interceptionMode}|${policy}`, () =>
-    [...portsByNumber(snapshot, true)].map(([port, list]) => outboundRouteConfig(port, list, proxy.namespace, proxy.interceptionMode, policy)));
+/** Diagnostics met while building a shared route chunk, reported to every proxy that gets it. */
+const routeDiagnostics = new WeakMap<ResourceChunk, readonly Diagnostic[]>();
+
+/** Outbound route configurations, shared by proxies with equal route inputs (http-routes.ts). */
+function routes(snapshot: MeshSnapshot, inputs: RouteInputs, diagnostics: Diagnostic[]): ResourceChunk {
+  let found: readonly Diagnostic[] = [];
+  const c = shared(snapshot, outboundRoutesKey(snapshot, inputs), () => {
+    const r = outboundHttpRoutes(snapshot, inputs);
+    found = r.diagnostics;
+    return r.resources;
+  });
+  if (!routeDiagnostics.has(c)) routeDiagnostics.set(c, found);
+  diagnostics.push(...routeDiagnostics.get(c)!);
+  return c;
 }
 
 interface WorkloadIndex { readonly byName: ReadonlyMap<string, Workload>; readonly byAddress: ReadonlyMap<string, Workload> }
@@ -138,7 +148,7 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   let client: HcmTelemetry | undefined;
   const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
   const observed = listeners.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
-  const routeChunk = routes(snapshot, proxy);
+  const routeChunk = routes(snapshot, { proxy, mode: proxy.interceptionMode, labels: w?.labels ?? proxy.labels, dest: ds }, diagnostics);
   return freeze({
     clusters: [
       outboundClusters(snapshot, ds, src, timeout, diagnostics),
