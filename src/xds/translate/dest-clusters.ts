@@ -173,9 +173,21 @@ function assignment(name: string, eps: readonly HostEndpoint[], policy: PortTraf
   return { cluster_name: name, ...(groups.length ? { endpoints: groups } : {}) };
 }
 
+const endpointKeys = new WeakMap<DestScope, Map<string, string>>();
+
 /** The shared-chunk key of a proxy's endpoints: the scope's, plus the caller's locality when it matters. */
 export function destEndpointsKey(ds: DestScope, view: LocalityView): string {
   if (!ds.localityAware) return `endpoints|${ds.key}`;
+  // Memoized per scope and caller view: every proxy asks on every push.
+  const sig = JSON.stringify([view.locality ?? null, Object.entries(view.labels).sort()]);
+  let m = endpointKeys.get(ds);
+  if (!m) { m = new Map(); endpointKeys.set(ds, m); }
+  let k = m.get(sig);
+  if (k === undefined) { k = computeEndpointsKey(ds, view); m.set(sig, k); }
+  return k;
+}
+
+function computeEndpointsKey(ds: DestScope, view: LocalityView): string {
   const keys = new Set<string>();
   for (const e of ds.entries) {
     if (!e.rule) continue;
