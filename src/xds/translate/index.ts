@@ -16,6 +16,8 @@ import { serviceEntryListeners } from './service-entries.js';
 import { withOutboundPolicy } from './outbound-policy.js';
 import { explicitOutboundListeners, transparentOutboundListeners } from './outbound-listeners.js';
 import { outboundHttpRoutes, outboundRoutesKey, type RouteInputs } from './http-routes.js';
+import { withL4Routes } from './tcp-routes.js';
+import { routeHosts } from './route-hosts.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 
@@ -147,7 +149,8 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   }
   let client: HcmTelemetry | undefined;
   const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
-  const observed = listeners.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
+  const l4 = { namespace: proxy.namespace, labels: w?.labels ?? proxy.labels, hosts: routeHosts(ds.scope.hosts) };
+  const observed = listeners.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, withL4Routes(snapshot, l, l4, diagnostics), diagnostics, outbound));
   const routeChunk = routes(snapshot, { proxy, mode: proxy.interceptionMode, labels: w?.labels ?? proxy.labels, dest: ds }, diagnostics);
   return freeze({
     clusters: [

@@ -1,7 +1,8 @@
 /**
  * Golden route translation: test/golden/traffic-xlate-routes/<case>/in.yaml holds mesh objects
  * and `Proxy` documents (as test/golden/translate); out.yaml holds, per proxy, the diagnostics,
- * the outbound RouteConfigurations and the HTTP filters of its outbound HCMs. Every emitted
+ * the outbound RouteConfigurations, the HTTP filters of its outbound HCMs and its outbound
+ * TCP listeners (where `tcp`/`tls` rules land). Every emitted
  * route configuration must survive protobuf encoding unchanged.
  */
 import { test } from 'node:test';
@@ -26,6 +27,11 @@ function outboundHttpFilters(listeners: readonly EnvoyObject[]): string[] {
   return [];
 }
 
+/** Outbound listeners that carry a tcp_proxy to a service cluster (where TCP/TLS rules land). */
+function l4Listeners(listeners: readonly EnvoyObject[]): EnvoyObject[] {
+  return listeners.filter((l) => l.traffic_direction === 'OUTBOUND' && l.name !== 'virtualOutbound' && JSON.stringify(l.filter_chains ?? []).includes('tcp_proxy.v3.TcpProxy'));
+}
+
 for (const c of goldenCases('traffic-xlate-routes')) {
   test(`golden routes ${c.name}`, async () => {
     const { snapshot, proxies, parseDiagnostics } = await loadCase(c.dir);
@@ -35,7 +41,8 @@ for (const c of goldenCases('traffic-xlate-routes')) {
       const r = translate(snapshot, p);
       const routes = r.routes.flat();
       for (const rc of routes) assert.deepEqual(decodeResource(ResourceType.Route, encodeResource(ResourceType.Route, rc)), JSON.parse(JSON.stringify(rc)), `${p.id}: route ${String(rc.name)} round-trips`);
-      (out.proxies as Rec)[p.id] = { diagnostics: r.diagnostics.map(formatDiagnostic), outboundHttpFilters: outboundHttpFilters(r.listeners.flat()), routes };
+      const l4 = l4Listeners(r.listeners.flat());
+      (out.proxies as Rec)[p.id] = { diagnostics: r.diagnostics.map(formatDiagnostic), outboundHttpFilters: outboundHttpFilters(r.listeners.flat()), routes, ...(l4.length ? { l4Listeners: l4 } : {}) };
     }
     assert.deepEqual(checkGolden(c.dir, { 'out.yaml': goldenYaml(out) }), []);
   });
