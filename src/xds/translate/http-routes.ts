@@ -20,14 +20,16 @@
  * BlackHoleCluster (502), as Istio.
  */
 import type { Diagnostic, InterceptionMode, Labels, MeshSnapshot, ProxyInfo } from '../../model/types.js';
-import type { HttpRule, RouteSet } from '../../model/traffic.js';
+import type { DestinationRule, HttpRule, RouteSet } from '../../model/traffic.js';
 import { formatDiagnostic } from '../../model/types.js';
 import type { EnvoyObject } from '../resource-types.js';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
 import { cmp, diag } from './common.js';
 import { routeHosts, type HostIndex, type RouteHost } from './route-hosts.js';
 import { exportedTo, hostMatches } from './registry.js';
-import { routeHashPolicy, type DestScope } from './dest-clusters.js';
+import type { DestScope } from './dest-clusters.js';
+import { portPolicy } from './destination-rules.js';
+import { hashPolicyFor } from './cluster-policy.js';
 import { labelsMatch, matchApplies, routeMatch, type MatchContext } from './route-match.js';
 import { DEFAULT_RETRY_POLICY, routeAction, type ActionContext } from './route-actions.js';
 import { serviceDomains } from './outbound-routes.js';
@@ -145,13 +147,23 @@ function ruleRoutes(rs: RouteSet, index: number, rule: HttpRule, mctx: MatchCont
 /** The routes of one host on one port from its route set (empty: the set says nothing for this port). */
 type HashLookup = (host: string, port: number, subset?: string) => readonly EnvoyObject[] | undefined;
 
-/** routeHashPolicy for this proxy, memoized for one build (many routes name the same host). */
-function hashLookup(snapshot: MeshSnapshot, proxy: RouteInputs['proxy']): HashLookup {
+/**
+ * The route hash policy (DestinationRule consistentHash) for a host/port/subset, from the
+ * rules the destination scope already chose (the same answer as dest-clusters' routeHashPolicy,
+ * without looking the rule up again); memoized for one build.
+ */
+function hashLookup(dest: DestScope): HashLookup {
+  const rules = new Map<string, DestinationRule>();
+  for (const e of dest.entries) if (e.rule && !rules.has(e.host.hostname)) rules.set(e.host.hostname, e.rule);
   const m = new Map<string, readonly EnvoyObject[] | undefined>();
   return (host, port, subset) => {
+    const rule = rules.get(host);
+    if (!rule) return undefined;
     const k = `${port}|${subset ?? ''}|${host}`;
     if (m.has(k)) return m.get(k);
-    const v = routeHashPolicy(snapshot, proxy, host, port, subset);
+    const s = subset === undefined ? undefined : rule.subsets.find((x) => x.name === subset);
+    const key = portPolicy(rule, port, s).loadBalancer?.consistentHash?.key;
+    const v = key ? hashPolicyFor(key) : undefined;
     m.set(k, v);
     return v;
   };
@@ -187,7 +199,7 @@ export function outboundHttpRoutes(snapshot: MeshSnapshot, inputs: RouteInputs):
       if (r.action.kind === 'delegate') diagnostics.push(diag(rs.origin, rs.meta.namespace, rs.meta.name, `spec.http[${i}].delegate`, 'delegate is not supported by meshd; the rule is left out (put the delegate\'s routes in this VirtualService)'));
     });
   }
-  const hashPolicy = hashLookup(snapshot, inputs.proxy);
+  const hashPolicy = hashLookup(inputs.dest);
   const byPort = new Map<number, RouteHost[]>();
   for (const h of hosts.values()) {
     for (const p of h.httpPorts) {
