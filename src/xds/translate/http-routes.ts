@@ -16,14 +16,14 @@
  * The result depends on the proxy only through its namespace, interception mode and which
  * `sourceLabels` selectors its labels satisfy, and its destination scope (visible hosts,
  * outbound traffic policy, DestinationRules for hash policies): `outboundRoutesKey` is that,
- * so proxies with equal inputs share one chunk. REGISTRY_ONLY: the `*` vhost goes to
- * BlackHoleCluster (502), as Istio.
+ * so proxies with equal inputs share one chunk. REGISTRY_ONLY: the `*` vhost answers 502, as
+ * Istio's BlackHoleCluster route does.
  */
 import type { Diagnostic, InterceptionMode, Labels, MeshSnapshot, ProxyInfo } from '../../model/types.js';
 import type { DestinationRule, HttpRule, RouteSet } from '../../model/traffic.js';
 import { formatDiagnostic } from '../../model/types.js';
 import type { EnvoyObject } from '../resource-types.js';
-import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
+import { PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
 import { cmp, diag } from './common.js';
 import { routeHosts, type HostIndex, type RouteHost } from './route-hosts.js';
 import { exportedTo, hostMatches } from './registry.js';
@@ -127,8 +127,10 @@ function retriesFor(policy: EnvoyObject, hash: readonly EnvoyObject[] | undefine
   return rest;
 }
 
-/** The block-all route of REGISTRY_ONLY: BlackHoleCluster (Envoy answers 502), as Istio. */
-// REGISTRY_ONLY: Envoy would answer 503 (no healthy upstream) for the empty BlackHoleCluster; Istio's users see 502.
+/**
+ * The block-all route of REGISTRY_ONLY: a direct 502, what Istio's users see (Envoy would
+ * answer 503, no healthy upstream, for the empty BlackHoleCluster).
+ */
 const BLOCK_ALL: EnvoyObject = { name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } };
 
 function ruleRoutes(rs: RouteSet, index: number, rule: HttpRule, mctx: MatchContext, actx: Omit<ActionContext, 'field'>): EnvoyObject[] {
