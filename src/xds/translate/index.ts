@@ -17,6 +17,8 @@ import { withOutboundPolicy } from './outbound-policy.js';
 import { scopeListeners } from './listener-scope.js';
 import { explicitOutboundListeners, transparentOutboundListeners } from './outbound-listeners.js';
 import { outboundHttpRoutes, outboundRoutesKey, type RouteInputs } from './http-routes.js';
+import { withL4Routes } from './tcp-routes.js';
+import { routeHosts } from './route-hosts.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 
@@ -168,7 +170,8 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
     proxy.interceptionMode, w?.outboundAddress ?? '127.0.0.1', diagnostics);
   let client: HcmTelemetry | undefined;
   const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
-  const observed = scoped.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
+  const l4 = { namespace: proxy.namespace, labels: w?.labels ?? proxy.labels, hosts: routeHosts(ds.scope.hosts) };
+  const observed = scoped.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, withL4Routes(snapshot, l, l4, diagnostics), diagnostics, outbound));
   return freeze({
     clusters: clusterChunks,
     endpoints: [outboundEndpoints(snapshot, ds, localityView(w, proxy))],
