@@ -9,10 +9,10 @@ import { Gauge, type Registry } from 'prom-client';
 import type { CertificateAuthority } from '../ca/ca.js';
 import { summarizeChain } from '../ca/cert-summary.js';
 import { retireBlocker } from '../ca/rotation-guard.js';
-import { spiffeId, type MeshSnapshot } from '../model/types.js';
+import { spiffeId, type Diagnostic, type MeshSnapshot } from '../model/types.js';
 import type { WorkloadCertManager } from '../sds/cert-manager.js';
 import type { TelemetryReceiver } from '../telemetry/index.js';
-import { plaintextReport } from '../telemetry/reports.js';
+import { edgeRows, plaintextReport } from '../telemetry/reports.js';
 import type { Logger } from '../util/log.js';
 import { SHORT_NAME, type ResourceTypeUrl } from '../xds/resource-types.js';
 import type { XdsServer } from '../xds/server/index.js';
@@ -61,6 +61,8 @@ export interface AdminViewsDeps {
   readonly telemetry: TelemetryReceiver;
   readonly pushes: PushLog;
   readonly snapshot: () => MeshSnapshot;
+  /** The config source's diagnostics (what /debug/diagnostics shows), for /debug/analyze. */
+  readonly diagnostics?: () => readonly Diagnostic[];
   readonly now?: () => number;
 }
 
@@ -151,9 +153,12 @@ export function adminViewRoutes(d: AdminViewsDeps): RouteAdder[] {
     (app) => app.get('/debug/push_status', route(DEBUG, 'the last 50 pushes: trigger, generation, proxies, converged, milliseconds'), async () => ({ generation: d.snapshot().generation, connected: d.xds.connectedProxies().length, ...d.pushes.status() })),
     (app) => app.get<{ Querystring: { pem?: string } }>('/debug/connections', route(DEBUG, 'authenticated ADS streams: proxy, identity, peer, Envoy version, the certificate chain meshd holds for it (?pem=true adds the PEM; never a key)'), async (req) => connections(d, req.query.pem === 'true')),
     (app) => app.get('/version', route({ kind: 'public' }, 'meshd\'s version'), async () => ({ version: MESHD_VERSION, node: process.version })),
-    (app) => app.get<{ Querystring: { window?: string } }>('/debug/analyze', route(DEBUG, 'policy lint over the current snapshot and the plaintext seen in the last 10 minutes (what meshctl analyze shows)'), async () => {
+    (app) => app.get<{ Querystring: { window?: string } }>('/debug/analyze', route(DEBUG, 'policy and traffic lint over the current snapshot, the plaintext seen in the last 10 minutes, the telemetry edges and the config diagnostics (what meshctl analyze shows)'), async () => {
       const snapshot = d.snapshot();
-      return analyze({ snapshot, plaintext: plaintextReport(d.telemetry.store, snapshot, now(), 10 * 60_000) });
+      return analyze({
+        snapshot, plaintext: plaintextReport(d.telemetry.store, snapshot, now(), 10 * 60_000),
+        edges: edgeRows(d.telemetry.store, snapshot), diagnostics: d.diagnostics?.() ?? [],
+      });
     }),
     ...dashboardRoutes(),
   ];
