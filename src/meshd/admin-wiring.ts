@@ -23,6 +23,8 @@ import { chainVerifiers, localTokenVerifier, type AdminVerifier } from '../admin
 import { authorizationz } from '../admin/authorizationz.js';
 import { registryz } from '../admin/registryz.js';
 import { trafficView } from '../admin/traffic.js';
+import { routezView } from '../admin/routez.js';
+import { translate } from '../xds/translate/index.js';
 import { dashboardRoutes } from '../admin/dashboard.js';
 import { route } from '../admin/route-table.js';
 import { analyze } from '../analyze/index.js';
@@ -146,6 +148,10 @@ export function adminViewRoutes(d: AdminViewsDeps): RouteAdder[] {
     (app) => app.get('/ca/status', route(DEBUG, 'the CA: kind, rotation phase, signer, trusted roots with expiry'), async () => ({ ...d.ca.status(), workloadCertTtlSeconds: d.ca.workloadCertTtlSeconds })),
     (app) => app.get('/debug/registryz', route(DEBUG, 'namespaces, services and workloads in the current snapshot, with the services each workload serves'), async () => registryz(d.snapshot())),
     (app) => app.get<{ Querystring: { namespace?: string } }>('/debug/traffic', route(DEBUG, 'the traffic model in force: route sets, DestinationRules, ServiceEntries, Sidecars, workload localities and weights (?namespace=)'), async (req) => trafficView(d.snapshot(), req.query.namespace || undefined)),
+    (app) => app.get<{ Querystring: { workload?: string; interception?: string } }>('/debug/routez', route(DEBUG, 'the HTTP route configurations and cluster names meshd sends (or would send) one workload\'s proxy (?workload=ns/name; what meshctl route check evaluates)'), async (req, reply) => {
+      const v = routezView({ snapshot: d.snapshot, connected: () => d.xds.connectedProxies(), translate }, req.query.workload, req.query.interception || undefined);
+      return 'error' in v ? reply.code(v.status).send({ error: v.error }) : v;
+    }),
     (app) => app.get<{ Querystring: { workload?: string } }>('/debug/authorizationz', route(DEBUG, 'per workload: mTLS mode per port and the PeerAuthentication that set it, AuthorizationPolicies selecting it (?workload=ns/name)'), async (req, reply) => {
       const v = authorizationz(d.snapshot(), req.query.workload || undefined);
       return v === undefined ? reply.code(404).send({ error: `no workload ${JSON.stringify(req.query.workload)}; see /debug/registryz` }) : v;
