@@ -13,10 +13,16 @@ export function inboundClusterName(port: number): string {
   return `inbound|${port}||`;
 }
 
-/** Parses an outbound cluster name; undefined for anything else. */
-export function parseOutboundClusterName(name: string): { port: number; hostname: string } | undefined {
-  const m = /^outbound\|(\d+)\|\|(.+)$/.exec(name);
-  return m ? { port: Number(m[1]), hostname: m[2]! } : undefined;
+/** Outbound cluster for one DestinationRule subset of a service port: `outbound|9080|v2|reviews.default.svc.cluster.local`. */
+export function outboundSubsetClusterName(port: number, subset: string, hostname: string): string {
+  return `outbound|${port}|${subset}|${hostname}`;
+}
+
+/** Parses an outbound cluster name (with or without a subset); undefined for anything else. `subset` is absent for the base cluster. */
+export function parseOutboundClusterName(name: string): { port: number; hostname: string; subset?: string } | undefined {
+  const m = /^outbound\|(\d+)\|([^|]*)\|(.+)$/.exec(name);
+  if (!m) return undefined;
+  return { port: Number(m[1]), hostname: m[3]!, ...(m[2] ? { subset: m[2] } : {}) };
 }
 
 /** Route configuration shared by all HTTP services on one outbound port: `8080`. */

@@ -99,6 +99,12 @@ export function stdoutAccessLog(direction: 'inbound' | 'outbound'): EnvoyObject 
 /** The router, always the last HTTP filter. */
 export const ROUTER_FILTER: EnvoyObject = { name: Filter.Router, typed_config: typed(TypeName.Router, {}) };
 
+/** Fault injection, configured per route (typed_per_filter_config); a no-op elsewhere. */
+export const FAULT_FILTER: EnvoyObject = { name: Filter.HttpFault, typed_config: typed(TypeName.HttpFault, {}) };
+
+/** CORS, configured per route (typed_per_filter_config); a no-op elsewhere. */
+export const CORS_FILTER: EnvoyObject = { name: Filter.HttpCors, typed_config: typed(TypeName.HttpCors, {}) };
+
 /** tcp_proxy to one cluster. */
 export function tcpProxy(statPrefix: string, cluster: string): EnvoyObject {
   return { name: Filter.TcpProxy, typed_config: typed(TypeName.TcpProxy, { stat_prefix: statPrefix, cluster }) };

@@ -8,9 +8,14 @@ import { outboundRouteName } from '../names.js';
 import type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
 import { chunk, freeze, type SecretSource } from './common.js';
 import { explicitInboundListeners, inboundCluster, inboundPorts, virtualInboundListener } from './inbound.js';
-import { loadAssignment, meshPorts, proxylessCluster, sidecarCluster, specialClusters } from './outbound-clusters.js';
+import { loadAssignment, meshPorts, proxylessCluster, specialClusters } from './outbound-clusters.js';
+import { destClusters, destEndpoints, destEndpointsKey, destScope, localityView, type DestScope } from './dest-clusters.js';
+import type { LocalityView } from './locality-lb.js';
+import { outboundPolicy } from './registry.js';
+import { serviceEntryListeners } from './service-entries.js';
+import { withOutboundPolicy } from './outbound-policy.js';
 import { explicitOutboundListeners, transparentOutboundListeners } from './outbound-listeners.js';
-import { outboundRouteConfig, portsByNumber } from './outbound-routes.js';
+import { outboundHttpRoutes, outboundRoutesKey, type RouteInputs } from './http-routes.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 
@@ -38,10 +43,16 @@ export const sharedChunkKey = (c: ResourceChunk): string | undefined => sharedKe
 /** The shared chunk already built for `key` from `snapshot`, if any proxy's translation built it. */
 export const builtSharedChunk = (snapshot: MeshSnapshot, key: string): ResourceChunk | undefined => memo.get(snapshot)?.byKey.get(key);
 
-/** Outbound sidecar clusters for every service port (shared per snapshot, secret source and timeout). */
-function outboundClusters(snapshot: MeshSnapshot, src: SecretSource, timeout: string): ResourceChunk {
-  return shared(snapshot, `clusters|${src}|${timeout}`, () =>
-    snapshot.services.flatMap((svc) => meshPorts(svc).map((sp) => sidecarCluster(snapshot, svc, sp, src, timeout))));
+/** Outbound clusters of the hosts a proxy sees, with DestinationRule subsets and policies (shared per destination scope). */
+function outboundClusters(snapshot: MeshSnapshot, ds: DestScope, src: SecretSource, timeout: string, diagnostics: Diagnostic[]): ResourceChunk {
+  const built = destClusters(snapshot, ds, src, timeout);
+  diagnostics.push(...built.diagnostics);
+  return shared(snapshot, `clusters|${src}|${timeout}|${ds.key}`, () => [...built.resources]);
+}
+
+/** Endpoints of those clusters (shared per destination scope, and per caller locality where it matters). */
+function outboundEndpoints(snapshot: MeshSnapshot, ds: DestScope, view: LocalityView): ResourceChunk {
+  return shared(snapshot, destEndpointsKey(ds, view), () => [...destEndpoints(snapshot, ds, view).resources]);
 }
 
 function endpoints(snapshot: MeshSnapshot): ResourceChunk {
@@ -49,9 +60,20 @@ function endpoints(snapshot: MeshSnapshot): ResourceChunk {
     snapshot.services.flatMap((svc) => meshPorts(svc).map((sp) => loadAssignment(snapshot, svc, sp))));
 }
 
-function routes(snapshot: MeshSnapshot, proxy: ProxyInfo): ResourceChunk {
-  return shared(snapshot, `routes|${proxy.namespace}|${proxy.interceptionMode}`, () =>
-    [...portsByNumber(snapshot, true)].map(([port, list]) => outboundRouteConfig(port, list, proxy.namespace, proxy.interceptionMode)));
+/** Diagnostics met while building a shared route chunk, reported to every proxy that gets it. */
+const routeDiagnostics = new WeakMap<ResourceChunk, readonly Diagnostic[]>();
+
+/** Outbound route configurations, shared by proxies with equal route inputs (http-routes.ts). */
+function routes(snapshot: MeshSnapshot, inputs: RouteInputs, diagnostics: Diagnostic[]): ResourceChunk {
+  let found: readonly Diagnostic[] = [];
+  const c = shared(snapshot, outboundRoutesKey(snapshot, inputs), () => {
+    const r = outboundHttpRoutes(snapshot, inputs);
+    found = r.diagnostics;
+    return r.resources;
+  });
+  if (!routeDiagnostics.has(c)) routeDiagnostics.set(c, found);
+  diagnostics.push(...routeDiagnostics.get(c)!);
+  return c;
 }
 
 interface WorkloadIndex { readonly byName: ReadonlyMap<string, Workload>; readonly byAddress: ReadonlyMap<string, Workload> }
@@ -104,8 +126,10 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   const w = findWorkload(snapshot, proxy);
   const ports = w ? inboundPorts(snapshot, w, diagnostics) : [];
   const listeners: EnvoyObject[] = [];
+  const ds = destScope(snapshot, proxy);
   if (proxy.interceptionMode === 'REDIRECT') {
-    listeners.push(...transparentOutboundListeners(snapshot, diagnostics));
+    listeners.push(...transparentOutboundListeners(snapshot, diagnostics).map((l) => withOutboundPolicy(l, ds.scope.outboundTrafficPolicy)));
+    listeners.push(...serviceEntryListeners(ds.scope.hosts, 'REDIRECT', '', new Set(listeners.map((l) => String(l.name))), diagnostics));
     if (w && ports.length) listeners.push(virtualInboundListener(snapshot, w, ports, src, diagnostics));
   } else {
     const inbound = w ? explicitInboundListeners(snapshot, w, ports, src, diagnostics) : [];
@@ -117,19 +141,21 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
       }
       listeners.push(l);
     }
+    const outboundNames = new Set([...listeners.map((l) => String(l.name)), ...taken]);
+    listeners.push(...serviceEntryListeners(ds.scope.hosts, 'NONE', w?.outboundAddress ?? '127.0.0.1', outboundNames, diagnostics));
     listeners.push(...inbound);
   }
   let client: HcmTelemetry | undefined;
   const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
   const observed = listeners.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
-  const routeChunk = routes(snapshot, proxy);
+  const routeChunk = routes(snapshot, { proxy, mode: proxy.interceptionMode, labels: w?.labels ?? proxy.labels, dest: ds }, diagnostics);
   return freeze({
     clusters: [
-      outboundClusters(snapshot, src, timeout),
+      outboundClusters(snapshot, ds, src, timeout, diagnostics),
       shared(snapshot, `special|${timeout}`, () => specialClusters(timeout)),
       chunk(ports.map((p) => inboundCluster(w, p.port))),
     ],
-    endpoints: [endpoints(snapshot)],
+    endpoints: [outboundEndpoints(snapshot, ds, localityView(w, proxy))],
     listeners: [chunk(observed)],
     routes: [routeChunk],
     diagnostics,

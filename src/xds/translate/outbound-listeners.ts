@@ -6,7 +6,7 @@
 import type { Diagnostic, MeshSnapshot, Service, ServicePort } from '../../model/types.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND, VIRTUAL_OUTBOUND_PORT, addressListenerName, outboundClusterName, outboundRouteName } from '../names.js';
-import { ADS_SOURCE, ROUTER_FILTER, diag, socketAddress, stdoutAccessLog, tcpProxy } from './common.js';
+import { ADS_SOURCE, CORS_FILTER, FAULT_FILTER, ROUTER_FILTER, diag, socketAddress, stdoutAccessLog, tcpProxy } from './common.js';
 import { portsByNumber } from './outbound-routes.js';
 
 /** Outbound HCM on one port: routes come by RDS from the shared route configuration. */
@@ -17,7 +17,8 @@ function outboundHcm(port: number): EnvoyObject {
       stat_prefix: `outbound_${port}`,
       codec_type: 'AUTO',
       rds: { route_config_name: outboundRouteName(port), config_source: ADS_SOURCE },
-      http_filters: [ROUTER_FILTER],
+      // Fault and CORS act only on routes that carry their per-route config (route-actions.ts).
+      http_filters: [FAULT_FILTER, CORS_FILTER, ROUTER_FILTER],
       upgrade_configs: [{ upgrade_type: 'websocket' }],
       access_log: [stdoutAccessLog('outbound')],
     }),

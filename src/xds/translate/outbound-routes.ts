@@ -1,12 +1,10 @@
 /**
- * Outbound route configurations: one per HTTP service port number, one virtual host per
- * service on that port. Shared by every sidecar of one namespace and interception mode.
+ * Service ports by number and the domains a caller may use for a service: the lookups the
+ * outbound listeners and routes share. The route configurations themselves are built by
+ * http-routes.ts (with the mesh's route sets applied).
  */
 import type { MeshSnapshot, Service, ServicePort } from '../../model/types.js';
-import type { InterceptionMode } from '../../model/types.js';
 import { isHttpProtocol } from '../../config/protocol.js';
-import type { EnvoyObject } from '../resource-types.js';
-import { PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
 import { cmp } from './common.js';
 import { meshPorts } from './outbound-clusters.js';
 
@@ -35,37 +33,4 @@ export function serviceDomains(svc: Service, port: number, fromNamespace: string
   if (fromNamespace === namespace) hosts.push(name);
   if (svc.clusterIP) hosts.push(svc.clusterIP);
   return hosts.flatMap((h) => [h, `${h}:${port}`]);
-}
-
-function route(cluster: string): EnvoyObject {
-  // timeout 0s: no overall deadline, so gRPC streams and long polls are not cut at 15 s.
-  // Retries only where the request cannot have reached the app (a connection that failed, a
-  // refused stream, a reset before the request was sent): safe for every method, and it hides
-  // the upstream connection draining that a listener update (a policy change) causes.
-  return {
-    name: 'default', match: { prefix: '/' },
-    route: { cluster, timeout: '0s', retry_policy: { retry_on: 'connect-failure,refused-stream,reset-before-request', num_retries: 2 } },
-  };
-}
-
-/**
- * The route configuration for one outbound port. A domain claimed by two services goes to
- * the first by name. Explicit mode: when exactly one service uses the port, a `*` host
- * routes to it (an app calling 127.0.0.1:port without a Host). Transparent mode: `*` goes to
- * PassthroughCluster (calls to addresses outside the mesh), as Istio's ALLOW_ANY.
- */
-export function outboundRouteConfig(port: number, services: readonly { svc: Service; sp: ServicePort }[], fromNamespace: string, mode: InterceptionMode): EnvoyObject {
-  const used = new Set<string>();
-  const vhosts: EnvoyObject[] = [];
-  for (const { svc } of services) {
-    const domains = serviceDomains(svc, port, fromNamespace).filter((d) => !used.has(d));
-    domains.forEach((d) => used.add(d));
-    if (domains.length) vhosts.push({ name: apiListenerName(svc.hostname, port), domains, routes: [route(outboundClusterName(port, svc.hostname))] });
-  }
-  if (mode === 'REDIRECT') {
-    vhosts.push({ name: 'allow_any', domains: ['*'], routes: [route(PASSTHROUGH_CLUSTER)] });
-  } else if (services.length === 1) {
-    vhosts.push({ name: 'default', domains: ['*'], routes: [route(outboundClusterName(port, services[0]!.svc.hostname))] });
-  }
-  return { name: outboundRouteName(port), virtual_hosts: vhosts, validate_clusters: false };
 }

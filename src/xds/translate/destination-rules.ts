@@ -1,0 +1,120 @@
+/**
+ * Which DestinationRule applies to a host for a proxy, and the traffic policy it gives one
+ * port (and subset). Pure; the index is memoized per snapshot.
+ *
+ * Lookup, as Istio's: the proxy's own namespace first, then the host's namespace, then the
+ * root namespace; in each, only rules exported to the proxy's namespace. Within a namespace a
+ * rule whose `workloadSelector` matches the proxy (own namespace only) beats one without; an
+ * exact host beats a wildcard, a longer wildcard beats a shorter one; then the oldest
+ * (creationTimestamp, then name). Rules with a selector that does not match are skipped.
+ *
+ * Merge (`portPolicy`): the top-level policy, then the top-level `portLevelSettings` for the
+ * port, then the subset's policy, then the subset's `portLevelSettings` for the port; each
+ * later level replaces a field (loadBalancer, connectionPool, outlierDetection, tls) as a whole.
+ */
+import type { Labels, MeshSnapshot } from '../../model/types.js';
+import type { DestinationRule, PortTrafficPolicy, Subset, TrafficPolicy } from '../../model/traffic.js';
+import { cmp } from './common.js';
+import { exportedTo, hostMatches } from './registry.js';
+
+interface DrIndex {
+  /** Namespace → rules, oldest first. */
+  readonly byNamespace: ReadonlyMap<string, readonly DestinationRule[]>;
+}
+const indexes = new WeakMap<MeshSnapshot, DrIndex>();
+
+function index(snapshot: MeshSnapshot): DrIndex {
+  let idx = indexes.get(snapshot);
+  if (!idx) {
+    const m = new Map<string, DestinationRule[]>();
+    for (const dr of snapshot.destinationRules) {
+      const l = m.get(dr.meta.namespace) ?? [];
+      l.push(dr);
+      m.set(dr.meta.namespace, l);
+    }
+    for (const l of m.values()) l.sort((a, b) => cmp(a.meta.creationTimestamp ?? '', b.meta.creationTimestamp ?? '') || cmp(a.meta.name, b.meta.name));
+    idx = { byNamespace: m };
+    indexes.set(snapshot, idx);
+  }
+  return idx;
+}
+
+function selectorMatches(sel: Labels, labels: Labels): boolean {
+  const keys = Object.keys(sel);
+  return keys.length > 0 && keys.every((k) => labels[k] === sel[k]);
+}
+
+/** Rank of a rule for a host: higher is more specific (selector, then exact, then longer wildcard). */
+function rank(dr: DestinationRule, hostname: string): number {
+  const exact = dr.host === hostname ? 1 : 0;
+  return (dr.workloadSelector ? 1_000_000 : 0) + exact * 100_000 + dr.host.length;
+}
+
+function bestIn(list: readonly DestinationRule[] | undefined, hostname: string, proxyNs: string, labels: Labels | undefined): DestinationRule | undefined {
+  let best: DestinationRule | undefined;
+  for (const dr of list ?? []) {
+    if (!exportedTo(dr.exportTo, proxyNs) && dr.meta.namespace !== proxyNs) continue;
+    if (dr.workloadSelector && (!labels || !selectorMatches(dr.workloadSelector, labels))) continue;
+    if (!hostMatches(dr.host, hostname)) continue;
+    if (!best || rank(dr, hostname) > rank(best, hostname)) best = dr;
+  }
+  return best;
+}
+
+/**
+ * The DestinationRule for `hostname` (defined in `hostNamespace`) as seen by a proxy of
+ * `proxyNamespace` with `labels`, or undefined. See the module comment for the order.
+ */
+export function destinationRuleFor(snapshot: MeshSnapshot, proxyNamespace: string, labels: Labels, hostname: string, hostNamespace: string): DestinationRule | undefined {
+  if (snapshot.destinationRules.length === 0) return undefined;
+  const idx = index(snapshot);
+  return bestIn(idx.byNamespace.get(proxyNamespace), hostname, proxyNamespace, labels)
+    ?? (hostNamespace !== proxyNamespace ? bestIn(idx.byNamespace.get(hostNamespace), hostname, proxyNamespace, undefined) : undefined)
+    ?? (snapshot.config.rootNamespace !== proxyNamespace && snapshot.config.rootNamespace !== hostNamespace
+      ? bestIn(idx.byNamespace.get(snapshot.config.rootNamespace), hostname, proxyNamespace, undefined) : undefined);
+}
+
+/** Whether any rule of `proxyNamespace` has a workloadSelector matching `labels` (then the proxy's labels matter). */
+export function selectorRulesFor(snapshot: MeshSnapshot, proxyNamespace: string, labels: Labels): readonly DestinationRule[] {
+  if (snapshot.destinationRules.length === 0) return [];
+  return (index(snapshot).byNamespace.get(proxyNamespace) ?? []).filter((dr) => dr.workloadSelector && selectorMatches(dr.workloadSelector, labels));
+}
+
+function overlay(base: PortTrafficPolicy, top: PortTrafficPolicy | undefined): PortTrafficPolicy {
+  if (!top) return base;
+  return {
+    ...(top.loadBalancer ?? base.loadBalancer ? { loadBalancer: top.loadBalancer ?? base.loadBalancer } : {}),
+    ...(top.connectionPool ?? base.connectionPool ? { connectionPool: top.connectionPool ?? base.connectionPool } : {}),
+    ...(top.outlierDetection ?? base.outlierDetection ? { outlierDetection: top.outlierDetection ?? base.outlierDetection } : {}),
+    ...(top.tls ?? base.tls ? { tls: top.tls ?? base.tls } : {}),
+  };
+}
+
+function atPort(p: TrafficPolicy | undefined, port: number): PortTrafficPolicy | undefined {
+  return p?.portLevelSettings.find((s) => s.port === port)?.policy;
+}
+
+/** The policy of one port (and optionally one subset) of a rule, merged as the module comment says. */
+export function portPolicy(dr: DestinationRule | undefined, port: number, subset?: Subset): PortTrafficPolicy {
+  if (!dr) return {};
+  let p = overlay({}, dr.trafficPolicy);
+  p = overlay(p, atPort(dr.trafficPolicy, port));
+  if (subset?.trafficPolicy) {
+    p = overlay(p, subset.trafficPolicy);
+    p = overlay(p, atPort(subset.trafficPolicy, port));
+  }
+  return p;
+}
+
+/** Where a merged field came from, for diagnostics: the field path of the innermost level that set it. */
+export function policyField(dr: DestinationRule, port: number, subset: Subset | undefined, field: keyof PortTrafficPolicy): string {
+  const si = subset ? dr.subsets.indexOf(subset) : -1;
+  if (subset?.trafficPolicy) {
+    const pi = subset.trafficPolicy.portLevelSettings.findIndex((s) => s.port === port);
+    if (pi >= 0 && subset.trafficPolicy.portLevelSettings[pi]!.policy[field]) return `spec.subsets[${si}].trafficPolicy.portLevelSettings[${pi}].${field}`;
+    if (subset.trafficPolicy[field]) return `spec.subsets[${si}].trafficPolicy.${field}`;
+  }
+  const pi = dr.trafficPolicy?.portLevelSettings.findIndex((s) => s.port === port) ?? -1;
+  if (pi >= 0 && dr.trafficPolicy!.portLevelSettings[pi]!.policy[field]) return `spec.trafficPolicy.portLevelSettings[${pi}].${field}`;
+  return `spec.trafficPolicy.${field}`;
+}

@@ -1,0 +1,176 @@
+/**
+ * ServiceEntry hosts in Envoy: the base cluster of a host port by resolution (STATIC → EDS,
+ * DNS → STRICT_DNS with an inline assignment, DNS_ROUND_ROBIN → LOGICAL_DNS, NONE →
+ * ORIGINAL_DST), and the outbound listeners for its non-HTTP ports (TCP on the entry's
+ * `addresses`, TLS/HTTPS by SNI). HTTP ports get virtual hosts from the route translation.
+ * MESH_EXTERNAL hosts get plaintext unless a DestinationRule sets `tls`; MESH_INTERNAL hosts
+ * use auto-mTLS as mesh services do.
+ */
+import { isIP } from 'node:net';
+import type { Diagnostic, InterceptionMode, MeshSnapshot } from '../../model/types.js';
+import { isHttpProtocol } from '../../config/protocol.js';
+import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
+import { MESH_ALPN, addressListenerName, outboundClusterName } from '../names.js';
+import { ADS_SOURCE, RAW_BUFFER_SOCKET, cmp, diag, socketAddress, tcpProxy, upstreamTlsSocket, type SecretSource } from './common.js';
+import type { HostEndpoint } from './host-endpoints.js';
+import { TLS_MODE_METADATA } from './outbound-clusters.js';
+import type { RegistryHost, RegistryPort } from './registry.js';
+
+/** Endpoint metadata that selects mesh mTLS in `transport_socket_matches`. */
+export function tlsModeMetadata(e: HostEndpoint): EnvoyObject | undefined {
+  return e.mtls ? { filter_metadata: { [TLS_MODE_METADATA]: { tlsMode: 'istio' } } } : undefined;
+}
+
+function httpProtocolOptions(p: RegistryPort): EnvoyObject {
+  const cfg = p.protocol === 'HTTP'
+    ? { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } }
+    : { explicit_http_config: { http2_protocol_options: {} } };
+  return { [TypeName.HttpProtocolOptions]: typed(TypeName.HttpProtocolOptions, cfg) };
+}
+
+/** The inline assignment of a DNS cluster: the endpoints' names, or the host itself when it lists none. */
+export function dnsAssignment(name: string, host: RegistryHost, p: RegistryPort, eps: readonly HostEndpoint[]): EnvoyObject | undefined {
+  const targets = eps.length ? eps.map((e) => ({ address: e.address, port: e.port, weight: e.weight }))
+    : host.hostname.startsWith('*') ? [] : [{ address: host.hostname, port: typeof p.targetPort === 'number' ? p.targetPort : p.port, weight: undefined }];
+  if (targets.length === 0) return undefined;
+  return {
+    cluster_name: name,
+    endpoints: [{ locality: {}, load_balancing_weight: 1, lb_endpoints: targets.map((t) => ({ endpoint: { address: socketAddress(t.address, t.port) }, ...(t.weight ? { load_balancing_weight: t.weight } : {}) })) }],
+  };
+}
+
+/**
+ * The base cluster of a ServiceEntry host port. `eps` are the host's endpoints (for DNS
+ * resolution they are inlined); undefined, with a diagnostic, when no cluster can be built.
+ */
+export function serviceEntryCluster(
+  host: RegistryHost, p: RegistryPort, eps: readonly HostEndpoint[], src: SecretSource, connectTimeout: string, sans: readonly string[], diagnostics: Diagnostic[],
+): EnvoyObject | undefined {
+  const se = host.serviceEntry!;
+  const name = outboundClusterName(p.port, host.hostname);
+  const http = isHttpProtocol(p.protocol);
+  const c: Record<string, unknown> = { name, connect_timeout: connectTimeout, lb_policy: 'ROUND_ROBIN' };
+  switch (host.resolution) {
+    case 'NONE':
+      c.type = 'ORIGINAL_DST';
+      c.lb_policy = 'CLUSTER_PROVIDED';
+      break;
+    case 'DNS':
+    case 'DNS_ROUND_ROBIN': {
+      let la = dnsAssignment(name, host, p, eps);
+      if (!la) {
+        diagnostics.push(diag('ServiceEntry', se.meta.namespace, se.meta.name, 'spec.hosts', `${host.hostname}: a wildcard host with resolution ${host.resolution} needs endpoints; no cluster for port ${p.port}`));
+        return undefined;
+      }
+      if (host.resolution === 'DNS_ROUND_ROBIN') {
+        const list = ((la.endpoints as EnvoyObject[])[0]!.lb_endpoints as EnvoyObject[]);
+        if (list.length > 1) diagnostics.push(diag('ServiceEntry', se.meta.namespace, se.meta.name, 'spec.endpoints', `resolution DNS_ROUND_ROBIN uses one endpoint; ${list.length - 1} more ignored (use DNS for several)`));
+        la = { ...la, endpoints: [{ locality: {}, load_balancing_weight: 1, lb_endpoints: [list[0]] }] };
+      }
+      c.type = host.resolution === 'DNS' ? 'STRICT_DNS' : 'LOGICAL_DNS';
+      c.dns_lookup_family = 'V4_ONLY';
+      c.load_assignment = la;
+      break;
+    }
+    default:
+      c.type = 'EDS';
+      c.eds_cluster_config = { eds_config: ADS_SOURCE };
+  }
+  if (host.location === 'MESH_INTERNAL' && host.resolution !== 'NONE') {
+    const alpn = http ? [MESH_ALPN, 'h2', 'http/1.1'] : [MESH_ALPN];
+    c.transport_socket_matches = [
+      { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: upstreamTlsSocket(src, alpn, sans) },
+      { name: 'tlsMode-disabled', match: {}, transport_socket: RAW_BUFFER_SOCKET },
+    ];
+  }
+  if (http) c.typed_extension_protocol_options = httpProtocolOptions(p);
+  return c;
+}
+
+/** TLS-carrying ports: routed by SNI. */
+function isTls(p: RegistryPort): boolean {
+  return p.protocol === 'TLS' || p.protocol === 'HTTPS';
+}
+
+/**
+ * Outbound listeners for ServiceEntry ports that are neither HTTP nor served by a Service
+ * listener: TLS/HTTPS ports get one listener per port with a filter chain per host matched by
+ * SNI; TCP ports a listener on each of the entry's IP `addresses` (transparent mode) or, in
+ * explicit mode, one bound listener per port when one host claims it. Names in `taken` are
+ * skipped with a diagnostic.
+ */
+export function serviceEntryListeners(hosts: readonly RegistryHost[], mode: InterceptionMode, bindAddress: string, taken: ReadonlySet<string>, diagnostics: Diagnostic[]): EnvoyObject[] {
+  const tls = new Map<number, RegistryHost[]>();
+  const tcp = new Map<number, RegistryHost[]>();
+  for (const h of hosts) {
+    if (h.origin !== 'ServiceEntry') continue;
+    for (const p of h.ports) {
+      if (isHttpProtocol(p.protocol)) continue;
+      const m = isTls(p) ? tls : tcp;
+      const l = m.get(p.port) ?? [];
+      l.push(h);
+      m.set(p.port, l);
+    }
+  }
+  const out: EnvoyObject[] = [];
+  const listenAt = (port: number): { name: string; address: EnvoyObject; bind?: boolean } =>
+    mode === 'REDIRECT' ? { name: addressListenerName('0.0.0.0', port), address: socketAddress('0.0.0.0', port), bind: false } : { name: addressListenerName(bindAddress, port), address: socketAddress(bindAddress, port) };
+  const skip = (h: RegistryHost, name: string): boolean => {
+    if (!taken.has(name)) return false;
+    diagnostics.push(diag('ServiceEntry', h.namespace, h.name, 'spec.ports', `listener ${name} is already used by a Service port; ${h.hostname} is not reachable on it through the sidecar`));
+    return true;
+  };
+  for (const [port, list] of [...tls].sort(([a], [b]) => a - b)) {
+    const at = listenAt(port);
+    if (list.some((h) => skip(h, at.name))) continue;
+    const chains = list.map((h) => {
+      const cluster = outboundClusterName(port, h.hostname);
+      return { name: cluster, filter_chain_match: { server_names: [h.hostname] }, filters: [tcpProxy(cluster, cluster)] };
+    }).sort((a, b) => cmp(a.name, b.name));
+    out.push({
+      name: at.name, address: at.address, ...(at.bind === false ? { bind_to_port: false } : {}), traffic_direction: 'OUTBOUND',
+      listener_filters: [{ name: Filter.TlsInspector, typed_config: typed(TypeName.TlsInspector, {}) }],
+      filter_chains: chains,
+    });
+  }
+  for (const [port, list] of [...tcp].sort(([a], [b]) => a - b)) {
+    if (mode === 'REDIRECT') {
+      for (const h of list) {
+        if (h.addresses.length === 0) {
+          diagnostics.push(diag('ServiceEntry', h.namespace, h.name, 'spec.addresses', `TCP port ${port} of ${h.hostname} needs addresses in transparent mode; not reachable through the sidecar`));
+          continue;
+        }
+        for (const a of h.addresses) {
+          if (isIP(a) === 0) { diagnostics.push(diag('ServiceEntry', h.namespace, h.name, 'spec.addresses', `${a}: CIDR addresses are not supported by meshd for TCP ports; use single IPs`)); continue; }
+          const name = addressListenerName(a, port);
+          if (skip(h, name)) continue;
+          const cluster = outboundClusterName(port, h.hostname);
+          out.push({ name, address: socketAddress(a, port), bind_to_port: false, traffic_direction: 'OUTBOUND', filter_chains: [{ filters: [tcpProxy(cluster, cluster)] }] });
+        }
+      }
+      continue;
+    }
+    const [first, ...rest] = list;
+    const at = listenAt(port);
+    if (skip(first!, at.name)) continue;
+    for (const h of rest) diagnostics.push(diag('ServiceEntry', h.namespace, h.name, 'spec.ports', `TCP port ${port} is also used by ${first!.hostname}, which wins in explicit mode (first by name)`));
+    const cluster = outboundClusterName(port, first!.hostname);
+    out.push({ name: at.name, address: at.address, traffic_direction: 'OUTBOUND', filter_chains: [{ filters: [tcpProxy(cluster, cluster)] }] });
+  }
+  // Two transparent TCP hosts on one address:port: the first wins.
+  const seen = new Set<string>();
+  return out.filter((l) => {
+    const n = String(l.name);
+    if (seen.has(n)) return false;
+    seen.add(n);
+    return true;
+  });
+}
+
+/** SANs for mesh mTLS to a MESH_INTERNAL entry: its subjectAltNames plus the endpoints' SPIFFE ids. */
+export function serviceEntrySans(snapshot: MeshSnapshot, host: RegistryHost, eps: readonly HostEndpoint[]): string[] {
+  const td = snapshot.config.trustDomain;
+  const ids = new Set<string>(host.serviceEntry?.subjectAltNames ?? []);
+  for (const e of eps) if (e.mtls && e.serviceAccount) ids.add(`spiffe://${td}/ns/${host.namespace}/sa/${e.serviceAccount}`);
+  return [...ids].sort(cmp);
+}
