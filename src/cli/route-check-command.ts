@@ -70,7 +70,7 @@ export function formatRouteCheck(r: RouteCheckResult, proxy?: string): string {
     `Route config:   ${r.routeConfig}`,
     `Virtual host:   ${r.virtualHost}`,
     `Route:          #${r.route!.index}${r.route!.name ? ` ${JSON.stringify(r.route!.name)}` : ''} (match: ${r.route!.match})`,
-    `${(o ? `${o.kind}:` : 'VirtualService:').padEnd(16)}${o ? `${o.namespace}/${o.name}` : 'none (meshd\'s default route for the service)'}`,
+    `${(o ? `${o.kind}:` : 'VirtualService:').padEnd(16)}${o ? `${o.namespace}/${o.name}${o.rule !== undefined ? ` ${o.kind === 'VirtualService' ? 'spec.http' : 'spec.rules'}[${o.rule}]${o.match !== undefined ? `.match[${o.match}]` : ''}` : ''}` : 'none (meshd\'s default route for the service)'}`,
   ];
   if (r.outcome === 'direct-response') lines.push(`Response:       ${r.status} (direct response)`);
   if (r.outcome === 'redirect') lines.push(`Redirect:       ${r.status} ${JSON.stringify(r.redirect)}`);

@@ -1,14 +1,14 @@
 /**
  * `meshctl route check`'s core: where would one request go, read from the Envoy route
  * configurations a proxy gets. Pure: the request and the resources in, a `RouteCheckResult`
- * out. Matching follows Envoy (virtual host by domain: exact, then the longest `*.suffix`,
- * then the longest `prefix.*`, then `*`; then the first route whose match holds).
+ * out. Matching is translation's own evaluator (`evaluateRoute` in src/xds/translate/route-eval.ts,
+ * Envoy's order: virtual host by domain, then the first route whose match holds); this module
+ * adds what the user needs to read: the origin, subsets, whether the proxy has each cluster.
  */
 import type { EnvoyObject } from '../xds/resource-types.js';
 import { outboundRouteName } from '../xds/names.js';
-import { matchRoute, selectVirtualHost, type RequestFacts } from './route-match.js';
-
-export type { RequestFacts } from './route-match.js';
+import { evaluateRoute } from '../xds/translate/route-eval.js';
+import { describeMatch } from './route-describe.js';
 
 /** The request to check, as the user gave it. */
 export interface RouteRequest {
@@ -27,6 +27,10 @@ export interface RouteOriginRef {
   readonly kind: string;
   readonly namespace: string;
   readonly name: string;
+  /** Index of the rule (`spec.http[rule]` / `spec.rules[rule]`), when translation records it. */
+  readonly rule?: number;
+  /** Index of the match within the rule. */
+  readonly match?: number;
 }
 
 /** One upstream the route sends to. */
@@ -80,11 +84,9 @@ type Obj = Record<string, unknown>;
 const rec = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? v as Obj : {});
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? v.map(rec) : []);
 
-/** `outbound|9080|v2|reviews.shop.svc.cluster.local` → its parts; other names → nothing. */
-export function parseClusterName(name: string): { port: number; subset?: string; host: string } | undefined {
-  const m = /^outbound\|(\d+)\|([^|]*)\|(.+)$/.exec(name);
-  return m ? { port: Number(m[1]), ...(m[2] ? { subset: m[2] } : {}), host: m[3]! } : undefined;
-}
+/** `outbound|9080|v2|reviews.shop.svc.cluster.local` → its parts (xlate's parser). */
+export { parseClusterName } from '../xds/translate/route-eval.js';
+import { parseClusterName } from '../xds/translate/route-eval.js';
 
 /** An Envoy FractionalPercent (or a runtime fraction's default) as 0–100; absent: 100. */
 export function fractionPercent(v: unknown): number {
@@ -113,15 +115,6 @@ export function routeOrigin(route: Obj): RouteOriginRef | undefined {
   return undefined;
 }
 
-function destinationOf(cluster: string, weight: number, total: number, clusters?: ReadonlySet<string>): RouteDestination {
-  const p = parseClusterName(cluster);
-  return {
-    cluster, ...(p ? { host: p.host, port: p.port, ...(p.subset ? { subset: p.subset } : {}) } : {}),
-    weight, percent: total > 0 ? Math.round((weight / total) * 10_000) / 100 : 0,
-    ...(clusters ? { sent: clusters.has(cluster) } : {}),
-  };
-}
-
 function faultOf(route: Obj, vhost: Obj): RouteFault | undefined {
   const pick = (o: Obj): Obj | undefined => {
     const t = rec(o.typed_per_filter_config);
@@ -145,7 +138,7 @@ export function authorityOf(host: string, port: number): string {
   return host.includes(':') || port === 80 ? host.toLowerCase() : `${host.toLowerCase()}:${port}`;
 }
 
-/** Where the request goes through `routes` (the proxy's RouteConfigurations); `clusters`: the cluster names it gets, when known. */
+/** Where the request goes through `routes` (the proxy's RouteConfigurations), by xlate's `evaluateRoute`; `clusters`: the cluster names it gets, when known. */
 export function checkRoute(routes: readonly EnvoyObject[], req: RouteRequest, clusters?: ReadonlySet<string>): RouteCheckResult {
   const authority = authorityOf(req.host, req.port);
   const request = { ...req, authority };
@@ -154,41 +147,43 @@ export function checkRoute(routes: readonly EnvoyObject[], req: RouteRequest, cl
     ({ request, routeConfig: name, outcome, status: 404, destinations: [], mirrors: [], summary, ...extra });
   const rc = routes.find((r) => r.name === name);
   if (!rc) return none('no-route-config', `no route: no HTTP route configuration for port ${req.port} (no HTTP service on that port is visible to ${req.from}; TCP ports are not routed by HTTP rules)`);
-  const facts: RequestFacts = { authority, path: req.path, method: req.method.toUpperCase(), headers: req.headers };
-  const vh = selectVirtualHost(list(rc.virtual_hosts), authority);
-  if (!vh) return none('no-virtual-host', `no route: 404 (no virtual host for ${authority} in route configuration ${name})`);
-  const vhName = String(vh.name ?? '');
-  const m = matchRoute(list(vh.routes), facts);
-  if (!m) return none('no-route', `no route: 404 (virtual host ${vhName} has no route matching ${facts.method} ${req.path})`, { virtualHost: vhName });
-  const r = m.route;
-  const origin = routeOrigin(r) ?? routeOrigin(vh);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of req.headers) headers[k] = headers[k] === undefined ? v : `${headers[k]},${v}`;
+  const method = req.method.toUpperCase();
+  const d = evaluateRoute(rc, { host: authority, port: req.port, path: req.path, method, headers });
+  if (d.kind === 'no-vhost') return none('no-virtual-host', `no route: 404 (no virtual host for ${authority} in route configuration ${name})`);
+  if (d.kind === 'no-route') return none('no-route', `no route: 404 (virtual host ${d.virtualHost} has no route matching ${method} ${req.path})`, { virtualHost: d.virtualHost });
+  const vh = list(rc.virtual_hosts).find((v) => String(v.name ?? '') === d.virtualHost) ?? {};
+  const r = list(vh.routes)[d.routeIndex] ?? {};
+  const origin = d.origin ? { kind: d.origin.kind, namespace: d.origin.namespace, name: d.origin.name, rule: d.origin.rule, ...(d.origin.match !== undefined ? { match: d.origin.match } : {}) } : routeOrigin(r) ?? routeOrigin(vh);
   const base = {
-    request, routeConfig: name, virtualHost: vhName,
-    route: { index: m.index, ...(typeof r.name === 'string' && r.name ? { name: r.name } : {}), match: m.describe },
+    request, routeConfig: name, virtualHost: d.virtualHost,
+    route: { index: d.routeIndex, ...(d.route ? { name: d.route } : {}), match: describeMatch(rec(r.match)) },
     ...(origin ? { origin } : {}),
   };
-  const from = origin ? `${origin.kind} ${origin.namespace}/${origin.name}` : 'no VirtualService (meshd\'s default route)';
-  if (r.direct_response) {
-    const status = Number(rec(r.direct_response).status);
-    return { ...base, outcome: 'direct-response', status, destinations: [], mirrors: [], summary: `direct response ${status} (${from})` };
+  const from = origin ? `${origin.kind} ${origin.namespace}/${origin.name}${origin.rule !== undefined ? ` ${origin.kind === 'VirtualService' ? 'spec.http' : 'spec.rules'}[${origin.rule}]` : ''}` : 'no VirtualService (meshd\'s default route)';
+  const fault = d.fault && (d.fault.delay || d.fault.abort) ? d.fault : faultOf(r, vh);
+  if (d.kind === 'direct-response') {
+    return { ...base, outcome: 'direct-response', status: d.status ?? 0, destinations: [], mirrors: [], ...(fault ? { fault } : {}), summary: `direct response ${d.status ?? 0} (${from})` };
   }
-  if (r.redirect) {
-    const red = rec(r.redirect);
+  if (d.kind === 'redirect') {
+    const red = rec(d.redirect);
     const code = ({ MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 } as Record<string, number>)[String(red.response_code ?? 'MOVED_PERMANENTLY')] ?? 301;
     return { ...base, outcome: 'redirect', status: code, redirect: red, destinations: [], mirrors: [], summary: `redirect ${code} (${from})` };
   }
   const action = rec(r.route);
-  const wc = list(rec(action.weighted_clusters).clusters);
-  const total = wc.reduce((n, c) => n + Number(c.weight ?? 0), 0);
-  const destinations = typeof action.cluster === 'string' ? [destinationOf(action.cluster, 100, 100, clusters)]
-    : wc.map((c) => destinationOf(String(c.name), Number(c.weight ?? 0), total, clusters));
-  const rp = action.retry_policy !== undefined ? rec(action.retry_policy) : vh.retry_policy !== undefined ? rec(vh.retry_policy) : undefined;
-  const retries = rp === undefined ? undefined : Number(rp.num_retries ?? 1) > 0
-    ? { attempts: Number(rp.num_retries ?? 1), retryOn: String(rp.retry_on ?? ''), ...(rp.per_try_timeout !== undefined ? { perTryTimeout: String(rp.per_try_timeout) } : {}) }
+  const destinations: RouteDestination[] = d.clusters.map((c) => ({
+    cluster: c.cluster, ...(c.host !== undefined ? { host: c.host } : {}), ...(c.port !== undefined ? { port: c.port } : {}), ...(c.subset !== undefined ? { subset: c.subset } : {}),
+    weight: typeof action.cluster === 'string' ? 100 : c.weight, percent: Math.round(c.percent * 100) / 100,
+    ...(clusters ? { sent: clusters.has(c.cluster) } : {}),
+  }));
+  const rp = d.retries ?? (vh.retry_policy !== undefined ? { attempts: Number(rec(vh.retry_policy).num_retries ?? 1), retryOn: String(rec(vh.retry_policy).retry_on ?? '') } : undefined);
+  const retries = rp === undefined ? undefined : rp.attempts > 0
+    ? { attempts: rp.attempts, retryOn: rp.retryOn, ...('perTryTimeout' in rp && rp.perTryTimeout !== undefined ? { perTryTimeout: rp.perTryTimeout } : {}) }
     : null;
-  const mirrors = list(action.request_mirror_policies).map((mp) => {
-    const p = parseClusterName(String(mp.cluster));
-    return { cluster: String(mp.cluster), ...(p ? { host: p.host, ...(p.subset ? { subset: p.subset } : {}) } : {}), percent: fractionPercent(mp.runtime_fraction) };
+  const mirrors = d.mirrors.map((m) => {
+    const p = parseClusterName(m.cluster);
+    return { cluster: m.cluster, ...(p ? { host: p.host, ...(p.subset ? { subset: p.subset } : {}) } : {}), percent: Math.round(m.percent * 10_000) / 10_000 };
   });
   const rx = rec(action.regex_rewrite);
   const rewrite = {
@@ -196,16 +191,15 @@ export function checkRoute(routes: readonly EnvoyObject[], req: RouteRequest, cl
     ...(rx.pattern ? { regex: `${String(rec(rx.pattern).regex)} → ${String(rx.substitution)}` } : {}),
     ...(typeof action.host_rewrite_literal === 'string' ? { authority: action.host_rewrite_literal } : {}),
   };
-  const fault = faultOf(r, vh);
-  const missing = destinations.filter((d) => d.sent === false && d.weight > 0);
-  const where = destinations.map((d) => `${d.cluster}${destinations.length > 1 ? ` (${d.percent}%)` : ''}`).join(', ');
+  const missing = destinations.filter((x) => x.sent === false && x.weight > 0);
+  const where = destinations.map((x) => `${x.cluster}${destinations.length > 1 ? ` (${x.percent}%)` : ''}`).join(', ');
   return {
     ...base, outcome: 'route', destinations,
-    ...(action.timeout !== undefined ? { timeout: String(action.timeout) } : {}),
+    ...(d.timeout !== undefined ? { timeout: d.timeout } : {}),
     ...(retries !== undefined ? { retries } : {}),
     ...(fault ? { fault } : {}),
     mirrors,
     ...(Object.keys(rewrite).length ? { rewrite } : {}),
-    summary: `${from} → ${where}${missing.length ? `; the proxy has no cluster ${missing.map((d) => d.cluster).join(', ')}: those requests get 503 (NC)` : ''}`,
+    summary: `${from} → ${where}${missing.length ? `; the proxy has no cluster ${missing.map((x) => x.cluster).join(', ')}: those requests get 503 (NC)` : ''}`,
   };
 }

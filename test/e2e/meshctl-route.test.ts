@@ -14,6 +14,7 @@ import { REPO_ROOT, startMeshd } from '../helpers/meshd.js';
 interface Run { status: number | null; stdout: string; stderr: string }
 
 const R = 'reviews.shop.svc.cluster.local';
+const E = R.replace(/\./g, '\\.');
 const CONFIG = `
 apiVersion: v1
 kind: Service
@@ -71,11 +72,22 @@ test('meshctl route check against a running meshd', async (t) => {
   assert.match(plain.stdout, /^Request:\s+GET \/reviews\/1 {2}\(Host: reviews:9080, from shop\/web, proxy sidecar~127\.0\.0\.13~web\.shop~shop\.svc\.cluster\.local\)$/m);
   assert.match(plain.stdout, /^Route config:\s+9080$/m);
   assert.match(plain.stdout, new RegExp(`^Virtual host:\\s+${R.replace(/\./g, '\\.')}:9080$`, 'm'));
-  // NOTE: until VirtualService translation (xlate-routes) is merged, meshd sends its default
-  // route for the service: one cluster, no subset, connect-failure retries, no timeout.
-  assert.match(plain.stdout, /^VirtualService:\s+none \(meshd's default route for the service\)$/m);
+  // No header: the VirtualService's second rule, a 90/10 split; v3 has no DestinationRule
+  // subset, so the proxy gets no such cluster and meshctl says those requests get 503.
+  assert.match(plain.stdout, /^Route:\s+#1 "split" \(match: prefix \/\)$/m);
+  assert.match(plain.stdout, /^VirtualService:\s+shop\/reviews spec\.http\[1\]$/m);
   assert.match(plain.stdout, /^Timeout:\s+none \(0s\)$/m);
-  assert.match(plain.stdout, new RegExp(`^outbound\\|9080\\|\\|${R.replace(/\./g, '\\.')}\\s+${R.replace(/\./g, '\\.')}\\s+9080\\s+-\\s+100\\s+100%\\s+yes$`, 'm'));
+  assert.match(plain.stdout, new RegExp(`^outbound\\|9080\\|v1\\|${E}\\s+${E}\\s+9080\\s+v1\\s+90\\s+90%\\s+yes$`, 'm'));
+  assert.match(plain.stdout, new RegExp(`^outbound\\|9080\\|v3\\|${E}\\s+${E}\\s+9080\\s+v3\\s+10\\s+10%\\s+NO \\(503\\)$`, 'm'));
+  assert.match(plain.stdout, /those requests get 503/);
+  // The tester header: the first rule, v2, with its timeout and retries.
+  const tester = check('--path', '/reviews/1', '-H', 'end-user=jason');
+  assert.equal(tester.status, 0, tester.stderr);
+  assert.match(tester.stdout, /^Route:\s+#0 "tester" \(match: prefix \/, header end-user \{"exact":"jason"\}\)$/m);
+  assert.match(tester.stdout, /^VirtualService:\s+shop\/reviews spec\.http\[0\]\.match\[0\]$/m);
+  assert.match(tester.stdout, /^Timeout:\s+0\.5s$/m);
+  assert.match(tester.stdout, /^Retries:\s+3 on 5xx$/m);
+  assert.match(tester.stdout, new RegExp(`^outbound\\|9080\\|v2\\|${E}\\s+${E}\\s+9080\\s+v2\\s+100\\s+100%\\s+yes$`, 'm'));
 
   // JSON: the same answer as data, with the proxy meshd translated for.
   const json = check('--header', 'end-user=jason', '-o', 'json');
@@ -83,7 +95,8 @@ test('meshctl route check against a running meshd', async (t) => {
   const j = JSON.parse(json.stdout) as { outcome: string; request: { headers: string[][] }; destinations: { cluster: string; sent: boolean }[]; proxy: { connected: boolean; interceptionMode: string } };
   assert.equal(j.outcome, 'route');
   assert.deepEqual(j.request.headers, [['end-user', 'jason']]);
-  assert.deepEqual(j.destinations.map((d) => [d.cluster, d.sent]), [[`outbound|9080||${R}`, true]]);
+  assert.deepEqual(j.destinations.map((d) => [d.cluster, d.sent]), [[`outbound|9080|v2|${R}`, true]]);
+  assert.deepEqual((JSON.parse(json.stdout) as { origin: unknown }).origin, { kind: 'VirtualService', namespace: 'shop', name: 'reviews', rule: 0, match: 0 });
   assert.deepEqual(j.proxy, { id: 'sidecar~127.0.0.13~web.shop~shop.svc.cluster.local', connected: false, interceptionMode: 'NONE' });
 
   // A port with no HTTP service: a clear no-route line, exit 1.

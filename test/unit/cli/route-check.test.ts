@@ -7,12 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkRoute, fractionPercent, parseClusterName, routeOrigin, type RouteRequest } from '../../../src/cli/route-check.js';
 import { formatRouteCheck, splitHeaders } from '../../../src/cli/route-check-command.js';
-import { domainScore, selectVirtualHost } from '../../../src/cli/route-match.js';
 import { deepFreeze } from '../../../src/config/snapshot.js';
 
 const R = 'reviews.shop.svc.cluster.local';
 const c = (subset: string): string => `outbound|9080|${subset}|${R}`;
-const vsMeta = { filter_metadata: { istio: { config: '/apis/networking.istio.io/v1/namespaces/shop/virtual-service/reviews' } } };
+/** The route origin as VirtualService translation writes it (ROUTE_ORIGIN_KEY in src/xds/translate/http-routes.ts). */
+const vsMeta = (rule: number): unknown => ({ filter_metadata: { 'meshd.dev/route': { kind: 'VirtualService', namespace: 'shop', name: 'reviews', rule } } });
 
 const ROUTES = deepFreeze([{
   name: '9080',
@@ -21,16 +21,16 @@ const ROUTES = deepFreeze([{
       name: `${R}:9080`, domains: [R, `${R}:9080`, 'reviews.shop.svc', 'reviews.shop', 'reviews', 'reviews:9080', '10.96.0.10', '10.96.0.10:9080'],
       routes: [
         {
-          name: 'tester', match: { prefix: '/', headers: [{ name: 'end-user', string_match: { exact: 'jason' } }] }, metadata: vsMeta,
+          name: 'tester', match: { prefix: '/', headers: [{ name: 'end-user', string_match: { exact: 'jason' } }] }, metadata: vsMeta(0),
           route: { cluster: c('v2'), timeout: '0.5s', retry_policy: { retry_on: '5xx', num_retries: 3, per_try_timeout: '0.2s' },
             request_mirror_policies: [{ cluster: c('v3'), runtime_fraction: { default_value: { numerator: 50, denominator: 'HUNDRED' } } }] },
           typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
             abort: { http_status: 503, percentage: { numerator: 10, denominator: 'HUNDRED' } }, delay: { fixed_delay: '2s', percentage: { numerator: 500000, denominator: 'MILLION' } } } },
         },
-        { name: 'api', match: { safe_regex: { regex: '/api/v[0-9]+/.*' }, query_parameters: [{ name: 'debug', present_match: true }] }, metadata: vsMeta, direct_response: { status: 418 } },
-        { name: 'old', match: { path: '/old', case_sensitive: false }, metadata: vsMeta, redirect: { path_redirect: '/new', response_code: 'FOUND' } },
-        { name: 'nope', match: { prefix: '/nope', headers: [{ name: 'x-canary', present_match: true, invert_match: true }] }, metadata: vsMeta, route: { cluster: c('v9'), timeout: '0s', retry_policy: { num_retries: 0 } } },
-        { match: { prefix: '/' }, metadata: vsMeta, route: { weighted_clusters: { clusters: [{ name: c('v1'), weight: 90 }, { name: c('v2'), weight: 10 }] }, timeout: '0s' } },
+        { name: 'api', match: { safe_regex: { regex: '/api/v[0-9]+/.*' }, query_parameters: [{ name: 'debug', present_match: true }] }, metadata: vsMeta(1), direct_response: { status: 418 } },
+        { name: 'old', match: { path: '/old', case_sensitive: false }, metadata: vsMeta(2), redirect: { path_redirect: '/new', response_code: 'FOUND' } },
+        { name: 'nope', match: { prefix: '/nope', headers: [{ name: 'x-canary', present_match: true, invert_match: true }] }, metadata: vsMeta(3), route: { cluster: c('v9'), timeout: '0s', retry_policy: { num_retries: 0 } } },
+        { match: { prefix: '/' }, metadata: vsMeta(4), route: { weighted_clusters: { clusters: [{ name: c('v1'), weight: 90 }, { name: c('v2'), weight: 10 }] }, timeout: '0s' } },
       ],
     },
     { name: 'ext', domains: ['*.example.com', '*.example.com:9080'], routes: [{ name: 'default', match: { prefix: '/' }, route: { cluster: 'outbound|9080||api.example.com' } }] },
@@ -70,7 +70,7 @@ test('route check: a simulation table over a fixed RouteConfiguration', () => {
 
 test('route check: policies, subsets, origin, and a cluster the proxy does not get', () => {
   const jason = checkRoute(ROUTES, req({ headers: [['end-user', 'jason']] }), CLUSTERS);
-  assert.deepEqual(jason.origin, { kind: 'VirtualService', namespace: 'shop', name: 'reviews' });
+  assert.deepEqual(jason.origin, { kind: 'VirtualService', namespace: 'shop', name: 'reviews', rule: 0 });
   assert.equal(jason.timeout, '0.5s');
   assert.deepEqual(jason.retries, { attempts: 3, retryOn: '5xx', perTryTimeout: '0.2s' });
   assert.deepEqual(jason.fault, { delay: { fixedDelay: '2s', percent: 50 }, abort: { httpStatus: 503, percent: 10 } });
@@ -91,7 +91,7 @@ Request:        GET /  (Host: reviews:9080, from shop/web, proxy sidecar~127.0.0
 Route config:   9080
 Virtual host:   ${R}:9080
 Route:          #0 "tester" (match: prefix /, header end-user {"exact":"jason"})
-VirtualService: shop/reviews
+VirtualService: shop/reviews spec.http[0]
 Timeout:        0.5s
 Retries:        3 on 5xx, per try 0.2s
 Fault:          delay 2s for 50%; abort 503 for 10%
@@ -99,7 +99,7 @@ Mirrors:        ${c('v3')} (50%)
 
 CLUSTER                                           HOST                             PORT   SUBSET   WEIGHT   PERCENT   IN CDS
 ${c('v2')}   ${R}   9080   v2       100      100%      yes
-VirtualService shop/reviews → ${c('v2')}
+VirtualService shop/reviews spec.http[0] → ${c('v2')}
 `);
   assert.equal(formatRouteCheck(checkRoute(ROUTES, req({ host: 'ratings' }), CLUSTERS)), `\
 Request:        GET /  (Host: ratings:9080, from shop/web)
@@ -120,11 +120,7 @@ test('route check helpers: cluster names, percentages, origins, domains, headers
   assert.equal(fractionPercent({ default_value: { numerator: 25 } }), 25);
   assert.deepEqual(routeOrigin({ metadata: { filter_metadata: { meshd: { kind: 'HTTPRoute', namespace: 'a', name: 'b' } } } }), { kind: 'HTTPRoute', namespace: 'a', name: 'b' });
   assert.equal(routeOrigin({ name: 'default' }), undefined);
-  assert.ok(domainScore('a.b', 'a.b') > domainScore('*.b', 'a.b'));
-  assert.ok(domainScore('*.x.b', 'a.x.b') > domainScore('*.b', 'a.x.b'));
-  assert.ok(domainScore('a.*', 'a.b') > domainScore('*', 'a.b'));
-  assert.equal(domainScore('*.b', 'b'), -1);
-  assert.equal(selectVirtualHost([{ name: 'w', domains: ['*'] }, { name: 'x', domains: ['x'] }], 'x')?.name, 'x');
+  assert.deepEqual(routeOrigin({ metadata: { filter_metadata: { istio: { config: '/apis/networking.istio.io/v1/namespaces/shop/virtual-service/reviews' } } } }), { kind: 'VirtualService', namespace: 'shop', name: 'reviews' });
   assert.deepEqual(splitHeaders(['--header', 'A=1', '-H', 'b: 2', '--header=c=3=4', '--port', '1']), { headers: [['a', '1'], ['b', '2'], ['c', '3=4']], rest: ['--port', '1'] });
   assert.throws(() => splitHeaders(['--header', 'novalue']), /--header must be k=v/);
 });
