@@ -5,7 +5,9 @@
  * order of routes and destinations.
  */
 import type { Diagnostic, MeshSnapshot, Service, Workload } from '../model/types.js';
-import type { Destination, DestinationRule, RouteSet, ServiceEntry, SidecarScope, WeightedDestination } from '../model/traffic.js';
+import type { Destination, DestinationRule, RouteSet, ServiceEntry, WeightedDestination } from '../model/traffic.js';
+import { egressAdmits, sidecarFor } from '../xds/translate/registry.js';
+import { routeSetOrder } from '../xds/translate/http-routes.js';
 import { hostSubsetOf } from '../config/traffic/hosts.js';
 import { selectorMatches } from '../authz/select.js';
 import type { Analyzer } from './types.js';
@@ -86,11 +88,6 @@ const unknownHost: Analyzer = {
   })),
 };
 
-/** Istio's precedence among route sets for one host: oldest creationTimestamp (absent = oldest), then namespace, then name. */
-export function routeSetPrecedence(a: RouteSet, b: RouteSet): number {
-  return cmp(a.meta.creationTimestamp ?? '', b.meta.creationTimestamp ?? '') || cmp(a.meta.namespace, b.meta.namespace) || cmp(a.meta.name, b.meta.name);
-}
-
 function exportsOverlap(a: readonly string[], b: readonly string[]): boolean {
   return a.includes('*') || b.includes('*') || a.some((n) => b.includes(n));
 }
@@ -104,14 +101,15 @@ const duplicateHosts: Analyzer = {
     const out: Diagnostic[] = [];
     for (const [host, sets] of [...byHost].sort(([a], [b]) => cmp(a, b))) {
       if (!sets.some((s) => s.origin === 'VirtualService')) continue; // Gateway API routes of one parent merge.
-      const ordered = [...sets].sort(routeSetPrecedence);
+      const ordered = [...sets].sort(routeSetOrder); // translation's rule: the finding names the set meshd ignores
       for (let i = 1; i < ordered.length; i++) {
         const loser = ordered[i]!;
         const winner = ordered.slice(0, i).find((w) => exportsOverlap(w.exportTo, loser.exportTo) && (w.origin === 'VirtualService' || loser.origin === 'VirtualService'));
         if (!winner) continue;
         const why = winner.meta.creationTimestamp !== loser.meta.creationTimestamp
-          ? `it is older (${winner.meta.creationTimestamp ?? 'no creationTimestamp'} vs ${loser.meta.creationTimestamp ?? 'none'})`
+          ? `it is older: created ${winner.meta.creationTimestamp ?? '(no creationTimestamp)'}, this one ${loser.meta.creationTimestamp ?? '(no creationTimestamp: counted as newest)'}`
           : 'with equal creation times the first by namespace/name wins';
+        // An object without creationTimestamp (a hand-written file) counts as the newest, as translation orders it.
         out.push(finding(loser.origin, loser, 'spec.hosts', `host ${host} is also routed by ${winner.origin} ${nsName(winner)}, which wins (${why}): this ${loser.origin}'s routes for ${host} are ignored; merge them into one`));
       }
     }
@@ -173,23 +171,6 @@ const emptySubset: Analyzer = {
   }),
 };
 
-/**
- * The Sidecar that scopes a workload, as Istio picks it: the oldest in its namespace whose
- * selector matches it, else its namespace's Sidecar without a selector, else the root
- * namespace's one without a selector. Undefined: the workload sees every service.
- */
-export function sidecarFor(snapshot: MeshSnapshot, w: Workload): SidecarScope | undefined {
-  const order = (a: SidecarScope, b: SidecarScope): number => cmp(a.meta.creationTimestamp ?? '', b.meta.creationTimestamp ?? '') || cmp(a.meta.name, b.meta.name);
-  const inNs = snapshot.sidecars.filter((s) => s.meta.namespace === w.namespace).sort(order);
-  const root = snapshot.sidecars.filter((s) => s.meta.namespace === snapshot.config.rootNamespace && !s.workloadSelector).sort(order);
-  return inNs.find((s) => s.workloadSelector && selectorMatches(s.workloadSelector, w.labels)) ?? inNs.find((s) => !s.workloadSelector) ?? root[0];
-}
-
-/** Whether a Sidecar's egress lets its workload see a service. */
-export function sidecarSees(sc: SidecarScope, svc: Service): boolean {
-  return sc.egress.some((l) => l.hosts.some((h) => (h.namespace === '*' || h.namespace === svc.meta.namespace) && hostSubsetOf(svc.hostname, h.host)));
-}
-
 const sidecarHides: Analyzer = {
   name: 'sidecar-hides-called-service',
   description: 'a Sidecar whose egress hides a service its workload was seen calling (telemetry edges): those calls leave the mesh\'s routing or fail',
@@ -200,11 +181,11 @@ const sidecarHides: Analyzer = {
       const w = snapshot.workloads.find((x) => x.namespace === e.srcNamespace && x.name === e.src);
       const dst = snapshot.workloads.find((x) => x.namespace === e.dstNamespace && x.name === e.dst);
       if (!w || !dst) continue;
-      const sc = sidecarFor(snapshot, w);
+      const sc = sidecarFor(snapshot, w); // translation's own choice (src/xds/translate/registry.ts)
       if (!sc) continue;
       const mode = sc.outboundTrafficPolicy ?? snapshot.config.outboundTrafficPolicy;
       for (const svc of snapshot.services.filter((s) => s.meta.namespace === dst.namespace && s.selector && selectorMatches(s.selector, dst.labels))) {
-        if (sidecarSees(sc, svc)) continue;
+        if (egressAdmits(sc, { hostname: svc.hostname, namespace: svc.meta.namespace })) continue;
         const key = `${nsName(sc)}|${w.namespace}/${w.name}|${svc.hostname}`;
         const effect = mode === 'REGISTRY_ONLY' ? 'with REGISTRY_ONLY those calls now fail (502)' : 'with ALLOW_ANY they pass through unrouted, with no mTLS, retries or route rules';
         out.set(key, finding('Sidecar', sc, 'spec.egress', `hides ${svc.hostname} from ${w.namespace}/${w.name}, which telemetry saw calling ${dst.namespace}/${dst.name} (${e.requests} request${e.requests === 1 ? '' : 's'}, last ${e.lastSeen}): ${effect}; add "${svc.meta.namespace}/${svc.hostname}" to egress.hosts`));

@@ -132,6 +132,12 @@ spec: { hosts: ['*.example.com'], ports: [{ number: 443, name: https, protocol: 
     want: ['conflicting-virtualservices VirtualService web/a spec.hosts'],
   },
   {
+    name: 'one VirtualService without creationTimestamp (a hand-written file) loses to a dated one, as translation orders them',
+    yaml: vs('a-undated', '{ hosts: [reviews], http: [{ route: [{ destination: { host: reviews } }] }] }')
+      + vs('z-dated', '{ hosts: [reviews], http: [{ route: [{ destination: { host: reviews } }] }] }', 'shop', ', creationTimestamp: "2026-01-01T00:00:00Z"'),
+    want: ['conflicting-virtualservices VirtualService shop/a-undated spec.hosts'],
+  },
+  {
     name: 'two VirtualServices exported to disjoint namespaces do not conflict',
     yaml: vs('a', '{ hosts: [reviews.shop.svc.cluster.local], exportTo: [.], http: [{ route: [{ destination: { host: reviews.shop.svc.cluster.local } }] }] }', 'data')
       + vs('b', '{ hosts: [reviews.shop.svc.cluster.local], exportTo: [.], http: [{ route: [{ destination: { host: reviews.shop.svc.cluster.local } }] }] }', 'web'),
@@ -219,12 +225,12 @@ test('weights not summing to 100 in the model (a route set built by other means)
 });
 
 test('messages say what happens and name the other object', () => {
-  const { snapshot, diagnostics } = load(BASE + vs('reviews', '{ hosts: [reviews], http: [{ route: [{ destination: { host: reviews, subset: v3 } }] }] }')
+  const { snapshot, diagnostics } = load(BASE + vs('reviews', '{ hosts: [reviews], http: [{ route: [{ destination: { host: reviews, subset: v3 } }] }] }', 'shop', ', creationTimestamp: "2026-01-01T00:00:00Z"')
     + vs('reviews-2', '{ hosts: [reviews], http: [{ route: [{ destination: { host: reviews } }] }] }', 'shop', ', creationTimestamp: "2026-02-01T00:00:00Z"'));
   const f = analyze({ snapshot, diagnostics }, TRAFFIC_ANALYZERS);
   const by = (a: string): string => f.find((x) => x.analyzer === a)?.message ?? '';
   assert.match(by('missing-subset'), /subset "v3" of reviews\.shop\.svc\.cluster\.local is defined by no DestinationRule \(DestinationRule for it: shop\/reviews \(subsets: v1, v2\)\): requests routed here get 503/);
-  assert.match(by('conflicting-virtualservices'), /also routed by VirtualService shop\/reviews, which wins/);
+  assert.match(by('conflicting-virtualservices'), /also routed by VirtualService shop\/reviews, which wins \(it is older: created 2026-01-01T00:00:00Z, this one 2026-02-01T00:00:00Z\)/);
   const sc = load(BASE + `
 ---
 apiVersion: networking.istio.io/v1
