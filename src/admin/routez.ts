@@ -5,7 +5,7 @@
  * translated as its proxy would be when it connects (translation is pure, so this is what
  * it would get), in explicit interception unless `?interception=REDIRECT`.
  */
-import type { MeshSnapshot, ProxyInfo } from '../model/types.js';
+import type { Diagnostic, MeshSnapshot, ProxyInfo } from '../model/types.js';
 import type { EnvoyObject } from '../xds/resource-types.js';
 import type { ProxyResources } from '../xds/translate/types.js';
 
@@ -27,6 +27,8 @@ export interface RoutezView {
   readonly routes: readonly EnvoyObject[];
   /** Names of the clusters the proxy gets, sorted. */
   readonly clusters: readonly string[];
+  /** Problems translation met for this proxy (a destination host not in the registry, a losing route set, ...). */
+  readonly diagnostics: readonly Diagnostic[];
 }
 
 /** The view, or an error with its HTTP status (400 bad query, 404 unknown workload). */
@@ -51,5 +53,6 @@ export function routezView(d: RoutezDeps, workload: string | undefined, intercep
     proxy: { id: info.id, connected: conn !== undefined, interceptionMode: info.interceptionMode },
     routes: res.routes.flat().slice().sort(byName),
     clusters: res.clusters.flat().map((c) => String(c.name)).sort(),
+    diagnostics: res.diagnostics,
   };
 }

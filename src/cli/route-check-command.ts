@@ -119,7 +119,10 @@ export const routeCheckCommand: Command = {
     }
     const req: RouteRequest = { from, host: String(v.host), port, path, method: String(v.method).toUpperCase(), headers };
     const result = checkRoute(view.routes, req, new Set(view.clusters));
-    emit(format, { ...result, proxy: view.proxy }, () => formatRouteCheck(result, view.proxy.id));
+    // Translation's notes about the objects behind the matched route (why a destination gets 503, a losing VirtualService).
+    const o = result.origin;
+    const notes = (view.diagnostics ?? []).filter((d) => o && d.kind === o.kind && d.namespace === o.namespace && d.name === o.name);
+    emit(format, { ...result, proxy: view.proxy, notes }, () => formatRouteCheck(result, view.proxy.id) + notes.map((d) => `note: ${d.field}: ${d.message}\n`).join(''));
     return result.outcome === 'route' || result.outcome === 'redirect' || result.outcome === 'direct-response' ? 0 : 1;
   },
 };

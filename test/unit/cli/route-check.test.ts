@@ -5,6 +5,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../../src/demo/topology.js';
 import { checkRoute, fractionPercent, parseClusterName, routeOrigin, type RouteRequest } from '../../../src/cli/route-check.js';
 import { formatRouteCheck, splitHeaders } from '../../../src/cli/route-check-command.js';
 import { deepFreeze } from '../../../src/config/snapshot.js';
@@ -123,4 +128,43 @@ test('route check helpers: cluster names, percentages, origins, domains, headers
   assert.deepEqual(routeOrigin({ metadata: { filter_metadata: { istio: { config: '/apis/networking.istio.io/v1/namespaces/shop/virtual-service/reviews' } } } }), { kind: 'VirtualService', namespace: 'shop', name: 'reviews' });
   assert.deepEqual(splitHeaders(['--header', 'A=1', '-H', 'b: 2', '--header=c=3=4', '--port', '1']), { headers: [['a', '1'], ['b', '2'], ['c', '3=4']], rest: ['--port', '1'] });
   assert.throws(() => splitHeaders(['--header', 'novalue']), /--header must be k=v/);
+});
+
+test('route check --config-dir: the real translation of a folder, with translation\'s notes on the matched VirtualService', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'route-check-'));
+  try {
+    writeFileSync(join(dir, 'mesh.yaml'), `
+apiVersion: v1
+kind: Service
+metadata: { name: reviews, namespace: shop }
+spec: { selector: { app: reviews }, ports: [{ name: http, port: 9080 }] }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: web, namespace: shop }
+spec: { address: 127.0.0.13, labels: { app: web }, serviceAccount: web }
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: reviews, namespace: shop }
+spec: { hosts: [reviews], http: [{ route: [{ destination: { host: reviews }, weight: 80 }, { destination: { host: ghost }, weight: 20 }] }] }
+`);
+    const run = (...args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'meshctl'), 'route', 'check', '--config-dir', dir, ...args], { encoding: 'utf8' });
+    const r = run('--from', 'shop/web', '--host', 'reviews.shop', '--port', '9080');
+    assert.equal(r.status, 0, String(r.stderr));
+    const out = String(r.stdout);
+    assert.match(out, /^VirtualService:\s+shop\/reviews spec\.http\[0\]$/m);
+    assert.match(out, /^outbound\|9080\|\|reviews\.shop\.svc\.cluster\.local\s+reviews\.shop\.svc\.cluster\.local\s+9080\s+-\s+80\s+80%\s+yes$/m);
+    assert.match(out, /^note: spec\.http\[0\]\.route\[1\]\.destination: destination host ghost\.shop\.svc\.cluster\.local is not in the registry/m);
+    // Explicit interception with one service on the port: any other host takes the `*` virtual host to it (as Envoy would).
+    assert.match(String(run('--from', 'shop/web', '--host', 'ratings.data', '--port', '9080').stdout), /^Virtual host:\s+default$/m);
+    const none = run('--from', 'shop/web', '--host', 'reviews', '--port', '9999');
+    assert.equal(none.status, 1);
+    assert.match(String(none.stdout).trim().split('\n').pop()!, /^no route: no HTTP route configuration for port 9999/);
+    const ghost = run('--from', 'shop/nobody', '--host', 'reviews', '--port', '9080');
+    assert.equal(ghost.status, 1);
+    assert.match(String(ghost.stderr), /^meshctl route check: no workload shop\/nobody in the registry/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
