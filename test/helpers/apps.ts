@@ -16,9 +16,13 @@ export interface EchoReply {
 
 export interface RunningApp { readonly server: Server; readonly requests: EchoReply[]; close(): Promise<void> }
 
-/** Starts an echo app on `host:port`. */
+/**
+ * Starts an echo app on `host:port`. Test behaviours by path: `/sleep/<ms>…` answers after
+ * `<ms>`; `/flaky…` answers 500 to every other such request (the first included).
+ */
 export async function startEchoApp(app: string, host: string, port: number): Promise<RunningApp> {
   const requests: EchoReply[] = [];
+  let flaky = 0;
   const server = createServer((req, res) => {
     const reply: EchoReply = {
       app, method: req.method ?? '', path: req.url ?? '', host: req.headers.host ?? '',
@@ -28,9 +32,16 @@ export async function startEchoApp(app: string, host: string, port: number): Pro
     if (Object.keys(trace).length) reply.trace = trace;
     requests.push(reply);
     req.resume();
+    const sleep = /^\/sleep\/(\d+)/.exec(reply.path);
+    const fail = reply.path.startsWith('/flaky') && flaky++ % 2 === 0;
     req.on('end', () => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify(reply));
+      const answer = (): void => {
+        if (res.destroyed) return;
+        res.statusCode = fail ? 500 : 200;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify(reply));
+      };
+      if (sleep) setTimeout(answer, Number(sleep[1])); else answer();
     });
   });
   server.keepAliveTimeout = 1000;

@@ -54,20 +54,20 @@ function loadBalancer(c: Record<string, unknown>, lb: LoadBalancerSettings, t: P
   }
   const ch = lb.consistentHash;
   if (ch) {
-    if (!t.http && ch.key.kind !== 'source-ip') warn(t, 'loadBalancer', 'consistentHash', `hashing on ${ch.key.kind} needs an HTTP port; port ${t.port} is TCP, so connections are spread by source IP only if set`);
+    if (!t.http && ch.key.kind !== 'source-ip') warn(t, 'loadBalancer', 'consistentHash', `a ${ch.key.kind} hash key needs an HTTP port; port ${t.port} is TCP, where only useSourceIp applies`);
     if (ch.algorithm.kind === 'maglev') {
       c.lb_policy = 'MAGLEV';
-      if (ch.algorithm.tableSize !== undefined) c.maglev_lb_config = { table_size: ch.algorithm.tableSize };
+      if (ch.algorithm.tableSize !== undefined) c.maglev_lb_config = { table_size: String(ch.algorithm.tableSize) };
     } else {
       c.lb_policy = 'RING_HASH';
-      if (ch.algorithm.minimumRingSize !== undefined) c.ring_hash_lb_config = { minimum_ring_size: ch.algorithm.minimumRingSize };
+      if (ch.algorithm.minimumRingSize !== undefined) c.ring_hash_lb_config = { minimum_ring_size: String(ch.algorithm.minimumRingSize) };
     }
   }
   if (lb.warmupDurationMs !== undefined) {
     const policy = String(c.lb_policy);
     if (policy === 'ROUND_ROBIN') c.round_robin_lb_config = { slow_start_config: { slow_start_window: ms(lb.warmupDurationMs) } };
     else if (policy === 'LEAST_REQUEST') c.least_request_lb_config = { slow_start_config: { slow_start_window: ms(lb.warmupDurationMs) } };
-    else warn(t, 'loadBalancer', 'warmupDurationMillis', `warmup applies to ROUND_ROBIN and LEAST_REQUEST only; ignored with ${policy}`);
+    else warn(t, 'loadBalancer', 'warmupDurationSecs', `warmup applies to ROUND_ROBIN and LEAST_REQUEST only; ignored with ${policy}`);
   }
 }
 

@@ -20,14 +20,16 @@
  * BlackHoleCluster (502), as Istio.
  */
 import type { Diagnostic, InterceptionMode, Labels, MeshSnapshot, ProxyInfo } from '../../model/types.js';
-import type { HttpRule, RouteSet } from '../../model/traffic.js';
+import type { DestinationRule, HttpRule, RouteSet } from '../../model/traffic.js';
 import { formatDiagnostic } from '../../model/types.js';
 import type { EnvoyObject } from '../resource-types.js';
 import { BLACKHOLE_CLUSTER, PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
 import { cmp, diag } from './common.js';
 import { routeHosts, type HostIndex, type RouteHost } from './route-hosts.js';
 import { exportedTo, hostMatches } from './registry.js';
-import { routeHashPolicy, type DestScope } from './dest-clusters.js';
+import type { DestScope } from './dest-clusters.js';
+import { portPolicy } from './destination-rules.js';
+import { hashPolicyFor } from './cluster-policy.js';
 import { labelsMatch, matchApplies, routeMatch, type MatchContext } from './route-match.js';
 import { DEFAULT_RETRY_POLICY, routeAction, type ActionContext } from './route-actions.js';
 import { serviceDomains } from './outbound-routes.js';
@@ -98,7 +100,7 @@ function winners(sets: readonly RouteSet[], hosts: HostIndex, diagnostics: Diagn
       if (h.includes('*')) { if (!wild.includes(rs)) wild.push(rs); if (!covers && [...hosts.keys()].some((k) => hostMatches(h, k))) covers = true; continue; }
       if (hosts.has(h)) { covers = true; exact.set(h, [...(exact.get(h) ?? []), rs]); }
     }
-    if (!covers) diagnostics.push(diag(rs.origin, rs.meta.namespace, rs.meta.name, 'spec.hosts', `no host (${rs.hosts.join(', ')}) is a Service or ServiceEntry in the registry; the routes apply to nothing`));
+    if (!covers && rs.hosts.length) diagnostics.push(diag(rs.origin, rs.meta.namespace, rs.meta.name, 'spec.hosts', `no host (${rs.hosts.join(', ')}) is a Service or ServiceEntry in the registry; the routes apply to nothing`));
   }
   const lose = (host: string, win: RouteSet, l: readonly RouteSet[]): void => {
     for (const rs of l) diagnostics.push(diag(rs.origin, rs.meta.namespace, rs.meta.name, 'spec.hosts', `host ${host} is also routed by ${win.origin} ${win.meta.namespace}/${win.meta.name}, which wins (older, then by namespace/name); this one is ignored for it`));
@@ -113,7 +115,7 @@ function winners(sets: readonly RouteSet[], hosts: HostIndex, diagnostics: Diagn
 }
 
 /** The route meshd gives a host without a route set: its own cluster, no timeout, the default retries. */
-export function defaultRoute(cluster: string, hash?: readonly EnvoyObject[]): EnvoyObject {
+export function defaultRoute(cluster: string, hash?: readonly EnvoyObject[] | undefined): EnvoyObject {
   return { name: 'default', match: { prefix: '/' }, route: { cluster, timeout: '0s', retry_policy: retriesFor(DEFAULT_RETRY_POLICY, hash), ...(hash?.length ? { hash_policy: hash } : {}) } };
 }
 
@@ -143,10 +145,33 @@ function ruleRoutes(rs: RouteSet, index: number, rule: HttpRule, mctx: MatchCont
 }
 
 /** The routes of one host on one port from its route set (empty: the set says nothing for this port). */
-function setRoutes(snapshot: MeshSnapshot, rs: RouteSet, port: number, inputs: RouteInputs, hosts: HostIndex, diagnostics: Diagnostic[]): EnvoyObject[] {
+type HashLookup = (host: string, port: number, subset?: string) => readonly EnvoyObject[] | undefined;
+
+/**
+ * The route hash policy (DestinationRule consistentHash) for a host/port/subset, from the
+ * rules the destination scope already chose (the same answer as dest-clusters' routeHashPolicy,
+ * without looking the rule up again); memoized for one build.
+ */
+function hashLookup(dest: DestScope): HashLookup {
+  const rules = new Map<string, DestinationRule>();
+  for (const e of dest.entries) if (e.rule && !rules.has(e.host.hostname)) rules.set(e.host.hostname, e.rule);
+  const m = new Map<string, readonly EnvoyObject[] | undefined>();
+  return (host, port, subset) => {
+    const rule = rules.get(host);
+    if (!rule) return undefined;
+    const k = `${port}|${subset ?? ''}|${host}`;
+    if (m.has(k)) return m.get(k);
+    const s = subset === undefined ? undefined : rule.subsets.find((x) => x.name === subset);
+    const key = portPolicy(rule, port, s).loadBalancer?.consistentHash?.key;
+    const v = key ? hashPolicyFor(key) : undefined;
+    m.set(k, v);
+    return v;
+  };
+}
+
+function setRoutes(hashPolicy: HashLookup, rs: RouteSet, port: number, inputs: RouteInputs, hosts: HostIndex, diagnostics: Diagnostic[]): EnvoyObject[] {
   if (rs.ports && !rs.ports.includes(port)) return [];
   const mctx: MatchContext = { port, namespace: inputs.proxy.namespace, labels: inputs.labels };
-  const hashPolicy = (host: string, p: number, subset?: string): EnvoyObject[] | undefined => routeHashPolicy(snapshot, inputs.proxy, host, p, subset);
   return rs.http.flatMap((rule, i) => ruleRoutes(rs, i, rule, mctx, { port, hosts, set: rs, diagnostics, hashPolicy }));
 }
 
@@ -174,8 +199,14 @@ export function outboundHttpRoutes(snapshot: MeshSnapshot, inputs: RouteInputs):
       if (r.action.kind === 'delegate') diagnostics.push(diag(rs.origin, rs.meta.namespace, rs.meta.name, `spec.http[${i}].delegate`, 'delegate is not supported by meshd; the rule is left out (put the delegate\'s routes in this VirtualService)'));
     });
   }
+  const hashPolicy = hashLookup(inputs.dest);
   const byPort = new Map<number, RouteHost[]>();
-  for (const h of hosts.values()) for (const p of h.httpPorts) byPort.set(p, [...(byPort.get(p) ?? []), h]);
+  for (const h of hosts.values()) {
+    for (const p of h.httpPorts) {
+      const l = byPort.get(p);
+      if (l) l.push(h); else byPort.set(p, [h]);
+    }
+  }
   const resources: EnvoyObject[] = [];
   for (const port of [...byPort.keys()].sort((a, b) => a - b)) {
     const list = byPort.get(port)!.sort((a, b) => cmp(a.name, b.name) || cmp(a.namespace, b.namespace));
@@ -184,8 +215,8 @@ export function outboundHttpRoutes(snapshot: MeshSnapshot, inputs: RouteInputs):
     let only: EnvoyObject[] | undefined;
     for (const h of list) {
       const rs = won.get(h.hostname);
-      const fromSet = rs ? setRoutes(snapshot, rs, port, inputs, hosts, diagnostics) : [];
-      const routes = fromSet.length ? fromSet : [defaultRoute(outboundClusterName(port, h.hostname), routeHashPolicy(snapshot, inputs.proxy, h.hostname, port))];
+      const fromSet = rs ? setRoutes(hashPolicy, rs, port, inputs, hosts, diagnostics) : [];
+      const routes = fromSet.length ? fromSet : [defaultRoute(outboundClusterName(port, h.hostname), hashPolicy(h.hostname, port))];
       if (list.length === 1) only = routes;
       const domains = domainsOf(h, port, inputs.proxy.namespace).filter((d) => !used.has(d));
       domains.forEach((d) => used.add(d));

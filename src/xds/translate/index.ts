@@ -14,8 +14,11 @@ import type { LocalityView } from './locality-lb.js';
 import { outboundPolicy } from './registry.js';
 import { serviceEntryListeners } from './service-entries.js';
 import { withOutboundPolicy } from './outbound-policy.js';
+import { scopeListeners } from './listener-scope.js';
 import { explicitOutboundListeners, transparentOutboundListeners } from './outbound-listeners.js';
 import { outboundHttpRoutes, outboundRoutesKey, type RouteInputs } from './http-routes.js';
+import { withL4Routes } from './tcp-routes.js';
+import { routeHosts } from './route-hosts.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 
@@ -74,6 +77,17 @@ function routes(snapshot: MeshSnapshot, inputs: RouteInputs, diagnostics: Diagno
   if (!routeDiagnostics.has(c)) routeDiagnostics.set(c, found);
   diagnostics.push(...routeDiagnostics.get(c)!);
   return c;
+}
+
+/** Resource names of chunks (memoized by the first, shared, chunk and keyed by the rest's names). */
+const nameSets = new WeakMap<ResourceChunk, Map<string, ReadonlySet<string>>>();
+function nameSet(first: ResourceChunk, ...rest: ResourceChunk[]): ReadonlySet<string> {
+  let m = nameSets.get(first);
+  if (!m) { m = new Map(); nameSets.set(first, m); }
+  const key = rest.map((c) => c.map((x) => String(x.name)).join(',')).join(';');
+  let s = m.get(key);
+  if (!s) { s = new Set([first, ...rest].flatMap((c) => c.map((x) => String(x.name ?? x.cluster_name)))); m.set(key, s); }
+  return s;
 }
 
 interface WorkloadIndex { readonly byName: ReadonlyMap<string, Workload>; readonly byAddress: ReadonlyMap<string, Workload> }
@@ -145,16 +159,21 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
     listeners.push(...serviceEntryListeners(ds.scope.hosts, 'NONE', w?.outboundAddress ?? '127.0.0.1', outboundNames, diagnostics));
     listeners.push(...inbound);
   }
+  const routeChunk = routes(snapshot, { proxy, mode: proxy.interceptionMode, labels: w?.labels ?? proxy.labels, dest: ds }, diagnostics);
+  const clusterChunks = [
+    outboundClusters(snapshot, ds, src, timeout, diagnostics),
+    shared(snapshot, `special|${timeout}`, () => specialClusters(timeout)),
+    chunk(ports.map((p) => inboundCluster(w, p.port))),
+  ];
+  // Outbound listeners follow the visible hosts (what the cluster and route chunks hold).
+  const scoped = scopeListeners(listeners, nameSet(clusterChunks[0]!, clusterChunks[1]!, clusterChunks[2]!), nameSet(routeChunk),
+    proxy.interceptionMode, w?.outboundAddress ?? '127.0.0.1', diagnostics);
   let client: HcmTelemetry | undefined;
   const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
-  const observed = listeners.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
-  const routeChunk = routes(snapshot, { proxy, mode: proxy.interceptionMode, labels: w?.labels ?? proxy.labels, dest: ds }, diagnostics);
+  const l4 = { namespace: proxy.namespace, labels: w?.labels ?? proxy.labels, hosts: routeHosts(ds.scope.hosts) };
+  const observed = scoped.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, withL4Routes(snapshot, l, l4, diagnostics), diagnostics, outbound));
   return freeze({
-    clusters: [
-      outboundClusters(snapshot, ds, src, timeout, diagnostics),
-      shared(snapshot, `special|${timeout}`, () => specialClusters(timeout)),
-      chunk(ports.map((p) => inboundCluster(w, p.port))),
-    ],
+    clusters: clusterChunks,
     endpoints: [outboundEndpoints(snapshot, ds, localityView(w, proxy))],
     listeners: [chunk(observed)],
     routes: [routeChunk],

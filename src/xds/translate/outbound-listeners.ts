@@ -9,8 +9,8 @@ import { PASSTHROUGH_CLUSTER, VIRTUAL_OUTBOUND, VIRTUAL_OUTBOUND_PORT, addressLi
 import { ADS_SOURCE, CORS_FILTER, FAULT_FILTER, ROUTER_FILTER, diag, socketAddress, stdoutAccessLog, tcpProxy } from './common.js';
 import { portsByNumber } from './outbound-routes.js';
 
-/** Outbound HCM on one port: routes come by RDS from the shared route configuration. */
-function outboundHcm(port: number): EnvoyObject {
+/** Outbound HCM on one port: routes come by RDS from the shared route configuration (also for listener-scope.ts). */
+export function outboundHcm(port: number): EnvoyObject {
   return {
     name: Filter.HttpConnectionManager,
     typed_config: typed(TypeName.HttpConnectionManager, {

@@ -4,7 +4,7 @@
  * per-route configs of the fault and CORS filters. Pure; problems are diagnostics.
  */
 import type { Diagnostic } from '../../model/types.js';
-import type { CorsPolicy, Destination, FaultPolicy, HeaderEdits, HeaderPolicy, HttpRule, Redirect, RetryPolicy, Rewrite, RouteSet } from '../../model/traffic.js';
+import type { CorsPolicy, Destination, FaultPolicy, HeaderEdits, HeaderPolicy, HttpRule, Redirect, RetryPolicy, Rewrite, RouteSet, WeightedDestination } from '../../model/traffic.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { BLACKHOLE_CLUSTER, outboundClusterName, outboundSubsetClusterName } from '../names.js';
 import type { HostIndex } from './route-hosts.js';
@@ -44,10 +44,18 @@ export const DEFAULT_RETRY_POLICY: EnvoyObject = {
   host_selection_retry_max_attempts: '5',
 };
 
-/** Envoy retry policy for a model one; undefined when retries are disabled (attempts 0). */
+const retryMemo = new WeakMap<RetryPolicy, EnvoyObject>();
+
+/** Envoy retry policy for a model one; undefined when retries are disabled (attempts 0). Memoized per model object; must not be mutated. */
 export function retryPolicy(r: RetryPolicy | undefined): EnvoyObject | undefined {
   if (!r) return DEFAULT_RETRY_POLICY;
   if (r.attempts <= 0) return undefined;
+  let p = retryMemo.get(r);
+  if (!p) { p = buildRetryPolicy(r); retryMemo.set(r, p); }
+  return p;
+}
+
+function buildRetryPolicy(r: RetryPolicy): EnvoyObject {
   const conditions: string[] = [];
   const codes = new Set<number>(r.retriableStatusCodes ?? []);
   for (const part of (r.retryOn ?? DEFAULT_RETRY_POLICY.retry_on as string).split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -172,31 +180,39 @@ export const UNAVAILABLE: EnvoyObject = { direct_response: { status: 503 } };
  * so the other destinations' shares stay as written; with none left the route answers 503.
  */
 export function routeAction(rule: HttpRule, ctx: ActionContext): EnvoyObject {
-  const perFilter: Record<string, EnvoyObject> = {};
-  if (rule.fault) perFilter[Filter.HttpFault] = faultConfig(rule.fault);
-  if (rule.cors) perFilter[Filter.HttpCors] = corsConfig(rule.cors);
-  const common: EnvoyObject = {
-    ...headerFields(rule.headers),
-    ...(Object.keys(perFilter).length ? { typed_per_filter_config: perFilter } : {}),
-  };
+  // Built by assignment rather than spreads: this runs for every route of every proxy scope.
+  const out: Record<string, unknown> = {};
   const a = rule.action;
-  if (a.kind === 'redirect') return { redirect: redirectAction(a.redirect, ctx), ...common };
-  if (a.kind === 'direct-response') return { direct_response: { status: a.status, ...(a.body !== undefined ? { body: { inline_string: a.body } } : {}) }, ...common };
-  if (a.kind === 'delegate') return { ...UNAVAILABLE, ...common };
-  const targets = a.destinations.map((wd, i) => ({ wd, cluster: destinationCluster(wd.destination, ctx, `route[${i}].destination`) }));
-  if (!targets.some((t) => t.cluster !== undefined)) return { ...UNAVAILABLE, ...common };
-  const first = targets[0]!;
-  const single = targets.length === 1 && !first.wd.headers;
-  const weighted = targets.map((t) => ({ name: t.cluster ?? BLACKHOLE_CLUSTER, weight: t.wd.weight, ...headerFields(t.wd.headers) }));
-  const mirrors = rule.mirrors.flatMap((m, i) => {
-    const cluster = destinationCluster(m.destination, ctx, rule.mirrors.length === 1 ? 'mirror' : `mirrors[${i}]`);
-    if (!cluster) return [];
-    return [{ cluster, ...(m.percent !== undefined && m.percent < 100 ? { runtime_fraction: { default_value: fraction(m.percent) } } : {}) }];
-  });
+  if (a.kind === 'redirect') out.redirect = redirectAction(a.redirect, ctx);
+  else if (a.kind === 'direct-response') out.direct_response = a.body !== undefined ? { status: a.status, body: { inline_string: a.body } } : { status: a.status };
+  else if (a.kind === 'delegate') out.direct_response = UNAVAILABLE.direct_response;
+  else {
+    const clusters = a.destinations.map((wd, i) => destinationCluster(wd.destination, ctx, `route[${i}].destination`));
+    if (clusters.every((c) => c === undefined)) out.direct_response = UNAVAILABLE.direct_response;
+    else out.route = forwardAction(rule, a.destinations, clusters, ctx);
+  }
+  if (rule.headers) Object.assign(out, headerFields(rule.headers));
+  if (rule.fault || rule.cors) {
+    const perFilter: Record<string, EnvoyObject> = {};
+    if (rule.fault) perFilter[Filter.HttpFault] = faultConfig(rule.fault);
+    if (rule.cors) perFilter[Filter.HttpCors] = corsConfig(rule.cors);
+    out.typed_per_filter_config = perFilter;
+  }
+  return out;
+}
+
+/** The `route` action of a rule that forwards: clusters (or weighted clusters), rewrite, timeout, retries, mirrors, hash policy. */
+function forwardAction(rule: HttpRule, dests: readonly WeightedDestination[], clusters: readonly (string | undefined)[], ctx: ActionContext): EnvoyObject {
+  const r: Record<string, unknown> = {};
+  const single = dests.length === 1 && !dests[0]!.headers;
+  if (single) r.cluster = clusters[0];
+  else r.weighted_clusters = { clusters: dests.map((wd, i) => (wd.headers ? { name: clusters[i] ?? BLACKHOLE_CLUSTER, weight: wd.weight, ...headerFields(wd.headers) } : { name: clusters[i] ?? BLACKHOLE_CLUSTER, weight: wd.weight })) };
+  if (rule.rewrite) Object.assign(r, rewriteFields(rule.rewrite));
+  r.timeout = duration(rule.timeoutMs ?? 0);
   // Consistent hashing applies to a single destination (as Istio: with several, the split decides).
-  const d0 = a.destinations[0]!.destination;
-  const parsed = single && first.cluster ? /^outbound\|(\d+)\|/.exec(first.cluster) : null;
-  const hashes = parsed && ctx.hashPolicy ? ctx.hashPolicy(d0.host, Number(parsed[1]), d0.subset) : undefined;
+  const d0 = dests[0]!.destination;
+  const port = single && clusters[0] ? Number(clusters[0].split('|')[1]) : undefined;
+  const hashes = port !== undefined && ctx.hashPolicy ? ctx.hashPolicy(d0.host, port, d0.subset) : undefined;
   let retries = retryPolicy(rule.retries);
   if (retries && hashes?.length) {
     // Retries stay on the hashed host (no previous-hosts predicate), as Istio.
@@ -204,15 +220,15 @@ export function routeAction(rule: HttpRule, ctx: ActionContext): EnvoyObject {
     void _drop;
     retries = rest;
   }
-  return {
-    route: {
-      ...(single ? { cluster: first.cluster } : { weighted_clusters: { clusters: weighted } }),
-      ...rewriteFields(rule.rewrite),
-      timeout: duration(rule.timeoutMs ?? 0),
-      ...(retries ? { retry_policy: retries } : {}),
-      ...(mirrors.length ? { request_mirror_policies: mirrors } : {}),
-      ...(hashes?.length ? { hash_policy: hashes } : {}),
-    },
-    ...common,
-  };
+  if (retries) r.retry_policy = retries;
+  if (rule.mirrors.length) {
+    const mirrors: EnvoyObject[] = [];
+    rule.mirrors.forEach((m, i) => {
+      const cluster = destinationCluster(m.destination, ctx, rule.mirrors.length === 1 ? 'mirror' : `mirrors[${i}]`);
+      if (cluster) mirrors.push(m.percent !== undefined && m.percent < 100 ? { cluster, runtime_fraction: { default_value: fraction(m.percent) } } : { cluster });
+    });
+    if (mirrors.length) r.request_mirror_policies = mirrors;
+  }
+  if (hashes?.length) r.hash_policy = hashes;
+  return r;
 }

@@ -14,7 +14,7 @@ export interface Rec { [k: string]: unknown }
 function proxyFrom(d: Rec): ProxyInfo {
   return {
     id: String(d.id), ip: String(d.ip ?? ''), workloadName: String(d.workloadName ?? ''), namespace: String(d.namespace ?? 'default'),
-    labels: {}, interceptionMode: d.interceptionMode === 'REDIRECT' ? 'REDIRECT' : 'NONE', proxyless: d.proxyless === true,
+    labels: (d.labels as Record<string, string> | undefined) ?? {}, interceptionMode: d.interceptionMode === 'REDIRECT' ? 'REDIRECT' : 'NONE', proxyless: d.proxyless === true,
     ...(d.secretSource === 'agent' ? { secretSource: 'agent' as const } : {}),
   };
 }

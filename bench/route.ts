@@ -1,0 +1,100 @@
+/**
+ * `npm run bench -- route [--json] [--services N]`: translating N (default 1,000)
+ * VirtualServices + N DestinationRules (one pair per Service, canary subsets, header match,
+ * timeout, retries) for one proxy, cold (a fresh snapshot each run, so no memo helps).
+ * Keys: route.translate_1k_vs_1k_dr_ms (the proxy's whole translate(), median of 9 runs; the
+ * target is ≤ 50 ms), `_cpu_ms` (this thread's CPU time, steadier on a busy machine),
+ * route.routes_only_ms (the outbound route configurations alone), route.virtual_hosts.
+ */
+import { parseObject, type MeshObject } from '../src/config/parse.js';
+import { buildSnapshot } from '../src/config/snapshot.js';
+import { DEFAULT_MESH_CONFIG, type MeshSnapshot, type ProxyInfo } from '../src/model/types.js';
+import { translate } from '../src/xds/translate/index.js';
+import { outboundHttpRoutes } from '../src/xds/translate/http-routes.js';
+import { destScope } from '../src/xds/translate/dest-clusters.js';
+
+/** The mesh: N services in 20 namespaces, each with two versions, a VirtualService and a DestinationRule. */
+export function benchObjects(n: number): MeshObject[] {
+  const raw: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const ns = `ns-${i % 20}`;
+    const name = `svc-${i}`;
+    raw.push({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 8000 + (i % 50) }] } });
+    for (const v of ['v1', 'v2']) {
+      raw.push({ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: `${name}-${v}`, namespace: ns }, spec: { address: `10.${i >> 8}.${i & 255}.${v === 'v1' ? 1 : 2}`, labels: { app: name, version: v }, serviceAccount: name } });
+    }
+    raw.push({
+      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name, namespace: ns },
+      spec: {
+        hosts: [name],
+        http: [
+          { match: [{ headers: { 'end-user': { exact: 'tester' } } }, { uri: { prefix: '/beta' } }], route: [{ destination: { host: name, subset: 'v2' } }] },
+          { match: [{ uri: { regex: '/items/[0-9]+' }, method: { exact: 'GET' } }], timeout: '2s', retries: { attempts: 3, perTryTimeout: '0.5s', retryOn: '5xx,503' }, route: [{ destination: { host: name, subset: 'v1' } }] },
+          { route: [{ destination: { host: name, subset: 'v1' }, weight: 90 }, { destination: { host: name, subset: 'v2' }, weight: 10 }], timeout: '5s' },
+        ],
+      },
+    });
+    raw.push({
+      apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name, namespace: ns },
+      spec: { host: name, trafficPolicy: { connectionPool: { http: { http1MaxPendingRequests: 100 } } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
+    });
+  }
+  const out: MeshObject[] = [];
+  for (const r of raw) {
+    const p = parseObject(r, { source: 'bench', defaultNamespace: 'default' }, { domainSuffix: 'cluster.local' });
+    if (p.status !== 'ok') throw new Error(`bench object does not parse: ${JSON.stringify(p.diagnostics[0])}`);
+    out.push(p.object);
+  }
+  return out;
+}
+
+/** The proxy translated: svc-0's v1 workload. */
+export const BENCH_PROXY: ProxyInfo = { id: 'sidecar~10.0.0.1~svc-0-v1.ns-0~ns-0.svc.cluster.local', ip: '10.0.0.1', workloadName: 'svc-0-v1', namespace: 'ns-0', labels: {}, interceptionMode: 'NONE', proxyless: false };
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function time(objects: readonly MeshObject[], runs: number, f: (s: MeshSnapshot) => void): { wall: number; cpu: number } {
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const snap = buildSnapshot(objects, DEFAULT_MESH_CONFIG, r + 1);
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    f(snap);
+    wall.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e3);
+  }
+  return { wall: median(wall), cpu: median(cpu) };
+}
+
+/** Runs the route bench and prints `key value` lines (and a JSON line with `--json`). */
+export async function main(args: readonly string[]): Promise<void> {
+  const i = args.indexOf('--services');
+  const n = i >= 0 ? Number(args[i + 1]) : 1000;
+  const objects = benchObjects(n);
+  const full = (s: MeshSnapshot): void => { translate(s, BENCH_PROXY); };
+  const routesOnly = (s: MeshSnapshot): void => {
+    outboundHttpRoutes(s, { proxy: BENCH_PROXY, mode: 'NONE', labels: { app: 'svc-0', version: 'v1' }, dest: destScope(s, BENCH_PROXY) });
+  };
+  time(objects, 3, full); // warm up the JIT
+  const t = time(objects, 9, full);
+  const r = time(objects, 9, routesOnly);
+  const snap = buildSnapshot(objects, DEFAULT_MESH_CONFIG, 99);
+  const res = translate(snap, BENCH_PROXY);
+  const vhosts = res.routes.flat().reduce((s, rc) => s + ((rc.virtual_hosts as unknown[] | undefined)?.length ?? 0), 0);
+  const suffix = n === 1000 ? '1k' : String(n);
+  const result: Record<string, number> = {
+    [`route.translate_${suffix}_vs_${suffix}_dr_ms`]: Number(t.wall.toFixed(2)),
+    [`route.translate_${suffix}_vs_${suffix}_dr_cpu_ms`]: Number(t.cpu.toFixed(2)),
+    'route.routes_only_ms': Number(r.wall.toFixed(2)),
+    'route.virtual_hosts': vhosts,
+    'route.clusters': res.clusters.flat().length,
+    'route.diagnostics': res.diagnostics.length,
+  };
+  for (const [k, v] of Object.entries(result)) console.log(`${k} ${v}`);
+  if (args.includes('--json')) console.log(JSON.stringify(result));
+}
