@@ -128,7 +128,8 @@ function retriesFor(policy: EnvoyObject, hash: readonly EnvoyObject[] | undefine
 }
 
 /** The block-all route of REGISTRY_ONLY: BlackHoleCluster (Envoy answers 502), as Istio. */
-const BLOCK_ALL: EnvoyObject = { name: 'block_all', match: { prefix: '/' }, route: { cluster: BLACKHOLE_CLUSTER, timeout: '0s' } };
+// REGISTRY_ONLY: Envoy would answer 503 (no healthy upstream) for the empty BlackHoleCluster; Istio's users see 502.
+const BLOCK_ALL: EnvoyObject = { name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } };
 
 function ruleRoutes(rs: RouteSet, index: number, rule: HttpRule, mctx: MatchContext, actx: Omit<ActionContext, 'field'>): EnvoyObject[] {
   const field = `spec.http[${index}]`;
