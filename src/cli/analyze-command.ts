@@ -1,8 +1,8 @@
 /**
- * `meshctl analyze`: policy lint, as `istioctl analyze`. Against a running meshd
- * (`/debug/analyze`: the current snapshot plus the plaintext its telemetry saw), or offline
- * over a folder of YAML with `--config-dir` (then telemetry-based analyzers have nothing to
- * say). Exit status 1 when a finding is an error.
+ * `meshctl analyze`: policy and traffic lint, as `istioctl analyze`. Against a running meshd
+ * (`/debug/analyze`: the current snapshot plus the plaintext and edges its telemetry saw and
+ * the config diagnostics), or offline over a folder of YAML with `--config-dir` (then
+ * telemetry-based analyzers have nothing to say). Exit status 1 when a finding is an error.
  */
 import type { Command } from './command.js';
 import { FlagError, flagHelp, parseFlags, type FlagSpec } from '../util/flags.js';
