@@ -4,12 +4,14 @@
  */
 import type { AnalyzeInput, Analyzer, Finding } from './types.js';
 import { SECURITY_ANALYZERS } from './security.js';
+import { TRAFFIC_ANALYZERS } from './traffic.js';
 
 export type { AnalyzeInput, Analyzer, Finding } from './types.js';
 
 /** Every analyzer, in order. */
 export const ANALYZERS: readonly Analyzer[] = [
   ...SECURITY_ANALYZERS,
+  ...TRAFFIC_ANALYZERS,
 ];
 
 /** Runs analyzers in order; each finding names its analyzer. Errors sort before warnings within an analyzer. */

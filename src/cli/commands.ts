@@ -3,6 +3,7 @@ import { bootstrapCommand } from './bootstrap-command.js';
 import { edgesCommand } from './edges-command.js';
 import { injectCommand } from './inject-command.js';
 import { authzCheckCommand } from './authz-command.js';
+import { routeCheckCommand } from './route-check-command.js';
 import { plaintextCommand } from './plaintext-command.js';
 import { tokenCreateCommand } from './token-command.js';
 import { agentCommand } from './agent-command.js';
@@ -27,6 +28,7 @@ export const commands: readonly Command[] = [
   injectCommand,
   edgesCommand,
   authzCheckCommand,
+  routeCheckCommand,
   plaintextCommand,
   tokenCreateCommand,
   agentCommand,

@@ -9,10 +9,10 @@ import { Gauge, type Registry } from 'prom-client';
 import type { CertificateAuthority } from '../ca/ca.js';
 import { summarizeChain } from '../ca/cert-summary.js';
 import { retireBlocker } from '../ca/rotation-guard.js';
-import { spiffeId, type MeshSnapshot } from '../model/types.js';
+import { spiffeId, type Diagnostic, type MeshSnapshot } from '../model/types.js';
 import type { WorkloadCertManager } from '../sds/cert-manager.js';
 import type { TelemetryReceiver } from '../telemetry/index.js';
-import { plaintextReport } from '../telemetry/reports.js';
+import { edgeRows, plaintextReport } from '../telemetry/reports.js';
 import type { Logger } from '../util/log.js';
 import { SHORT_NAME, type ResourceTypeUrl } from '../xds/resource-types.js';
 import type { XdsServer } from '../xds/server/index.js';
@@ -23,6 +23,8 @@ import { chainVerifiers, localTokenVerifier, type AdminVerifier } from '../admin
 import { authorizationz } from '../admin/authorizationz.js';
 import { registryz } from '../admin/registryz.js';
 import { trafficView } from '../admin/traffic.js';
+import { routezView } from '../admin/routez.js';
+import { translate } from '../xds/translate/index.js';
 import { dashboardRoutes } from '../admin/dashboard.js';
 import { route } from '../admin/route-table.js';
 import { analyze } from '../analyze/index.js';
@@ -61,6 +63,8 @@ export interface AdminViewsDeps {
   readonly telemetry: TelemetryReceiver;
   readonly pushes: PushLog;
   readonly snapshot: () => MeshSnapshot;
+  /** The config source's diagnostics (what /debug/diagnostics shows), for /debug/analyze. */
+  readonly diagnostics?: () => readonly Diagnostic[];
   readonly now?: () => number;
 }
 
@@ -144,6 +148,10 @@ export function adminViewRoutes(d: AdminViewsDeps): RouteAdder[] {
     (app) => app.get('/ca/status', route(DEBUG, 'the CA: kind, rotation phase, signer, trusted roots with expiry'), async () => ({ ...d.ca.status(), workloadCertTtlSeconds: d.ca.workloadCertTtlSeconds })),
     (app) => app.get('/debug/registryz', route(DEBUG, 'namespaces, services and workloads in the current snapshot, with the services each workload serves'), async () => registryz(d.snapshot())),
     (app) => app.get<{ Querystring: { namespace?: string } }>('/debug/traffic', route(DEBUG, 'the traffic model in force: route sets, DestinationRules, ServiceEntries, Sidecars, workload localities and weights (?namespace=)'), async (req) => trafficView(d.snapshot(), req.query.namespace || undefined)),
+    (app) => app.get<{ Querystring: { workload?: string; interception?: string } }>('/debug/routez', route(DEBUG, 'the HTTP route configurations and cluster names meshd sends (or would send) one workload\'s proxy (?workload=ns/name; what meshctl route check evaluates)'), async (req, reply) => {
+      const v = routezView({ snapshot: d.snapshot, connected: () => d.xds.connectedProxies(), translate }, req.query.workload, req.query.interception || undefined);
+      return 'error' in v ? reply.code(v.status).send({ error: v.error }) : v;
+    }),
     (app) => app.get<{ Querystring: { workload?: string } }>('/debug/authorizationz', route(DEBUG, 'per workload: mTLS mode per port and the PeerAuthentication that set it, AuthorizationPolicies selecting it (?workload=ns/name)'), async (req, reply) => {
       const v = authorizationz(d.snapshot(), req.query.workload || undefined);
       return v === undefined ? reply.code(404).send({ error: `no workload ${JSON.stringify(req.query.workload)}; see /debug/registryz` }) : v;
@@ -151,9 +159,12 @@ export function adminViewRoutes(d: AdminViewsDeps): RouteAdder[] {
     (app) => app.get('/debug/push_status', route(DEBUG, 'the last 50 pushes: trigger, generation, proxies, converged, milliseconds'), async () => ({ generation: d.snapshot().generation, connected: d.xds.connectedProxies().length, ...d.pushes.status() })),
     (app) => app.get<{ Querystring: { pem?: string } }>('/debug/connections', route(DEBUG, 'authenticated ADS streams: proxy, identity, peer, Envoy version, the certificate chain meshd holds for it (?pem=true adds the PEM; never a key)'), async (req) => connections(d, req.query.pem === 'true')),
     (app) => app.get('/version', route({ kind: 'public' }, 'meshd\'s version'), async () => ({ version: MESHD_VERSION, node: process.version })),
-    (app) => app.get<{ Querystring: { window?: string } }>('/debug/analyze', route(DEBUG, 'policy lint over the current snapshot and the plaintext seen in the last 10 minutes (what meshctl analyze shows)'), async () => {
+    (app) => app.get<{ Querystring: { window?: string } }>('/debug/analyze', route(DEBUG, 'policy and traffic lint over the current snapshot, the plaintext seen in the last 10 minutes, the telemetry edges and the config diagnostics (what meshctl analyze shows)'), async () => {
       const snapshot = d.snapshot();
-      return analyze({ snapshot, plaintext: plaintextReport(d.telemetry.store, snapshot, now(), 10 * 60_000) });
+      return analyze({
+        snapshot, plaintext: plaintextReport(d.telemetry.store, snapshot, now(), 10 * 60_000),
+        edges: edgeRows(d.telemetry.store, snapshot), diagnostics: d.diagnostics?.() ?? [],
+      });
     }),
     ...dashboardRoutes(),
   ];

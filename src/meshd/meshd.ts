@@ -298,7 +298,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
       return { proxy: p.info, identity: p.identity, resources: dump };
     },
     routes: [
-      ...adminViewRoutes({ registry, log, ca, certs, xds, telemetry, pushes, snapshot: () => snapshot }),
+      ...adminViewRoutes({ registry, log, ca, certs, xds, telemetry, pushes, snapshot: () => snapshot, diagnostics: () => diagnostics }),
       ...telemetry.routes(),
       ...(extras.adminRoutes ?? []),
     ],

@@ -16,6 +16,18 @@ export function appliesToMesh(gateways: readonly string[] | undefined, fallback:
   return gateways.includes('mesh');
 }
 
+/**
+ * Names the gateways of a match's `gateways` list that meshd does not serve (it runs none): a
+ * warning, so a match bound to gateways is never dropped in silence.
+ */
+export function gatewayMatchWarning(c: Checker, gateways: readonly string[] | undefined, at: string, vsForMesh: boolean): void {
+  const others = (gateways ?? []).filter((g) => g !== 'mesh');
+  if (others.length === 0 || !vsForMesh) return; // a VirtualService not for mesh is dropped whole, with its own warning
+  c.warn(join(at, 'gateways'), appliesToMesh(gateways, vsForMesh)
+    ? `gateway${others.length > 1 ? 's' : ''} ${others.join(', ')} not supported (meshd runs no gateways): this match applies to sidecars ("mesh") only`
+    : `for gateway${others.length > 1 ? 's' : ''} ${others.join(', ')} only, not "mesh": meshd runs no gateways, so this match is dropped`);
+}
+
 function sourceConditions(c: Checker, m: Raw, at: string): { sourceLabels?: Labels; sourceNamespace?: string } {
   const sl = labels(c, m, 'sourceLabels', at);
   const sn = str(c, m, 'sourceNamespace', at);
@@ -67,6 +79,7 @@ export function httpMatch(c: Checker, m: Raw, at: string, vsForMesh: boolean): H
   const ignoreUriCase = bool(c, m, 'ignoreUriCase', at) ?? false;
   const source = sourceConditions(c, m, at);
   unsupported(c, m, ['statPrefix'], at);
+  gatewayMatchWarning(c, gateways, at, vsForMesh);
   if (!appliesToMesh(gateways, vsForMesh)) return null;
   const def = <T>(k: string, v: T | 'empty' | undefined): Record<string, T> => (v === undefined || v === 'empty' ? {} : { [k]: v });
   return {
@@ -97,6 +110,7 @@ export function l4Match(c: Checker, m: Raw, at: string, vsForMesh: boolean): L4M
   const destinationSubnets = subnets(c, m, at);
   const source = sourceConditions(c, m, at);
   unsupported(c, m, ['sourceSubnet'], at, 'it applies to gateways');
+  gatewayMatchWarning(c, gateways, at, vsForMesh);
   if (!appliesToMesh(gateways, vsForMesh)) return null;
   return { ...(port !== undefined ? { port } : {}), destinationSubnets, ...source };
 }
@@ -123,6 +137,7 @@ export function tlsMatch(c: Checker, m: unknown, at: string, vsForMesh: boolean,
   const port = m.port === 0 ? undefined : c.port(m.port, join(at, 'port'));
   const destinationSubnets = subnets(c, m, at);
   const source = sourceConditions(c, m, at);
+  gatewayMatchWarning(c, gateways, at, vsForMesh);
   if (!appliesToMesh(gateways, vsForMesh)) return null;
   return { sniHosts: [...new Set(sniHosts)].sort(), ...(port !== undefined ? { port } : {}), destinationSubnets, ...source };
 }

@@ -155,6 +155,11 @@ export function parseVirtualService(raw: unknown, ctx: ParseContext, opts: Parse
   const gateways = strings(c, spec, 'gateways', 'spec') ?? [];
   gatewayNames(c, gateways, 'spec.gateways');
   const forMesh = appliesToMesh(gateways, true);
+  if (forMesh) {
+    gateways.forEach((g, i) => {
+      if (g !== 'mesh') c.warn(`spec.gateways[${i}]`, `gateway ${JSON.stringify(g)} is not supported (meshd runs no gateways): this VirtualService applies to sidecars ("mesh") only`);
+    });
+  }
   const rawHosts = strings(c, spec, 'hosts', 'spec') ?? [];
   const isDelegate = rawHosts.length === 0;
   if (isDelegate) {

@@ -35,7 +35,8 @@ const run = (yaml: string, plaintext?: PlaintextReport): ReturnType<typeof analy
 const lines = (f: ReturnType<typeof analyze>): string[] => f.map((x) => `${x.analyzer} ${x.kind} ${x.namespace}/${x.name} ${x.field}`);
 
 test('analyzers are an explicit ordered list with names and descriptions', () => {
-  assert.deepEqual(ANALYZERS.map((a) => a.name), ['policy-selectors', 'deny-hits-tcp', 'strict-breaks-plaintext', 'shadowed-policies']);
+  assert.deepEqual(ANALYZERS.map((a) => a.name), ['policy-selectors', 'deny-hits-tcp', 'strict-breaks-plaintext', 'shadowed-policies',
+    'missing-subset', 'unknown-destination-host', 'conflicting-virtualservices', 'route-weights', 'destination-rule-host', 'subset-selects-nothing', 'sidecar-hides-called-service', 'traffic-config']);
   for (const a of ANALYZERS) assert.ok(a.description.length > 20, a.name);
 });
 
