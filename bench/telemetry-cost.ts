@@ -29,6 +29,7 @@ function measure(tel: ModelTelemetry, proxies: number, pushes: number): Record<s
     return { id: `p${i}`, ip: s.ip, workloadName: s.workload, namespace: s.namespace, labels: {}, interceptionMode: 'REDIRECT', proxyless: false };
   });
   const bytes: Record<string, number> = {};
+  let first = true;
   const push = (): { translate: number; encode: number } => {
     let translate = 0;
     let encode = 0;
@@ -39,12 +40,13 @@ function measure(tel: ModelTelemetry, proxies: number, pushes: number): Record<s
       for (const [list, url] of LISTS) {
         for (const c of r[list]) {
           const n = cache.chunk(url, c).sotwBytes().length;
-          if (i === 0) bytes[list] = (bytes[list] ?? 0) + n;
+          if (first && i === 0) bytes[list] = (bytes[list] ?? 0) + n;
         }
       }
       translate += b - a;
       encode += cpuMs() - b;
     }
+    first = false;
     return { translate, encode };
   };
   push();
