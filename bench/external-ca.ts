@@ -3,10 +3,12 @@
  * kube-apiserver. N workloads (default 100) ask at once; each certificate goes through meshd's
  * registration authority (key, CSR, CertificateSigningRequest, wait, verify, delete) and the
  * test signer (approve, sign). Prints per-certificate latency (p50, p99, max) and the total.
+ * The signer has its own API client (its own connections), as an external signer would.
  */
 import { kubeUp } from '../test/helpers/kube.js';
 import { startTestSigner } from '../test/helpers/csr-signer.js';
 import { KubernetesCsrRa } from '../src/ca/k8s-csr-ra.js';
+import { KubeClient, loadKubeConfig } from '../src/k8s/kube-client.js';
 import { Registry } from 'prom-client';
 import { ExternalCaMetrics } from '../src/ca/external-metrics.js';
 
@@ -20,7 +22,8 @@ export async function main(args: readonly string[]): Promise<void> {
   const ci = args.indexOf('--count');
   const count = ci >= 0 ? Number(args[ci + 1]) : 100;
   const kube = await kubeUp();
-  const signer = await startTestSigner(kube.client, 'example.com/meshd');
+  const signerClient = new KubeClient(loadKubeConfig(kube.kubeconfig));
+  const signer = await startTestSigner(signerClient, 'example.com/meshd');
   try {
     const ra = new KubernetesCsrRa({ client: kube.client, signerName: 'example.com/meshd', trustDomain: 'cluster.local', ttlSeconds: 86_400, timeoutMs: 30_000, metrics: new ExternalCaMetrics(new Registry()) });
     // One warm-up certificate (connections, JIT), not measured.
@@ -45,6 +48,7 @@ export async function main(args: readonly string[]): Promise<void> {
     if (args.includes('--json')) console.log(JSON.stringify(result));
   } finally {
     signer.stop();
+    signerClient.close();
     kube.down();
   }
 }

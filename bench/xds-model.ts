@@ -4,7 +4,7 @@
  */
 import { parseObject, type MeshObject } from '../src/config/parse.js';
 import { buildSnapshot } from '../src/config/snapshot.js';
-import { DEFAULT_MESH_CONFIG, type MeshSnapshot, type ProxyInfo } from '../src/model/types.js';
+import { DEFAULT_MESH_CONFIG, type MeshConfig, type MeshSnapshot, type ProxyInfo } from '../src/model/types.js';
 import { TranslationMemo, byTypeUrl } from '../src/xds/incremental/translation-memo.js';
 import { translate } from '../src/xds/translate/index.js';
 import type { ConnectedProxy, GeneratedResources } from '../src/xds/server/types.js';
@@ -23,6 +23,23 @@ function parsed(raw: unknown): MeshObject {
 
 const svcName = (i: number): string => `svc-${i}`;
 
+/**
+ * The model's telemetry (`--telemetry`): `metrics` is meshd's default (Istio's standard
+ * metrics, no tracing); `full` adds Zipkin tracing (the `zipkin` service below) for every
+ * proxy; `off` turns both off (no metrics provider, no tracing), the baseline for telemetry's cost.
+ */
+export type ModelTelemetry = 'off' | 'metrics' | 'full';
+
+function meshConfig(t: ModelTelemetry): MeshConfig {
+  if (t === 'metrics') return DEFAULT_MESH_CONFIG;
+  if (t === 'off') return { ...DEFAULT_MESH_CONFIG, defaultProviders: { metrics: [] } };
+  return {
+    ...DEFAULT_MESH_CONFIG,
+    telemetryProviders: [{ kind: 'zipkin', name: 'zipkin', target: { service: 'zipkin.istio-system.svc.cluster.local', port: 9411 } }],
+    defaultProviders: { tracing: ['zipkin'] },
+  };
+}
+
 /** The model mesh; endpoint `e` of service `i` in namespace `ns` is workload `svc-i-e`. */
 export class ModelMesh {
   private readonly objects = new Map<string, MeshObject>();
@@ -30,8 +47,13 @@ export class ModelMesh {
   private moves = 0;
   snapshot: MeshSnapshot;
 
-  constructor(readonly shape: ModelShape) {
+  private readonly config: MeshConfig;
+
+  constructor(readonly shape: ModelShape, telemetry: ModelTelemetry = 'metrics') {
+    this.config = meshConfig(telemetry);
     this.put(parsed({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'istio-system' }, spec: { mtls: { mode: 'STRICT' } } }));
+    // The tracing collector's service, in every variant (the same clusters and routes whether tracing is on or off).
+    this.put(parsed({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'zipkin', namespace: 'istio-system' }, spec: { selector: { app: 'zipkin' }, ports: [{ name: 'http-zipkin', port: 9411, targetPort: 9411 }] } }));
     for (let ns = 0; ns < shape.namespaces; ns++) {
       this.put(parsed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `ns-${ns}` } }));
       for (let i = 0; i < shape.servicesPerNamespace; i++) {
@@ -55,7 +77,7 @@ export class ModelMesh {
   }
 
   private build(): MeshSnapshot {
-    return (this.snapshot = buildSnapshot([...this.objects.values()], DEFAULT_MESH_CONFIG, ++this.generation));
+    return (this.snapshot = buildSnapshot([...this.objects.values()], this.config, ++this.generation));
   }
 
   /** Workload (ns, i, e) for sidecar number `index`: every service's first endpoint has a sidecar. */
@@ -94,8 +116,8 @@ export class TranslatedWorkload {
   private readonly infos = new WeakMap<ConnectedProxy, ProxyInfo>();
   private serviceGen = 0;
 
-  constructor(shape: ModelShape, private readonly useMemo: boolean) {
-    this.mesh = new ModelMesh(shape);
+  constructor(shape: ModelShape, private readonly useMemo: boolean, telemetry: ModelTelemetry = 'metrics') {
+    this.mesh = new ModelMesh(shape, telemetry);
   }
 
   private info(p: ConnectedProxy): ProxyInfo {

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { SHORT_NAME, isResourceTypeUrl } from '../src/xds/resource-types.js';
 import { startCpuProfile } from './cpu-profile.js';
 import type { ConfigStats, LoadgenPool } from './xds-loadgens.js';
 import type { ServerUnderTest } from './xds-servers.js';
@@ -176,6 +177,8 @@ export async function measure(sut: ServerUnderTest, workload: BenchWorkload, poo
     rss_mb: round(rss1 / 1024 / 1024, 1),
     cpu_s_storm: round(stormCpu, 2),
     config_kb_per_proxy: round(configBytes / 1024, 1),
+    // Per type (config_kb_lds, ...): telemetry's cost is mostly in one type.
+    ...Object.fromEntries(Object.entries(config).map(([t, c]) => [`config_kb_${(isResourceTypeUrl(t) ? SHORT_NAME[t] : short(t)).toLowerCase()}`, round(c.bytes / 1024, 2)])),
     loadgen_cpu_s_storm: round(stormLg, 2),
     others_core_share_storm: round(stormMachine.others, 3),
     steal_s_storm: round(stormMachine.steal, 2),

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- xds [--json] [--mesh 1k|10k] [--proxies N] [--peers istiod,reference]
- * [--delta] [--tls] [--translate [--no-memo]] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
+ * [--delta] [--tls] [--translate [--no-memo] [--telemetry off|metrics|full] [--telemetry-cost]] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
  * [--profile FILE [--profile-phase endpoint|all|storm] [--profile-seconds S]] [--runs N]`: ADS servers under the
  * "mesh-1k" workload (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars) or
  * "mesh-10k" (10,000 services in 100 namespaces, 3 endpoints each, 2,000 sidecars), the
@@ -11,6 +11,10 @@
  * Keys: xds.<figure> for meshd, xds.<peer>.<figure> for a peer, xds.vs_<peer>.<figure> =
  * meshd ÷ peer (below 1: meshd is faster or smaller). Change times run from the bench
  * applying the change to the last affected sidecar's receipt.
+ * `--telemetry` sets the translated model's telemetry (default `metrics`, meshd's default;
+ * `full` adds Zipkin tracing; `off` neither). `--telemetry-cost` runs meshd twice in the same
+ * run, telemetry off and then on (`full` unless `--telemetry` says otherwise), and reports
+ * the ratios as xds.vs_meshd_telemetry_off.<figure> (1.10 = telemetry adds 10 %).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +24,7 @@ import type { XdsServer } from '../src/xds/server/server.js';
 import { LoadgenPool, type ConfigStats } from './xds-loadgens.js';
 import { measure, quantile, round, type RunOptions, type RunResult } from './xds-run.js';
 import { istiodMissing, startIstiod, startMeshd, startReference, type ServerUnderTest } from './xds-servers.js';
+import type { ModelTelemetry } from './xds-model.js';
 import { TranslatedBenchWorkload } from './xds-translated.js';
 import { MESH_10K, MESH_1K, MeshWorkload, type BenchWorkload } from './xds-workload.js';
 
@@ -71,7 +76,12 @@ const RATIOS: Record<string, string> = {
   cpu_per_endpoint_change: 'cpu_s_per_endpoint_change',
   cpu_per_full_push: 'cpu_s_per_full_push',
   config_per_proxy: 'config_kb_per_proxy',
+  config_lds_per_proxy: 'config_kb_lds',
+  all_proxy_change_server_p99: 'all_proxy_change_server_p99_ms',
 };
+
+/** The meshd run with telemetry off, for `--telemetry-cost`. */
+const TELEMETRY_OFF = 'meshd_telemetry_off';
 
 const PEERS: Record<string, readonly string[]> = {
   istiod: ['istiod', 'istiod_defaults'],
@@ -146,9 +156,13 @@ export async function main(args: readonly string[]): Promise<void> {
   const delta = args.includes('--delta');
   const peerNames = (flag(args, '--peers') ?? '').split(',').filter(Boolean);
   for (const p of peerNames) if (!PEERS[p]) throw new Error(`--peers: unknown peer ${p} (istiod, istiod-tuned, istiod-defaults, reference)`);
-  const servers = ['meshd', ...new Set(peerNames.flatMap((p) => PEERS[p]!))];
+  const telemetryCost = args.includes('--telemetry-cost');
+  const telemetry = (flag(args, '--telemetry') ?? (telemetryCost ? 'full' : 'metrics')) as ModelTelemetry;
+  if (!['off', 'metrics', 'full'].includes(telemetry)) throw new Error('--telemetry takes off, metrics or full');
+  const servers = [...(telemetryCost ? [TELEMETRY_OFF] : []), 'meshd', ...new Set(peerNames.flatMap((p) => PEERS[p]!))];
   const big = shape.namespaces * shape.servicesPerNamespace > 2000;
   const translated = args.includes('--translate');
+  if (telemetryCost && !translated) throw new Error('--telemetry-cost needs --translate (the plain workload has no telemetry)');
   const profile = flag(args, '--profile');
   const opts: RunOptions = {
     proxies,
@@ -179,11 +193,15 @@ export async function main(args: readonly string[]): Promise<void> {
       }
     }
     const plain = new MeshWorkload(shape);
-    const workload: BenchWorkload = translated && name === 'meshd' ? new TranslatedBenchWorkload(shape, !args.includes('--no-memo')) : plain;
+    const own = name === 'meshd' || name === TELEMETRY_OFF;
+    const workload: BenchWorkload = translated && own ? new TranslatedBenchWorkload(shape, !args.includes('--no-memo'), name === TELEMETRY_OFF ? 'off' : telemetry) : plain;
     const pool = await LoadgenPool.start(procs);
     let sut: ServerUnderTest | undefined;
     try {
-      sut = name === 'meshd' && translated ? await startMeshd(workload, `meshd XdsServer with meshd's real translation of the model mesh (${args.includes('--no-memo') ? 'no memo' : 'incremental memo'})`) : await startServer(name, plain);
+      const tel = name === TELEMETRY_OFF ? 'off' : telemetry;
+      sut = own && translated
+        ? { ...(await startMeshd(workload, `meshd XdsServer with meshd's real translation of the model mesh (${args.includes('--no-memo') ? 'no memo' : 'incremental memo'}, telemetry ${tel})`)), name }
+        : await startServer(name, plain);
       const running = measure(sut, workload, pool, opts);
       running.catch(() => undefined); // abandoned when the server dies; its own error is not the news
       const r = await (sut.died ? Promise.race([running, sut.died]) : running);

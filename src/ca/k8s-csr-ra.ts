@@ -6,6 +6,12 @@
  * and signed it (one shared watch on meshd's requests, a slow poll as a fallback), checks that
  * the certificate is for that key and that identity, and deletes the request. The signer
  * decides the lifetime; meshd asks for its own (`expirationSeconds`).
+ *
+ * Under a burst (every workload at start, a mass rotation) the API server's write throughput
+ * is the limit, so the RA keeps its own load off the critical path: the fallback poll is one
+ * LIST of meshd's requests for all waiters (not a GET per request), and finished requests are
+ * deleted once no request is in flight (or a few seconds later under a steady stream), a few
+ * at a time, instead of racing the creates and the signer's approvals.
  */
 import type { Identity } from '../model/types.js';
 import { spiffeId } from '../model/types.js';
@@ -38,6 +44,10 @@ export interface KubernetesRaOptions {
 }
 
 const MANAGED = 'app.kubernetes.io/managed-by=meshd';
+/** Finished requests wait at most this long for a quiet moment before they are deleted anyway. */
+const DELETE_DELAY_MS = 3000;
+/** Deletes sent at once. */
+const DELETE_CONCURRENCY = 4;
 /** Kubernetes refuses expirationSeconds below 10 minutes. */
 const MIN_EXPIRATION_SECONDS = 600;
 
@@ -59,29 +69,89 @@ function verdict(csr: Raw): { kind: 'denied' | 'failed'; message: string } | und
 export class KubernetesCsrRa {
   private readonly timeoutMs: number;
   private readonly watch: CsrWatch;
+  /** Waiters' checks, fed by the shared fallback poll. */
+  private readonly polled = new Set<(csr: Raw) => void>();
+  private pollTimer: ReturnType<typeof setInterval> | undefined;
+  private listing = false;
+  /** Issuances in flight, and finished requests not yet deleted. */
+  private inFlight = 0;
+  private readonly toDelete: string[] = [];
+  private deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  private deleting = 0;
+
   constructor(private readonly o: KubernetesRaOptions) {
     this.timeoutMs = o.timeoutMs ?? 30_000;
     this.watch = new CsrWatch(o.client, MANAGED);
   }
 
-  /** Stops the shared watch. */
+  /** Stops the shared watch and the poll; requests not yet deleted are deleted now (not awaited). */
   close(): void {
     this.watch.stop();
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = undefined;
+    for (const name of this.toDelete.splice(0)) this.deleteNow(name);
+  }
+
+  private deleteNow(name: string): Promise<void> {
+    return this.o.client.json('DELETE', `${CSR_PATH}/${name}`).then(() => undefined, (e: unknown) => this.o.log?.('ca: could not delete CertificateSigningRequest', { name, error: e instanceof Error ? e.message : String(e) }));
+  }
+
+  /** Queues a finished request for deletion: now if nothing is in flight, else at the latest after DELETE_DELAY_MS. */
+  private scheduleDelete(name: string): void {
+    this.toDelete.push(name);
+    if (this.inFlight === 0) this.drainDeletes();
+    else this.deleteTimer ??= setTimeout(() => this.drainDeletes(), DELETE_DELAY_MS);
+  }
+
+  private drainDeletes(): void {
+    if (this.deleteTimer) clearTimeout(this.deleteTimer);
+    this.deleteTimer = undefined;
+    const next = (): void => {
+      const name = this.toDelete.shift();
+      if (name === undefined) return;
+      this.deleting++;
+      void this.deleteNow(name).finally(() => { this.deleting--; next(); });
+    };
+    while (this.deleting < DELETE_CONCURRENCY && this.toDelete.length) next();
+  }
+
+  /** The fallback poll: one LIST of meshd's requests per interval while anyone waits, fed to every waiter. */
+  private pollWith(check: (csr: Raw) => void): () => void {
+    this.polled.add(check);
+    this.pollTimer ??= setInterval(() => {
+      if (this.polled.size === 0) { clearInterval(this.pollTimer); this.pollTimer = undefined; return; }
+      if (this.listing) return;
+      this.listing = true;
+      this.o.client.json('GET', `${CSR_PATH}?labelSelector=${encodeURIComponent(MANAGED)}`).then((list) => {
+        const items = Array.isArray(rec(list).items) ? rec(list).items as unknown[] : [];
+        for (const c of items) for (const fn of [...this.polled]) fn(rec(c));
+      }, () => undefined).finally(() => { this.listing = false; });
+    }, this.o.pollMs ?? 5000);
+    return () => {
+      this.polled.delete(check);
+      if (this.polled.size === 0 && this.pollTimer) { clearInterval(this.pollTimer); this.pollTimer = undefined; }
+    };
   }
 
   /** Resolves with the request once a signer or approver decided it (watch events, with a slow poll as a fallback), or undefined after the timeout. */
   private decided(name: string, deadline: number, seen?: Raw): Promise<Raw | undefined> {
     return new Promise((resolve) => {
       let finished = false;
-      const finish = (v: Raw | undefined): void => { if (finished) return; finished = true; off(); clearTimeout(timer); clearInterval(poll); resolve(v); };
+      // Declared first: the request may already be decided when the early watch saw it (finish runs before the timer exists).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let offPoll = (): void => undefined;
+      const finish = (v: Raw | undefined): void => { if (finished) return; finished = true; off(); if (timer) clearTimeout(timer); offPoll(); resolve(v); };
       const check = (csr: Raw): void => {
         if (String(rec(csr.metadata).name) !== name) return;
         if (verdict(csr) || (typeof rec(csr.status).certificate === 'string' && rec(csr.status).certificate !== '')) finish(csr);
       };
       const off = this.watch.subscribe(check);
       if (seen) check(seen);
-      const timer = setTimeout(() => finish(undefined), Math.max(0, deadline - Date.now()));
-      const poll = setInterval(() => { this.o.client.json('GET', `${CSR_PATH}/${name}`).then((c) => check(rec(c)), () => undefined); }, this.o.pollMs ?? 5000);
+      if (finished) return;
+      timer = setTimeout(() => finish(undefined), Math.max(0, deadline - Date.now()));
+      offPoll = this.pollWith(check);
     });
   }
 
@@ -117,6 +187,7 @@ export class KubernetesCsrRa {
     };
     const m = this.o.metrics;
     m?.pending.inc();
+    this.inFlight++;
     let name = '';
     const done = (result: ExternalResult): void => {
       m?.pending.dec();
@@ -151,7 +222,9 @@ export class KubernetesCsrRa {
       throw e;
     } finally {
       offEarly();
-      if (name) this.o.client.json('DELETE', `${CSR_PATH}/${name}`).catch((e: unknown) => this.o.log?.('ca: could not delete CertificateSigningRequest', { name, error: e instanceof Error ? e.message : String(e) }));
+      this.inFlight--;
+      if (name) this.scheduleDelete(name);
+      else if (this.inFlight === 0 && this.toDelete.length) this.drainDeletes();
     }
   }
 

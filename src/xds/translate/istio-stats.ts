@@ -6,11 +6,16 @@
  * (the bootstrap registers the namespace). Peer workload labels travel in one header
  * (`x-meshd-peer`, our own metadata exchange): each sidecar adds its own on requests (client)
  * and responses (server); the receiving sidecar moves it into dynamic metadata and strips it.
- * Pure builders.
+ * Pure builders; their results are deep-frozen and shared by value (frozen-memo.ts), so the
+ * same logger or filter on many chains, proxies and snapshots is one object, encoded once.
  */
 import type { TagOverride, Workload } from '../../model/types.js';
 import { Filter, TypeName, typed, typedStruct, type EnvoyObject } from '../resource-types.js';
 import type { MetricSettings, StandardMetric } from '../../telemetry/effective.js';
+import { FrozenMemo } from './frozen-memo.js';
+
+const shared = new FrozenMemo<EnvoyObject>();
+const sharedLists = new FrozenMemo<readonly EnvoyObject[]>();
 
 /** The header carrying a sidecar's own workload labels to its peer. */
 export const PEER_HEADER = 'x-meshd-peer';
@@ -85,6 +90,10 @@ export function peerHeaderValue(p: PeerInfo): string {
 
 /** header_to_metadata: the peer's header → `meshd.peer` metadata (`unknown` when absent), then stripped. */
 export function peerHeaderToMetadata(direction: 'request' | 'response'): EnvoyObject {
+  return shared.get(`h2m|${direction}`, () => buildPeerHeaderToMetadata(direction));
+}
+
+function buildPeerHeaderToMetadata(direction: 'request' | 'response'): EnvoyObject {
   const rules = PEER_FIELDS.map((f, i) => ({
     header: PEER_HEADER,
     on_header_present: {
@@ -99,7 +108,12 @@ export function peerHeaderToMetadata(direction: 'request' | 'response'): EnvoyOb
 
 /** header_mutation: this sidecar's own `x-meshd-peer` on requests (client) or responses (server), replacing any. */
 export function peerHeaderMutation(direction: 'request' | 'response', p: PeerInfo): EnvoyObject {
-  const m = [{ append: { header: { key: PEER_HEADER, value: peerHeaderValue(p) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }];
+  const value = peerHeaderValue(p);
+  return shared.get(`mut|${direction}|${value}`, () => buildPeerHeaderMutation(direction, value));
+}
+
+function buildPeerHeaderMutation(direction: 'request' | 'response', value: string): EnvoyObject {
+  const m = [{ append: { header: { key: PEER_HEADER, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }];
   return { name: Filter.HeaderMutation, typed_config: typed(TypeName.HeaderMutation, { mutations: direction === 'request' ? { request_mutations: m } : { response_mutations: m } }) };
 }
 
@@ -214,8 +228,26 @@ function statsLogger(body: EnvoyObject, filter?: EnvoyObject): EnvoyObject {
   };
 }
 
-/** The access log that counts Istio's HTTP metrics for one HCM (none when every HTTP metric is disabled). */
-export function httpStatsLoggers(r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): EnvoyObject[] {
+/** A string that identifies metric settings by value (memoized per settings map). */
+const settingsKeys = new WeakMap<ReadonlyMap<StandardMetric, MetricSettings>, string>();
+function settingsKey(settings: ReadonlyMap<StandardMetric, MetricSettings>): string {
+  let k = settingsKeys.get(settings);
+  if (k === undefined) {
+    k = JSON.stringify([...settings].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([m, s]) => [m, s.disabled, [...s.tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]));
+    settingsKeys.set(settings, k);
+  }
+  return k;
+}
+const reporterKey = (r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): string =>
+  JSON.stringify([r.kind, r.self, r.kind === 'destination' ? r.mtls : null, r.service ?? null]) + settingsKey(settings);
+
+/** The access log that counts Istio's HTTP metrics for one HCM (none when every HTTP metric is disabled). Shared by value, frozen. */
+export function httpStatsLoggers(r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): readonly EnvoyObject[] {
+  return sharedLists.get(`http|${reporterKey(r, settings)}`, () => buildHttpStatsLoggers(r, settings));
+}
+
+function buildHttpStatsLoggers(r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): EnvoyObject[] {
   const tags = istioTags(r, false);
   const counters = enabled('REQUEST_COUNT', settings) ? [{ stat: stat('REQUEST_COUNT', tags, settings), value_fixed: 1 }] : [];
   const hist = (m: StandardMetric, unit: string, value: string): EnvoyObject[] => enabled(m, settings) ? [{ stat: stat(m, tags, settings), unit, value_format: value }] : [];
@@ -233,8 +265,13 @@ const logType = (t: string): EnvoyObject => ({ log_type_filter: { types: [t] } }
 /**
  * The access logs that count Istio's TCP metrics for one tcp_proxy: opened when the upstream
  * connects (the tcp_proxy must flush on connect), closed and bytes when the connection ends.
+ * Shared by value, frozen.
  */
-export function tcpStatsLoggers(r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): EnvoyObject[] {
+export function tcpStatsLoggers(r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): readonly EnvoyObject[] {
+  return sharedLists.get(`tcp|${reporterKey(r, settings)}`, () => buildTcpStatsLoggers(r, settings));
+}
+
+function buildTcpStatsLoggers(r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): EnvoyObject[] {
   const tags = istioTags(r, true);
   const out: EnvoyObject[] = [];
   if (enabled('TCP_OPENED_CONNECTIONS', settings)) {

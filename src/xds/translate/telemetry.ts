@@ -2,12 +2,16 @@
  * Telemetry on a sidecar's HTTP connection managers and tcp_proxies: Istio's standard metrics
  * (istio-stats.ts), tracing (Zipkin or OpenTelemetry from the mesh config's providers, with the
  * Telemetry API's sampling and custom tags) and the Telemetry API's access logs. The HCM and
- * tcp_proxy builders call `withHcmTelemetry` / `withTcpTelemetry` once each. Pure.
+ * tcp_proxy builders call `withHcmTelemetry` / `withTcpTelemetry` once each. Pure. The blocks
+ * telemetry adds (stats loggers, peer-exchange filters, tracing, access logs) are deep-frozen
+ * and shared by value (frozen-memo.ts): every chain, proxy and snapshot with the same inputs
+ * holds the same object, which the encoder converts once and the interner compares by identity.
  */
 import type { Diagnostic, MeshSnapshot, Service, Workload } from '../../model/types.js';
 import { Filter, TypeName, typed, typedStruct, type EnvoyObject } from '../resource-types.js';
 import { outboundClusterName, parseOutboundClusterName } from '../names.js';
 import { diag, selects, workloadPort } from './common.js';
+import { FrozenMemo } from './frozen-memo.js';
 import { meshPorts } from './outbound-clusters.js';
 import { effectiveTelemetry, type AccessLogProvider, type EffectiveTelemetry, type SideTelemetry, type TracingProvider } from '../../telemetry/effective.js';
 import {
@@ -37,9 +41,41 @@ export interface HcmTelemetry {
   readonly tracing?: EnvoyObject;
 }
 
-function findService(snapshot: MeshSnapshot, host: string, port: number): Service | undefined {
-  return snapshot.services.find((s) => s.hostname === host && meshPorts(s).some((p) => p.port === port));
+/** Services by hostname, in snapshot order (per snapshot: looked up on every chain of every proxy). */
+const byHost = new WeakMap<MeshSnapshot, ReadonlyMap<string, readonly Service[]>>();
+function servicesByHost(snapshot: MeshSnapshot): ReadonlyMap<string, readonly Service[]> {
+  let m = byHost.get(snapshot);
+  if (!m) {
+    const out = new Map<string, Service[]>();
+    for (const s of snapshot.services) {
+      const l = out.get(s.hostname);
+      if (l) l.push(s); else out.set(s.hostname, [s]);
+    }
+    byHost.set(snapshot, (m = out));
+  }
+  return m;
 }
+
+/** Services by namespace, in snapshot order. */
+const byNamespace = new WeakMap<MeshSnapshot, ReadonlyMap<string, readonly Service[]>>();
+function servicesIn(snapshot: MeshSnapshot, namespace: string): readonly Service[] {
+  let m = byNamespace.get(snapshot);
+  if (!m) {
+    const out = new Map<string, Service[]>();
+    for (const s of snapshot.services) {
+      const l = out.get(s.meta.namespace);
+      if (l) l.push(s); else out.set(s.meta.namespace, [s]);
+    }
+    byNamespace.set(snapshot, (m = out));
+  }
+  return m.get(namespace) ?? [];
+}
+
+function findService(snapshot: MeshSnapshot, host: string, port: number): Service | undefined {
+  return servicesByHost(snapshot).get(host)?.find((s) => meshPorts(s).some((p) => p.port === port));
+}
+
+const sharedBlocks = new FrozenMemo<EnvoyObject>();
 
 function providerCluster(snapshot: MeshSnapshot, p: { name: string; target: { service: string; port: number } }, diags: Diagnostic[]): string | undefined {
   if (findService(snapshot, p.target.service, p.target.port)) return outboundClusterName(p.target.port, p.target.service);
@@ -48,9 +84,14 @@ function providerCluster(snapshot: MeshSnapshot, p: { name: string; target: { se
 }
 
 function tracingConfig(snapshot: MeshSnapshot, t: NonNullable<SideTelemetry['tracing']>, serviceName: string, diags: Diagnostic[]): EnvoyObject | undefined {
-  const p: TracingProvider = t.provider;
-  const cluster = providerCluster(snapshot, p, diags);
+  const cluster = providerCluster(snapshot, t.provider, diags);
   if (!cluster) return undefined;
+  const key = JSON.stringify([t.provider, t.sampling, Object.keys(t.customTags).sort().map((k) => [k, t.customTags[k]]), serviceName, cluster]);
+  return sharedBlocks.get(`tracing|${key}`, () => buildTracing(t, serviceName, cluster));
+}
+
+function buildTracing(t: NonNullable<SideTelemetry['tracing']>, serviceName: string, cluster: string): EnvoyObject {
+  const p: TracingProvider = t.provider;
   const provider = p.kind === 'zipkin'
     ? {
       name: Filter.ZipkinTracer,
@@ -78,6 +119,12 @@ function tracingConfig(snapshot: MeshSnapshot, t: NonNullable<SideTelemetry['tra
 }
 
 function accessLog(snapshot: MeshSnapshot, p: AccessLogProvider, filter: string | undefined, diags: Diagnostic[]): EnvoyObject | undefined {
+  const cluster = p.kind === 'envoyFileAccessLog' ? '' : providerCluster(snapshot, p, diags);
+  if (cluster === undefined) return undefined;
+  return sharedBlocks.get(`log|${JSON.stringify([p, filter ?? null, cluster])}`, () => buildAccessLog(p, filter, cluster));
+}
+
+function buildAccessLog(p: AccessLogProvider, filter: string | undefined, cluster: string): EnvoyObject {
   const f = filter ? { filter: { extension_filter: { name: 'envoy.access_loggers.extension_filters.cel', typed_config: typed('envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter', { expression: filter }) } } } : {};
   if (p.kind === 'envoyFileAccessLog') {
     const fmt = p.format.kind === 'text' ? { log_format: { text_format_source: { inline_string: p.format.text } } }
@@ -86,8 +133,6 @@ function accessLog(snapshot: MeshSnapshot, p: AccessLogProvider, filter: string 
     if (p.path === '/dev/stdout') return { name: Filter.StdoutAccessLog, ...f, typed_config: typed(TypeName.StdoutAccessLog, fmt) };
     return { name: Filter.FileAccessLog, ...f, typed_config: typed(TypeName.FileAccessLog, { path: p.path, ...fmt }) };
   }
-  const cluster = providerCluster(snapshot, p, diags);
-  if (!cluster) return undefined;
   const body = p.format.kind === 'text' ? p.format.text
     : '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% "%REQ(:AUTHORITY)%" %UPSTREAM_CLUSTER% %UPSTREAM_HOST% %DOWNSTREAM_PEER_URI_SAN%\n';
   const attributes = p.format.kind === 'labels'
@@ -109,8 +154,8 @@ function accessLogs(snapshot: MeshSnapshot, side: SideTelemetry, diags: Diagnost
 
 /** The service a workload serves `port` for (the first by name), for destination_service. */
 function inboundService(snapshot: MeshSnapshot, w: Workload, port: number): { host: string; name: string; namespace: string } | undefined {
-  for (const svc of snapshot.services) {
-    if (svc.meta.namespace !== w.namespace || !selects(svc.selector, w.labels)) continue;
+  for (const svc of servicesIn(snapshot, w.namespace)) {
+    if (!selects(svc.selector, w.labels)) continue;
     if (meshPorts(svc).some((sp) => workloadPort(w, sp) === port)) return { host: svc.hostname, name: svc.meta.name, namespace: svc.meta.namespace };
   }
   return undefined;
@@ -182,17 +227,19 @@ export function outboundTcpTelemetry(snapshot: MeshSnapshot, w: Workload | undef
   const e = telemetryFor(snapshot, w, namespace);
   if (!e.client.metrics) return [];
   const host = parseOutboundClusterName(cluster)?.hostname;
-  const svc = host ? snapshot.services.find((s) => s.hostname === host) : undefined;
+  const svc = host ? servicesByHost(snapshot).get(host)?.[0] : undefined;
   const service: ServiceLabels | undefined = svc ? { host: svc.hostname, name: svc.meta.name, namespace: svc.meta.namespace } : undefined;
   return tcpStatsLoggers({ kind: 'source', self: peerInfo(w, namespace), ...(service ? { service } : {}) }, e.client.metrics);
 }
+
+const FLUSH_ON_CONNECT: EnvoyObject = Object.freeze({ flush_access_log_on_connected: true });
 
 /** A tcp_proxy filter with stats loggers added; it then flushes its log on upstream connect (connections opened). */
 export function withTcpTelemetry(tcp: EnvoyObject, logs: readonly EnvoyObject[]): EnvoyObject {
   if (!logs.length) return tcp;
   const cfg = tcp.typed_config as EnvoyObject;
   const existing = (cfg.access_log as EnvoyObject[] | undefined) ?? [];
-  return { ...tcp, typed_config: { ...cfg, access_log: [...existing, ...logs], access_log_options: { flush_access_log_on_connected: true } } };
+  return { ...tcp, typed_config: { ...cfg, access_log: [...existing, ...logs], access_log_options: FLUSH_ON_CONNECT } };
 }
 
 const INBOUND_CHAIN = /^inbound\|(\d+)\|(mtls|plaintext|tls-passthrough)$/;
