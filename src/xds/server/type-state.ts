@@ -234,11 +234,14 @@ export function planSotw(cache: ResourceCache, st: TypeState, current: readonly 
  * what it has that no longer exists; later ones carry changed, newly subscribed and removed
  * resources (only those the client subscribes to).
  */
-export function planDelta(cache: ResourceCache, st: TypeState, current: readonly Chunk[]): Plan | undefined {
+export function planDelta(cache: ResourceCache, st: TypeState, current: readonly Chunk[], missingAsRemoved = false): Plan | undefined {
   const t = st.typeUrl;
   const version = cache.typeVersion(t, current);
   let picked: Encoded[];
   let removed: string[];
+  // On-demand: a newly named resource that does not exist is answered as removed (Envoy's
+  // "not found"), so the request waiting for it fails at once instead of at its timeout.
+  const missing = missingAsRemoved && st.newNames ? [...st.newNames].filter((n) => !cache.lookup(t, current, n)) : [];
   if (st.base === undefined) {
     const initial = st.initialVersions;
     if (st.wildcard && initial === undefined && (st.newNames === undefined || st.newNames.size === 0)) {
@@ -268,6 +271,7 @@ export function planDelta(cache: ResourceCache, st: TypeState, current: readonly
     }
   }
   finish(st, current);
+  for (const n of missing) if (!removed.includes(n)) removed.push(n);
   if (picked.length === 0 && removed.length === 0) return undefined;
   return { version, resources: picked.map((e) => e.deltaField()), removed, count: picked.length };
 }

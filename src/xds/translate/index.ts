@@ -13,6 +13,7 @@ import { explicitOutboundListeners, transparentOutboundListeners } from './outbo
 import { outboundRouteConfig, portsByNumber } from './outbound-routes.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
+import { scopedOutbound } from './scoped-outbound.js';
 
 export type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
 
@@ -119,13 +120,15 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
     }
     listeners.push(...inbound);
   }
+  // Learned scoping (scoping.ts): outbound clusters, routes and listeners for the scope only.
+  const scoped = options.scope ? scopedOutbound(snapshot, proxy, options.scope, listeners, diagnostics, { shared, src, timeout }) : undefined;
   let client: HcmTelemetry | undefined;
   const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
-  const observed = listeners.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
-  const routeChunk = routes(snapshot, proxy);
+  const observed = (scoped?.listeners ?? listeners).map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, l, diagnostics, outbound));
+  const routeChunk = scoped?.routes ?? routes(snapshot, proxy);
   return freeze({
     clusters: [
-      outboundClusters(snapshot, src, timeout),
+      scoped?.clusters ?? outboundClusters(snapshot, src, timeout),
       shared(snapshot, `special|${timeout}`, () => specialClusters(timeout)),
       chunk(ports.map((p) => inboundCluster(w, p.port))),
     ],
