@@ -11,7 +11,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { MeshSnapshot, Service, Workload } from '../model/types.js';
 import type { ConnectedProxy } from '../xds/server/types.js';
-import { parseOutboundClusterName } from '../xds/names.js';
+import { outboundClusterName, parseOutboundClusterName } from '../xds/names.js';
 import { findWorkload } from '../xds/translate/index.js';
 import { selects, workloadPort } from '../xds/translate/common.js';
 import { scopeReport, type ScopeDecision, type ScopeReport } from '../xds/translate/scoping.js';
@@ -41,6 +41,8 @@ export interface ScopingDeps {
   /** Pushes to the proxies `filter` selects. */
   readonly push: (reason: string, filter: (p: ConnectedProxy) => boolean) => void;
   readonly proxies: () => readonly ConnectedProxy[];
+  /** Withdraws clusters from the on-demand streams `filter` selects. */
+  readonly revokeOnDemand: (filter: (p: ConnectedProxy) => boolean, names: readonly string[]) => void;
   readonly now?: () => number;
 }
 
@@ -100,18 +102,38 @@ export class ScopingController {
    * while its dependency set is unchanged, so the translation memo keeps hitting.
    */
   decisionFor(proxy: ConnectedProxy): ScopeDecision | undefined {
+    const prev = this.decisions.get(proxy.connectionId);
+    const next = this.compute(proxy, prev);
+    if (next?.decision === prev?.decision) return next?.decision;
+    if (next) this.decisions.set(proxy.connectionId, next);
+    else this.decisions.delete(proxy.connectionId);
+    this.revokeDropped(proxy, prev?.decision, next?.decision);
+    return next?.decision;
+  }
+
+  /** The decision now (the previous object when its content is unchanged); stores nothing. */
+  private compute(proxy: ConnectedProxy, prev: { key: string; decision: ScopeDecision } | undefined): { key: string; decision: ScopeDecision } | undefined {
     if (proxy.onDemand || proxy.info.proxyless) return undefined;
     const snapshot = this.deps.snapshot();
     const reason = this.enabledFor(snapshot, proxy.info.namespace);
-    if (!reason) { this.decisions.delete(proxy.connectionId); return undefined; }
+    if (!reason) return undefined;
     const w = findWorkload(snapshot, proxy.info);
     const kept = w ? this.observed.dependencies(w.namespace, w.name, this.now()).filter((d) => d.namespace !== proxy.info.namespace) : [];
     const key = `${reason}|${kept.map((d) => `${d.namespace}/${d.hostname}`).join(',')}`;
-    const prev = this.decisions.get(proxy.connectionId);
-    if (prev && prev.key === key) return prev.decision;
-    const decision: ScopeDecision = Object.freeze({ mode: 'observed', reason, kept: Object.freeze(kept), onDemand: this.deps.options.onDemand });
-    this.decisions.set(proxy.connectionId, { key, decision });
-    return decision;
+    if (prev && prev.key === key) return prev;
+    return { key, decision: Object.freeze({ mode: 'observed', reason, kept: Object.freeze(kept), onDemand: this.deps.options.onDemand }) };
+  }
+
+  /** Clusters Envoy got on demand leave with the scope: withdrawn on its on-demand stream too. */
+  private revokeDropped(proxy: ConnectedProxy, before: ScopeDecision | undefined, after: ScopeDecision | undefined): void {
+    if (!before) return;
+    const still = new Set((after?.kept ?? []).map((d) => d.hostname));
+    const gone = before.kept.filter((d) => !still.has(d.hostname));
+    if (after === undefined || gone.length === 0) return;
+    const snapshot = this.deps.snapshot();
+    const names = gone.flatMap((d) => snapshot.services.filter((s) => s.hostname === d.hostname).flatMap((s) => s.ports.map((sp) => outboundClusterName(sp.port, s.hostname))));
+    const wk = this.workloadKey(proxy);
+    if (names.length && wk) this.deps.revokeOnDemand((q) => this.workloadKey(q) === wk, names);
   }
 
   /** Forgets a stream's decision. */
@@ -186,7 +208,7 @@ export class ScopingController {
     if (proxy.onDemand) return { mode: 'on-demand-stream', reason: 'ODCDS stream: serves the clusters the proxy names, from the full translation' };
     const snapshot = this.deps.snapshot();
     const why = this.deps.options.mode === 'full' ? `scoping is off (meshd --scoping full; label a namespace ${SCOPING_LABEL}=observed to scope it)` : `namespace ${proxy.info.namespace} is labelled ${SCOPING_LABEL}=full`;
-    return scopeReport(snapshot, proxy.info, this.decisionFor(proxy), why);
+    return scopeReport(snapshot, proxy.info, this.compute(proxy, this.decisions.get(proxy.connectionId))?.decision, why);
   }
 
   /** `/debug/scoping`: every caller's kept dependencies, and the scope of every connected proxy. */

@@ -245,6 +245,11 @@ export class XdsServer {
     return { proxies: affected.length, converged, ms };
   }
 
+  /** Withdraws `names` from the on-demand CDS streams `filter` selects (Envoy removes those clusters). */
+  revokeOnDemand(filter: (proxy: ConnectedProxy) => boolean, names: readonly string[]): void {
+    for (const s of this.streams) if (s.proxy?.onDemand && filter(s.proxy)) s.revoke(names);
+  }
+
   /** Streams that passed authentication and got their first resources. */
   connectedProxies(): ConnectedProxy[] {
     return [...this.streams].flatMap((s) => (s.proxy ? [s.proxy] : []));

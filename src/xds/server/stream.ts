@@ -191,6 +191,13 @@ export class AdsStream {
     return true;
   }
 
+  /** On-demand streams: withdraws clusters (sent as removed); a later request for one is served again. */
+  revoke(names: readonly string[]): void {
+    if (!this.onDemand || this.closed) return;
+    this.state(ResourceType.Cluster).revoke(names);
+    this.signal();
+  }
+
   /** Resolves true once every response planned for push `seq` (or later) was answered. */
   waitGen(seq: number): Promise<boolean> {
     if (this.doneGen >= seq) return Promise.resolve(true);
@@ -281,14 +288,14 @@ export class AdsStream {
       }
       if (this.onDemand) {
         // Named clusters only: a wildcard here would hand out the whole mesh past the scope's point.
-        const before = st.names;
-        st.subscribe(req.subscribe.filter((n) => n !== WILDCARD), this.intern(t));
+        const added = [...new Set(req.subscribe.filter((n) => n !== WILDCARD && !st.names.has(n)))];
+        st.resend(req.subscribe);
+        st.subscribe(added, this.intern(t));
         st.unsubscribe(req.unsubscribe);
         st.wildcard = false;
         st.newWildcard = false;
         const cap = this.host.limits.maxOnDemandNames;
         if (st.names.size > cap) return this.exceeded('on_demand_names', `${st.names.size} clusters asked for on demand, more than ${cap}`);
-        const added = [...st.names].filter((n) => !before.has(n));
         if (added.length > 0 && this.proxy) {
           const cur = this.current[t] ?? NO_CHUNKS;
           this.host.onDemandRequested(this.proxy, added, added.map((n) => this.host.cache.lookup(t, cur, n) !== undefined));
