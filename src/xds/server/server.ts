@@ -158,7 +158,7 @@ export class XdsServer {
     const open = (protocol: 'sotw' | 'delta', odcds = false) => (call: AdsCall) => {
       tuneAdsSession(call);
       // ODCDS: Envoy's on-demand CDS stream (its own Delta CDS call, or ADS marked by metadata).
-      const onDemand = odcds || call.metadata.get(ON_DEMAND_STREAM_METADATA.key)[0] === ON_DEMAND_STREAM_METADATA.value;
+      const onDemand = odcds || call.metadata?.get(ON_DEMAND_STREAM_METADATA.key)[0] === ON_DEMAND_STREAM_METADATA.value;
       const stream = new AdsStream(this.host, call, protocol, `${onDemand ? 'odcds' : protocol}-${++this.nextConnection}`, onDemand);
       const over = this.connections.overLimit(call);
       if (over) return stream.exceeded('connections_per_address', over, true);
@@ -170,11 +170,12 @@ export class XdsServer {
       this.streamsPerSession.set(session, n);
       call.once('close', () => this.streamsPerSession.set(session, (this.streamsPerSession.get(session) ?? 1) - 1));
     };
+    // Envoy's own Delta CDS service, for the on-demand stream (ODCDS), then ADS.
+    server.addService(cdsServiceDefinition as unknown as AdsServiceDefinition, { DeltaClusters: open('delta', true) });
     server.addService(adsServiceDefinition as unknown as AdsServiceDefinition, {
       StreamAggregatedResources: open('sotw'),
       DeltaAggregatedResources: open('delta'),
     });
-    server.addService(cdsServiceDefinition as unknown as AdsServiceDefinition, { DeltaClusters: open('delta', true) });
   }
 
   /**
