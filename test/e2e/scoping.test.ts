@@ -53,7 +53,7 @@ test('observed scoping: only the own namespace at first, out-of-scope calls work
     { name: 'stock', namespace: 'shop' },
     { name: 'pay', namespace: 'bank' },
   ]);
-  t.after(async () => { if (process.env.SCOPING_DEBUG) console.log(mesh.get('web').envoy?.log().slice(-6000)); await mesh.close(); });
+  t.after(async () => { if (process.env.SCOPING_DEBUG) console.log(mesh.meshd?.log().split('\n').filter((l) => l.includes('odcds-trace')).join('\n'), mesh.get('web').envoy?.log().split('\n').filter((l) => /odcds|outbound "|cds:/.test(l)).join('\n')); await mesh.close(); });
   await mesh.startMeshd(['--scoping', 'observed', '--scoping-window', '3s']);
   await mesh.startWorkloads();
   const web = mesh.get('web');
@@ -94,7 +94,8 @@ test('observed scoping: only the own namespace at first, out-of-scope calls work
 
   // 5. In flight while its dependency leaves the scope: pay is called once (joins the scope),
   // then a slow request to it outlives the window; the scope drops pay meanwhile.
-  assert.equal((await mesh.call('web', 'pay')).status, 200);
+  const firstPay = await mesh.call('web', 'pay');
+  assert.equal(firstPay.status, 200, `first call to pay: ${firstPay.status} ${firstPay.body}`);
   await waitFor('pay in web\'s Envoy', async () => (await envoyClusters(mesh, 'web')).includes(cluster(mesh, 'pay')), 10000);
   const pay = mesh.get('pay');
   const inFlight = slowPost(web.outboundAddress, pay.port, `pay.${pay.namespace}.svc.cluster.local`, 9000);
@@ -106,6 +107,7 @@ test('observed scoping: only the own namespace at first, out-of-scope calls work
   assert.ok(dropped);
   await waitFor('pay\'s cluster removed from web\'s Envoy while the request is in flight', async () => !(await envoyClusters(mesh, 'web')).includes(cluster(mesh, 'pay')), 6000, 200);
   assert.equal(await inFlight, 200, 'the request in flight when its dependency left the scope completed');
-  // After it: a new call still works (on demand again).
+  // The completed request is an observed call again: pay comes back into the scope (make-before-break).
+  await waitFor('pay back in web\'s Envoy after the request completed', async () => (await envoyClusters(mesh, 'web')).includes(cluster(mesh, 'pay')), 10000, 200);
   assert.equal((await mesh.call('web', 'pay')).status, 200);
 });

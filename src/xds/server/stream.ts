@@ -366,7 +366,8 @@ export class AdsStream {
         const st = this.types.get(t);
         if (!st) continue;
         const cur = this.current[t] ?? NO_CHUNKS;
-        if (st.awaitingAck) {
+        // The on-demand stream carries one type and Envoy waits on each answer: never held for an ACK.
+        if (st.awaitingAck && !this.onDemand) {
           awaiting = true;
           const d = st.sentAt + ackTimeout;
           if (now < d) {
