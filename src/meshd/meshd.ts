@@ -36,7 +36,7 @@ import { TelemetryReceiver } from '../telemetry/index.js';
 import type { AdminVerifier } from '../admin/credentials.js';
 import { adminAccess, adminViewRoutes, registerExpiryGauge, syncz } from './admin-wiring.js';
 import { PushLog } from './push-log.js';
-import { ScopingController, onDemandCopy } from './scoping.js';
+import { ScopingController } from './scoping.js';
 import { ChangeTracker, changeFields } from './config-changes.js';
 import { summarizeChain } from '../ca/cert-summary.js';
 import { createJwksFetcher, jwksUrisOf } from '../authz/jwks-fetcher.js';
@@ -163,7 +163,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     const info = impostor ? { ...proxy.info, workloadName: '', ip: '' } : proxy.info;
     // The on-demand CDS stream names clusters from the full translation; the main stream gets its scope.
     const res = memo.translate(proxy, snapshot, info, proxy.onDemand ? undefined : scoping.decisionFor(proxy));
-    if (proxy.onDemand) return { [ResourceType.Cluster]: res.clusters.map(onDemandCopy), [ResourceType.Endpoint]: res.endpoints };
+    if (proxy.onDemand) return { [ResourceType.Cluster]: res.clusters, [ResourceType.Endpoint]: res.endpoints };
     const notes = [
       ...(impostor ? [`authenticated as ${proxy.identity!.namespace}/${proxy.identity!.serviceAccount} but claims workload ${claimed!.namespace}/${claimed!.name} (service account ${claimed!.serviceAccount}): serving outbound config only`] : []),
       ...res.diagnostics.map((d) => formatDiagnostic(d)),

@@ -22,24 +22,6 @@ import { resolveSource } from '../telemetry/resolve.js';
 import { route } from '../admin/route-table.js';
 import type { Logger } from '../util/log.js';
 
-const onDemandCopies = new WeakMap<readonly object[], readonly Record<string, unknown>[]>();
-
-/**
- * A cluster chunk as the on-demand stream serves it: each cluster marked with metadata
- * `meshd.dev: {source: on-demand}`. So the main CDS copy differs, and when the scope then
- * includes it Envoy takes it over from the main subscription, which removes it again once it
- * leaves the scope (Envoy's SotW CDS never removes a cluster another subscription added, and a
- * removal sent on the on-demand stream would stop Envoy from ever asking for it again).
- */
-export function onDemandCopy(c: readonly Record<string, unknown>[]): readonly Record<string, unknown>[] {
-  let out = onDemandCopies.get(c);
-  if (!out) {
-    out = Object.freeze(c.map((x) => Object.freeze({ ...x, metadata: { filter_metadata: { 'meshd.dev': { source: 'on-demand' } } } })));
-    onDemandCopies.set(c, out);
-  }
-  return out;
-}
-
 /** The namespace label that turns learned scoping on (`observed`) or off (`full`) for its proxies. */
 export const SCOPING_LABEL = 'meshd.dev/scoping';
 
@@ -150,8 +132,8 @@ export class ScopingController {
     if (after === undefined || gone.length === 0) return;
     const snapshot = this.deps.snapshot();
     const names = gone.flatMap((d) => snapshot.services.filter((s) => s.hostname === d.hostname).flatMap((s) => s.ports.map((sp) => outboundClusterName(sp.port, s.hostname))));
-    // Not withdrawn on the on-demand stream (see onDemandCopy): the main CDS removes them. Logged for /debug.
-    if (names.length) this.deps.log.debug('scoping: dependencies left the scope', { proxy: proxy.info.id, clusters: names });
+    const wk = this.workloadKey(proxy);
+    if (names.length && wk) this.deps.revokeOnDemand((q) => this.workloadKey(q) === wk, names);
   }
 
   /** Forgets a stream's decision. */

@@ -366,8 +366,7 @@ export class AdsStream {
         const st = this.types.get(t);
         if (!st) continue;
         const cur = this.current[t] ?? NO_CHUNKS;
-        // The on-demand stream carries one type and Envoy waits on each answer: never held for an ACK.
-        if (st.awaitingAck && !this.onDemand) {
+        if (st.awaitingAck) {
           awaiting = true;
           const d = st.sentAt + ackTimeout;
           if (now < d) {
