@@ -198,7 +198,8 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   });
   return freeze({
     clusters: clusterChunks,
-    endpoints: [outboundEndpoints(snapshot, ds, localityView(w, proxy))],
+    // On demand, a cluster Envoy discovers (ODCDS answers from the full scope) needs its endpoints over EDS.
+    endpoints: [outboundEndpoints(snapshot, onDemand ? destScope(snapshot, proxy) : ds, localityView(w, proxy))],
     listeners: [chunk(observed)],
     routes: [routeChunk],
     diagnostics,

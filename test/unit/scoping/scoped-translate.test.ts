@@ -130,3 +130,9 @@ test('equal scopes share their on-demand route chunk; without a scope the output
   assert.equal(a.endpoints[0], b.endpoints[0]);
   assert.notEqual(a.routes[0], translate(mesh, web).routes[0]);
 });
+
+test('on demand, endpoints cover the full scope (a cluster discovered on demand gets its EDS); without on demand, the scope only', () => {
+  const eds = (o: ReturnType<typeof translate>): string[] => o.endpoints.flat().map((e) => String((e as Rec).cluster_name)).sort();
+  assert.deepEqual(eds(translate(mesh, web, { scope: decision([]) })), eds(translate(mesh, web)));
+  assert.deepEqual(eds(translate(mesh, web, { scope: decision([], false) })), ['outbound|8080||web.apps.svc.cluster.local']);
+});
