@@ -94,7 +94,15 @@ test('observed scoping: only the own namespace at first, out-of-scope calls work
 
   // 5. In flight while its dependency leaves the scope: pay is called once (joins the scope),
   // then a slow request to it outlives the window; the scope drops pay meanwhile.
+  const tp = Date.now();
   const firstPay = await mesh.call('web', 'pay');
+  if (firstPay.status !== 200) {
+    console.log('PAYFAIL after', Date.now() - tp, 'ms');
+    console.log('ENVOY', mesh.get('web').envoy!.log().split('\n').filter((l) => /pay|odcds|cds|warn|error/i.test(l)).slice(-40).join('\n'));
+    const st = await (await mesh.get('web').envoy!.admin('/stats')).text();
+    console.log('STATS', st.split('\n').filter((l) => /pay|odcds|on_demand|outbound_\d+\.(downstream_rq_5xx|rq_)|cds\.|eds/.test(l) && !/: 0$/.test(l)).join('\n'));
+    console.log('CLUSTERS', (await (await mesh.get('web').envoy!.admin('/clusters')).text()).split('\n').filter((l) => /pay/.test(l)).slice(0, 20).join('\n'));
+  }
   assert.equal(firstPay.status, 200, `first call to pay: ${firstPay.status} ${firstPay.body}`);
   await waitFor('pay in web\'s Envoy', async () => (await envoyClusters(mesh, 'web')).includes(cluster(mesh, 'pay')), 10000);
   const pay = mesh.get('pay');
