@@ -36,6 +36,7 @@ import { TelemetryReceiver } from '../telemetry/index.js';
 import type { AdminVerifier } from '../admin/credentials.js';
 import { adminAccess, adminViewRoutes, registerExpiryGauge, syncz } from './admin-wiring.js';
 import { PushLog } from './push-log.js';
+import { ScopingController } from './scoping.js';
 import { ChangeTracker, changeFields } from './config-changes.js';
 import { summarizeChain } from '../ca/cert-summary.js';
 import { createJwksFetcher, jwksUrisOf } from '../authz/jwks-fetcher.js';
@@ -150,6 +151,8 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   const lastLogged = new WeakMap<ConnectedProxy, string>();
   // Translation only for proxies whose inputs changed (src/xds/incremental).
   const memo = new TranslationMemo();
+  // eslint-disable-next-line prefer-const
+  let scoping: ScopingController;
   const generate = (proxy: ConnectedProxy): GeneratedResources => {
     const claimed = findWorkload(snapshot, proxy.info);
     // Node metadata names the workload; the credential decides whether the proxy may be it.
@@ -158,7 +161,9 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     const impostor = proxy.identity !== undefined && claimed !== undefined &&
       (claimed.namespace !== proxy.identity.namespace || claimed.serviceAccount !== proxy.identity.serviceAccount);
     const info = impostor ? { ...proxy.info, workloadName: '', ip: '' } : proxy.info;
-    const res = memo.translate(proxy, snapshot, info);
+    // The on-demand CDS stream names clusters from the full translation; the main stream gets its scope.
+    const res = memo.translate(proxy, snapshot, info, proxy.onDemand ? undefined : scoping.decisionFor(proxy));
+    if (proxy.onDemand) return { [ResourceType.Cluster]: res.clusters, [ResourceType.Endpoint]: res.endpoints };
     const notes = [
       ...(impostor ? [`authenticated as ${proxy.identity!.namespace}/${proxy.identity!.serviceAccount} but claims workload ${claimed!.namespace}/${claimed!.name} (service account ${claimed!.serviceAccount}): serving outbound config only`] : []),
       ...res.diagnostics.map((d) => formatDiagnostic(d)),
@@ -203,10 +208,16 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   xds = new XdsServer({
     generate, authenticate, registry, logger: log,
-    onDisconnect: (p) => { certs.release(p.connectionId); proxyIds.delete(p.connectionId); },
+    onDisconnect: (p) => { certs.release(p.connectionId); proxyIds.delete(p.connectionId); scoping.forget(p); },
+    onDemandRequested: (p, names, found) => scoping.onDemandRequested(p, names, found),
     limits: opts.xdsLimits,
   });
 
+  scoping = new ScopingController({
+    options: opts.scoping, snapshot: () => snapshot, registry, log, proxies: () => xds.connectedProxies(),
+    revokeOnDemand: (filter, names) => xds.revokeOnDemand(filter, names),
+    push: (reason, filter) => { void pushes.track(reason, snapshot.generation, xds.push(filter)); },
+  });
   const changes = new ChangeTracker();
   // JWKS of jwksUri rules come in through the snapshot; a fetch that changes keys rebuilds it.
   const telemetryGuard = new TelemetryGuard();
@@ -255,7 +266,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   // gRPC: plaintext and TLS ports both carry ADS and the CA service.
   const limiter = createCsrLimiter({ perSecond: opts.csrPerSecond, perIdentityPerMinute: opts.csrPerIdentityPerMinute });
   const caDeps = { ca, authenticator, metrics: caMetrics, limiter, log: (line: string) => log.warn(line) };
-  const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated });
+  const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated, onRecord: (dst, r) => scoping.onAccessLog(dst, r) });
   const plain = new grpc.Server(adsServerOptions(opts.xdsLimits));
   xds.addTo(plain);
   addCaService(plain, caDeps);
@@ -288,18 +299,21 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     syncz: () => syncz(xds),
     diagnostics: () => diagnostics,
     configDump: (proxyId) => {
-      const p = xds.connectedProxies().find((c) => c.info.id === proxyId || c.connectionId === proxyId);
+      const match = (c: ConnectedProxy): boolean => c.info.id === proxyId || c.connectionId === proxyId;
+      // The main stream first: an on-demand CDS stream shares the node id.
+      const p = xds.connectedProxies().find((c) => match(c) && !c.onDemand) ?? xds.connectedProxies().find(match);
       if (!p) return undefined;
       const gen = generate(p);
       const dump: Record<string, unknown> = {};
       for (const [t, chunks] of Object.entries(gen)) {
         dump[t] = (chunks ?? []).flat().map((r) => printableBytes(redactSecret(decodeResource(t, encodeResource(t as ResourceTypeUrl, r)))));
       }
-      return { proxy: p.info, identity: p.identity, resources: dump };
+      return { proxy: p.info, identity: p.identity, scope: scoping.report(p), resources: dump };
     },
     routes: [
       ...adminViewRoutes({ registry, log, ca, certs, xds, telemetry, pushes, snapshot: () => snapshot, diagnostics: () => diagnostics }),
       ...telemetry.routes(),
+      ...scoping.routes(),
       ...(extras.adminRoutes ?? []),
     ],
   });
@@ -315,6 +329,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
     adminRoutes: adminServer.routes,
     snapshot: () => snapshot,
     async close() {
+      scoping.close();
       meshFile?.close();
       await source.close();
       jwks.close();

@@ -2,6 +2,7 @@
  * meshd's flags; each is also settable by an environment variable.
  */
 import type { FlagSpec, FlagValues } from '../util/flags.js';
+import type { ScopingOptions } from './scoping.js';
 import { XDS_LIMIT_FLAGS, toXdsLimits } from '../xds/server/limit-flags.js';
 import type { XdsLimits } from '../xds/server/limits.js';
 
@@ -34,6 +35,10 @@ export const MESHD_FLAGS: readonly FlagSpec[] = [
   { name: 'mesh-config', env: 'MESHD_MESH_CONFIG', type: 'string', help: 'Istio MeshConfig YAML (extensionProviders, defaultProviders, caCertificates, trustDomain, ...), watched' },
   { name: 'kubeconfig', env: 'MESHD_KUBECONFIG', type: 'string', help: 'watch Kubernetes through this kubeconfig instead of the file store (automatic in a cluster)' },
   { name: 'log-level', env: 'MESHD_LOG_LEVEL', type: 'string', default: 'info', help: 'debug, info, warn, error' },
+  { name: 'scoping', env: 'MESHD_SCOPING', type: 'string', default: 'full', help: 'full: every sidecar sees the whole registry; observed: each sees its namespace plus the services its workload called within --scoping-window (a namespace label meshd.dev/scoping=observed|full decides per namespace)' },
+  { name: 'scoping-window', env: 'MESHD_SCOPING_WINDOW', type: 'duration', default: '10m', help: 'learned scoping: a dependency not called for this long leaves the scope' },
+  { name: 'scoping-on-demand', env: 'MESHD_SCOPING_ON_DEMAND', type: 'bool', default: 'true', help: 'learned scoping: calls outside the scope are resolved by on-demand cluster discovery (ODCDS)' },
+  { name: 'scoping-max-dependencies', env: 'MESHD_SCOPING_MAX_DEPENDENCIES', type: 'int', default: '256', help: 'learned scoping: dependencies kept per workload (more are counted, not kept; on demand still resolves them)' },
   ...XDS_LIMIT_FLAGS,
   { name: 'help', type: 'bool', help: 'show this help' },
 ];
@@ -67,6 +72,8 @@ export interface MeshdOptions {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Per-client ADS limits (--xds-max-*, --xds-*-timeout). */
   readonly xdsLimits: XdsLimits;
+  /** Learned scoping (--scoping*, src/meshd/scoping.ts). */
+  readonly scoping: ScopingOptions;
 }
 
 /** Turns parsed flag values into typed options; throws a FlagError-like Error on bad values. */
@@ -112,7 +119,17 @@ export function toMeshdOptions(v: FlagValues): MeshdOptions {
     ...(v['extra-trust-roots'] ? { extraTrustRoots: String(v['extra-trust-roots']) } : {}),
     logLevel: level as MeshdOptions['logLevel'],
     xdsLimits: toXdsLimits(v),
+    scoping: scopingOptions(v),
   };
+}
+
+/** --scoping, --scoping-window, --scoping-on-demand, --scoping-max-dependencies. */
+function scopingOptions(v: FlagValues): ScopingOptions {
+  const mode = String(v.scoping ?? 'full');
+  if (mode !== 'full' && mode !== 'observed') throw new Error(`--scoping: must be full or observed, got ${mode}`);
+  const windowMs = (v['scoping-window'] as number | undefined) ?? 600_000;
+  if (!(windowMs >= 1000)) throw new Error('--scoping-window: must be at least 1s');
+  return { mode, windowMs, onDemand: v['scoping-on-demand'] === undefined ? true : Boolean(v['scoping-on-demand']), maxPerWorkload: v['scoping-max-dependencies'] === undefined ? 256 : positive(v, 'scoping-max-dependencies') };
 }
 
 /** A flag that must be a positive whole number. */

@@ -16,7 +16,7 @@ import { messageType } from '../xds/protos.js';
 import { parseDurationMs } from '../util/flags.js';
 import type { Logger } from '../util/log.js';
 import { createTelemetryMetrics, type TelemetryMetrics } from './metrics.js';
-import { messageRecords } from './records.js';
+import { messageRecords, type LogRecord } from './records.js';
 import { resolveDestination } from './resolve.js';
 import { denialRows, denyingPolicy, edgeRows, plaintextReport } from './reports.js';
 import { TelemetryStore, type Destination, type StoreLimits } from './store.js';
@@ -60,6 +60,8 @@ export interface TelemetryDeps {
   readonly allowUnauthenticated?: boolean;
   readonly now?: () => number;
   readonly limits?: StoreLimits;
+  /** Sees every record with its destination (learned scoping, src/meshd/scoping.ts). */
+  readonly onRecord?: (dst: Destination, r: LogRecord) => void;
 }
 
 /** One authenticated stream: who it speaks for, resolved against the snapshot of the moment. */
@@ -108,6 +110,7 @@ export class TelemetryReceiver {
     for (const r of records) {
       this.metrics.entries.inc({ kind: r.kind });
       this.store.add(dst, r, now);
+      this.deps.onRecord?.(dst, r);
       const srcNs = r.peerUri ? parseSpiffeId(r.peerUri)?.namespace ?? '' : '';
       this.metrics.edge(srcNs, dst.namespace, dst.workload, r.chainKind === 'mtls');
       if (r.chainKind === 'plaintext') this.metrics.plaintext(dst.namespace, dst.workload, r.kind);

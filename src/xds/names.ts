@@ -91,3 +91,6 @@ export function apiListenerName(host: string, port?: number): string {
 export function inboundChainName(kind: 'mtls' | 'plaintext' | 'tls-passthrough', port: number): string {
   return `inbound|${port}|${kind}`;
 }
+
+/** gRPC initial metadata that marks Envoy's on-demand CDS stream (served from the full translation). */
+export const ON_DEMAND_STREAM_METADATA = { key: 'x-meshd-stream', value: 'on-demand-cds' } as const;

@@ -58,6 +58,8 @@ const ENVOY_FILES = [
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/filters/http/header_to_metadata/v3/header_to_metadata.proto',
   'envoy/extensions/filters/http/header_mutation/v3/header_mutation.proto',
+  'envoy/extensions/filters/http/on_demand/v3/on_demand.proto',
+  'envoy/extensions/filters/http/lua/v3/lua.proto',
   'envoy/config/trace/v3/zipkin.proto',
   'envoy/config/trace/v3/opentelemetry.proto',
   'xds/type/v3/typed_struct.proto',

@@ -13,6 +13,7 @@
 import type { MeshSnapshot, ProxyInfo, Workload } from '../../model/types.js';
 import { builtSharedChunk, sharedChunkKey, translate, type ProxyResources, type ResourceChunk, type TranslateOptions } from '../translate/index.js';
 import { ResourceType, type ResourceTypeUrl } from '../resource-types.js';
+import type { ScopeDecision } from '../translate/scoping.js';
 import { ChunkInterner } from './chunk-intern.js';
 import { snapshotDelta, type SnapshotDelta } from './snapshot-delta.js';
 
@@ -22,6 +23,8 @@ type ListName = (typeof LISTS)[number];
 interface Entry {
   readonly snapshot: MeshSnapshot;
   readonly info: ProxyInfo;
+  /** The learned scope it was translated with (by identity: a new decision is a new object). */
+  readonly scope?: ScopeDecision;
   readonly out: ProxyResources;
 }
 
@@ -58,8 +61,10 @@ export class TranslationMemo {
   constructor(private readonly options: TranslateOptions = {}) {}
 
   /** translate(snapshot, info) for `owner`, reusing what its previous result still holds. Outputs are frozen. */
-  translate(owner: object, snapshot: MeshSnapshot, info: ProxyInfo): ProxyResources {
-    const e = this.entries.get(owner);
+  translate(owner: object, snapshot: MeshSnapshot, info: ProxyInfo, scope?: ScopeDecision): ProxyResources {
+    const got = this.entries.get(owner);
+    // A changed scope is a changed input: translate again (its shared chunks still hit).
+    const e = got && got.scope === scope ? got : undefined;
     if (e && sameInfo(e.info, info)) {
       if (e.snapshot === snapshot) {
         this.stats.unchanged++;
@@ -68,13 +73,13 @@ export class TranslationMemo {
       const reused = this.reuse(e, snapshot, info);
       if (reused) {
         this.stats.reused++;
-        this.entries.set(owner, { snapshot, info, out: reused });
+        this.entries.set(owner, { snapshot, info, out: reused, ...(scope ? { scope } : {}) });
         return reused;
       }
     }
-    const out = this.intern(translate(snapshot, info, this.options), e && sameInfo(e.info, info) ? e.out : undefined);
+    const out = this.intern(translate(snapshot, info, scope ? { ...this.options, scope } : this.options), e && sameInfo(e.info, info) ? e.out : undefined);
     this.stats.translated++;
-    this.entries.set(owner, { snapshot, info, out });
+    this.entries.set(owner, { snapshot, info, out, ...(scope ? { scope } : {}) });
     return out;
   }
 

@@ -12,6 +12,8 @@ export interface XdsLimits {
   readonly maxConnectionsPerAddress: number;
   /** Names one stream may subscribe to for one type (SotW list or Delta subscriptions). */
   readonly maxNamesPerSubscription: number;
+  /** Clusters one on-demand CDS stream may ask for (ODCDS: each names one host it calls). */
+  readonly maxOnDemandNames: number;
   /** Size of one request message (grpc-js refuses larger ones before reading them whole). */
   readonly maxRequestBytes: number;
   /** Response bytes written to a stream and not yet taken by its client; over this the stream is dropped. */
@@ -32,6 +34,7 @@ export const DEFAULT_XDS_LIMITS: XdsLimits = Object.freeze({
   maxStreamsPerConnection: 8,
   maxConnectionsPerAddress: 2048,
   maxNamesPerSubscription: 50_000,
+  maxOnDemandNames: 1024,
   maxRequestBytes: 8 * 1024 * 1024,
   maxPendingBytes: 64 * 1024 * 1024,
   writeTimeoutMs: 60_000,
@@ -46,6 +49,7 @@ export const LIMIT_FLAGS = {
   streams_per_connection: '--xds-max-streams-per-connection',
   connections_per_address: '--xds-max-connections-per-address',
   names_per_subscription: '--xds-max-names-per-subscription',
+  on_demand_names: '--xds-max-on-demand-names',
   request_bytes: '--xds-max-request-bytes',
   pending_bytes: '--xds-max-pending-bytes',
   write_timeout: '--xds-write-timeout',

@@ -12,6 +12,7 @@ export interface XdsMetrics {
   readonly convergence: Histogram<string>;
   readonly protocolErrors: Counter<'reason'>;
   readonly limitExceeded: Counter<'limit'>;
+  readonly onDemand: Counter<'result'>;
   readonly namePoolBytes: Gauge<string>;
   readonly queueTime: Histogram<'type'>;
   readonly configSize: Histogram<'type'>;
@@ -56,6 +57,7 @@ export function createXdsMetrics(registry: Registry = new Registry(), namePoolBy
       labelNames: ['reason'],
       registers,
     }),
+    onDemand: new Counter({ name: 'meshd_xds_on_demand_clusters_total', help: 'Clusters asked for by on-demand CDS (ODCDS) streams, by result (found, not_found: answered as removed)', labelNames: ['result'], registers }),
     limitExceeded: new Counter({
       name: 'meshd_xds_limit_exceeded_total',
       help: 'Clients refused or dropped for exceeding a per-client limit, by limit',

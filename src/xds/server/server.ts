@@ -9,7 +9,8 @@ import { SHORT_NAME, type ResourceTypeUrl } from '../resource-types.js';
 import { ConsistencyChecker } from '../cache/consistency.js';
 import { ResourceCache } from '../cache/resource-cache.js';
 import { createXdsMetrics, type XdsMetrics } from './metrics.js';
-import { adsServiceDefinition, type AdsServiceDefinition } from './service.js';
+import { adsServiceDefinition, cdsServiceDefinition, type AdsServiceDefinition } from './service.js';
+import { ON_DEMAND_STREAM_METADATA } from '../names.js';
 import { AdsStream, type AdsCall } from './stream.js';
 import { sessionOf, tuneAdsSession } from './http2-tuning.js';
 import type { StreamHost } from './stream-host.js';
@@ -135,6 +136,10 @@ export class XdsServer {
         this.metrics.configSize.observe({ type }, bytes);
         this.metrics.queueTime.observe({ type }, queuedMs / 1000);
       },
+      onDemandRequested: (p, names, found) => {
+        for (const f of found) this.metrics.onDemand.inc({ result: f ? 'found' : 'not_found' });
+        opts.onDemandRequested?.(p, names, found);
+      },
       onReady: (s) => {
         this.streams.add(s);
         this.metrics.connected.inc({ protocol: s.protocol });
@@ -150,9 +155,11 @@ export class XdsServer {
 
   /** Adds the ADS service to a grpc.Server (create it with ADS_SERVER_OPTIONS). */
   addTo(server: grpc.Server): void {
-    const open = (protocol: 'sotw' | 'delta') => (call: AdsCall) => {
+    const open = (protocol: 'sotw' | 'delta', odcds = false) => (call: AdsCall) => {
       tuneAdsSession(call);
-      const stream = new AdsStream(this.host, call, protocol, `${protocol}-${++this.nextConnection}`);
+      // ODCDS: Envoy's on-demand CDS stream (its own Delta CDS call, or ADS marked by metadata).
+      const onDemand = odcds || call.metadata?.get(ON_DEMAND_STREAM_METADATA.key)[0] === ON_DEMAND_STREAM_METADATA.value;
+      const stream = new AdsStream(this.host, call, protocol, `${onDemand ? 'odcds' : protocol}-${++this.nextConnection}`, onDemand);
       const over = this.connections.overLimit(call);
       if (over) return stream.exceeded('connections_per_address', over, true);
       const session = sessionOf(call);
@@ -163,6 +170,8 @@ export class XdsServer {
       this.streamsPerSession.set(session, n);
       call.once('close', () => this.streamsPerSession.set(session, (this.streamsPerSession.get(session) ?? 1) - 1));
     };
+    // Envoy's own Delta CDS service, for the on-demand stream (ODCDS), then ADS.
+    server.addService(cdsServiceDefinition as unknown as AdsServiceDefinition, { DeltaClusters: open('delta', true) });
     server.addService(adsServiceDefinition as unknown as AdsServiceDefinition, {
       StreamAggregatedResources: open('sotw'),
       DeltaAggregatedResources: open('delta'),
@@ -235,6 +244,11 @@ export class XdsServer {
     const ms = performance.now() - t0;
     if (converged) this.metrics.convergence.observe(ms / 1000);
     return { proxies: affected.length, converged, ms };
+  }
+
+  /** Withdraws `names` from the on-demand CDS streams `filter` selects (Envoy removes those clusters). */
+  revokeOnDemand(filter: (proxy: ConnectedProxy) => boolean, names: readonly string[]): void {
+    for (const s of this.streams) if (s.proxy?.onDemand && filter(s.proxy)) s.revoke(names);
   }
 
   /** Streams that passed authentication and got their first resources. */

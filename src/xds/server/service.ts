@@ -256,5 +256,11 @@ export const adsServiceDefinition = {
   },
 } as const;
 
+/** Envoy's own CDS service, for ODCDS's Delta stream (`api_config_source` of type DELTA_GRPC). */
+export const CDS_DELTA_PATH = '/envoy.service.cluster.v3.ClusterDiscoveryService/DeltaClusters';
+export const cdsServiceDefinition = {
+  DeltaClusters: { ...adsServiceDefinition.DeltaAggregatedResources, path: CDS_DELTA_PATH },
+} as const;
+
 /** The type grpc-js needs for `addService`. */
 export type AdsServiceDefinition = grpc.ServiceDefinition<grpc.UntypedServiceImplementation>;

@@ -44,5 +44,7 @@ export interface StreamHost {
   /** A response was written: its size and how long it waited since the resources it carries were set. */
   onResponse(typeUrl: ResourceTypeUrl, bytes: number, queuedMs: number): void;
   onReady(stream: AdsStream): void;
+  /** An on-demand stream asked for new names (`found[i]`: whether `names[i]` exists). */
+  onDemandRequested(proxy: ConnectedProxy, names: readonly string[], found: readonly boolean[]): void;
   onClose(stream: AdsStream): void;
 }

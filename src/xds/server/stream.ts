@@ -6,7 +6,7 @@
  * arrive while the stream is slow coalesce (latest state wins) and memory stays bounded.
  */
 import * as grpc from '@grpc/grpc-js';
-import { PUSH_ORDER, SHORT_NAME, isResourceTypeUrl, type ResourceTypeUrl } from '../resource-types.js';
+import { PUSH_ORDER, ResourceType, SHORT_NAME, isResourceTypeUrl, type ResourceTypeUrl } from '../resource-types.js';
 import type { Chunk } from '../cache/resource-cache.js';
 import { deltaResponsePieces, responsePieces, sotwResponsePieces, type ResponsePieces } from '../cache/responses.js';
 import { nodeInfoOf, proxyInfoOf } from './node.js';
@@ -59,6 +59,8 @@ export class AdsStream {
     private readonly call: AdsCall,
     readonly protocol: Protocol,
     readonly connectionId: string,
+    /** ODCDS stream: named clusters only, missing ones answered as removed. */
+    readonly onDemand = false,
   ) {
     const limits = host.limits;
     this.bucket = new RateBucket(limits.maxRequestsPerSecond, limits.maxRequestsPerSecond * 10, Date.now());
@@ -146,7 +148,7 @@ export class AdsStream {
       }
     }
     if (this.closed) return;
-    this.proxy = { connectionId: this.connectionId, info: pi.info, identity, node, protocol: this.protocol, peer, connectedAt: Date.now() };
+    this.proxy = { connectionId: this.connectionId, info: pi.info, identity, node, protocol: this.protocol, peer, connectedAt: Date.now(), ...(this.onDemand ? { onDemand: true } : {}) };
     for (let attempt = 0; attempt < 3; attempt++) {
       const seq = this.host.pushSeq();
       try {
@@ -189,6 +191,13 @@ export class AdsStream {
     return true;
   }
 
+  /** On-demand streams: withdraws clusters (sent as removed); a later request for one is served again. */
+  revoke(names: readonly string[]): void {
+    if (!this.onDemand || this.closed) return;
+    this.state(ResourceType.Cluster).revoke(names);
+    this.signal();
+  }
+
   /** Resolves true once every response planned for push `seq` (or later) was answered. */
   waitGen(seq: number): Promise<boolean> {
     if (this.doneGen >= seq) return Promise.resolve(true);
@@ -217,6 +226,11 @@ export class AdsStream {
     if (!isResourceTypeUrl(t)) {
       this.host.count('unknownTypes', 'unknown_type');
       this.host.log.warn('xds: request for an unknown type URL ignored', { node: this.proxy?.info.id, typeUrl: t });
+      return;
+    }
+    if (this.onDemand && (t !== ResourceType.Cluster || 'namesBytes' in req)) {
+      this.host.count('unknownTypes', 'on_demand_type');
+      this.host.log.warn('xds: on-demand stream serves named clusters over Delta only; request ignored', { node: this.proxy?.info.id, typeUrl: t });
       return;
     }
     const st = this.state(t);
@@ -259,7 +273,10 @@ export class AdsStream {
     } else {
       // Delta: subscription changes apply even with a stale nonce (they are not repeated).
       let subscribed = false;
-      if (!st.requested) {
+      if (!st.requested && this.onDemand) {
+        st.requested = true;
+        st.replaceWith(NO_NAMES, false);
+      } else if (!st.requested) {
         st.requested = true;
         if (req.initialVersions.size > 0) st.initialVersions = req.initialVersions;
         if (req.subscribe.length === 0) st.replaceWith(NO_NAMES, false);
@@ -269,8 +286,22 @@ export class AdsStream {
           subscribed = true;
         }
       }
-      if (!subscribed) st.subscribe(req.subscribe, this.intern(t));
-      st.unsubscribe(req.unsubscribe);
+      if (this.onDemand) {
+        // Named clusters only: a wildcard here would hand out the whole mesh past the scope's point.
+        const added = [...new Set(req.subscribe.filter((n) => n !== WILDCARD && !st.names.has(n)))];
+        st.resend(req.subscribe);
+        st.subscribe(added, this.intern(t));
+        st.unsubscribe(req.unsubscribe);
+        st.wildcard = false;
+        st.newWildcard = false;
+        const cap = this.host.limits.maxOnDemandNames;
+        if (st.names.size > cap) return this.exceeded('on_demand_names', `${st.names.size} clusters asked for on demand, more than ${cap}`);
+        if (added.length > 0 && this.proxy) {
+          const cur = this.current[t] ?? NO_CHUNKS;
+          this.host.onDemandRequested(this.proxy, added, added.map((n) => this.host.cache.lookup(t, cur, n) !== undefined));
+        }
+      } else if (!subscribed) st.subscribe(req.subscribe, this.intern(t));
+      if (!this.onDemand) st.unsubscribe(req.unsubscribe);
       const max = this.host.limits.maxNamesPerSubscription;
       if (st.names.size > max) return this.exceeded('names_per_subscription', `${st.names.size} resource names subscribed for ${SHORT_NAME[t]}, more than ${max}`);
     }
@@ -348,7 +379,7 @@ export class AdsStream {
           waitingOnAck = true;
           break;
         }
-        plan = this.protocol === 'sotw' ? planSotw(this.host.cache, st, cur) : planDelta(this.host.cache, st, cur);
+        plan = this.protocol === 'sotw' ? planSotw(this.host.cache, st, cur) : planDelta(this.host.cache, st, cur, this.onDemand);
         if (plan) {
           planState = st;
           break;

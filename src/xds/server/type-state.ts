@@ -88,6 +88,28 @@ export class TypeState {
     if (added.length > 0) this.addNew(added);
   }
 
+  /**
+   * Marks already subscribed names as due again (Delta on demand: Envoy subscribes again to a
+   * name it lost, for example a cluster another subscription removed, and waits for an answer).
+   */
+  resend(names: Iterable<string>): void {
+    const again: string[] = [];
+    for (const n of names) if (this.names.has(n)) again.push(n);
+    if (again.length > 0) this.addNew(again);
+  }
+
+  /** Delta: names the server withdrew (on-demand scope shrank), due as `removed_resources`. */
+  revoked: Set<string> | undefined;
+
+  /** Unsubscribes `names` on the server's initiative and makes their removal due (Delta). */
+  revoke(names: Iterable<string>): void {
+    for (const n of names) {
+      if (!this.names.has(n)) continue;
+      this.unsubscribe([n]);
+      (this.revoked ??= new Set()).add(n);
+    }
+  }
+
   /** Removes named subscriptions (Delta); `*` ends the wildcard. */
   unsubscribe(names: Iterable<string>): void {
     for (const n of names) {
@@ -144,6 +166,7 @@ export class TypeState {
   /** True when a response may be due: new subscriptions, first response, or changed content. */
   pending(current: readonly Chunk[]): boolean {
     if (!this.requested) return false;
+    if (this.revoked !== undefined && this.revoked.size > 0) return true;
     if (this.base === undefined || this.newWildcard || (this.newNames !== undefined && this.newNames.size > 0)) return true;
     if (this.base.length !== current.length) return true;
     for (let i = 0; i < current.length; i++) if (this.base[i] !== current[i]) return true;
@@ -234,11 +257,14 @@ export function planSotw(cache: ResourceCache, st: TypeState, current: readonly 
  * what it has that no longer exists; later ones carry changed, newly subscribed and removed
  * resources (only those the client subscribes to).
  */
-export function planDelta(cache: ResourceCache, st: TypeState, current: readonly Chunk[]): Plan | undefined {
+export function planDelta(cache: ResourceCache, st: TypeState, current: readonly Chunk[], missingAsRemoved = false): Plan | undefined {
   const t = st.typeUrl;
   const version = cache.typeVersion(t, current);
   let picked: Encoded[];
   let removed: string[];
+  // On-demand: a newly named resource that does not exist is answered as removed (Envoy's
+  // "not found"), so the request waiting for it fails at once instead of at its timeout.
+  const missing = missingAsRemoved && st.newNames ? [...st.newNames].filter((n) => !cache.lookup(t, current, n)) : [];
   if (st.base === undefined) {
     const initial = st.initialVersions;
     if (st.wildcard && initial === undefined && (st.newNames === undefined || st.newNames.size === 0)) {
@@ -268,6 +294,8 @@ export function planDelta(cache: ResourceCache, st: TypeState, current: readonly
     }
   }
   finish(st, current);
+  for (const n of missing) if (!removed.includes(n)) removed.push(n);
+  if (st.revoked) { for (const n of st.revoked) if (!removed.includes(n)) removed.push(n); st.revoked = undefined; }
   if (picked.length === 0 && removed.length === 0) return undefined;
   return { version, resources: picked.map((e) => e.deltaField()), removed, count: picked.length };
 }

@@ -35,6 +35,11 @@ export interface ConnectedProxy {
   readonly identity?: Identity;
   readonly node: NodeInfo;
   readonly protocol: 'sotw' | 'delta';
+  /**
+   * An on-demand CDS stream (ODCDS, `ClusterDiscoveryService/DeltaClusters` or initial metadata
+   * `x-meshd-stream: on-demand-cds`): it only names clusters, served from the full translation.
+   */
+  readonly onDemand?: boolean;
   /** Remote address as grpc-js reports it. */
   readonly peer: string;
   /** Epoch ms. */
@@ -69,6 +74,8 @@ export interface XdsServerOptions {
   authenticate?(ctx: AuthContext): Promise<AuthResult> | AuthResult;
   /** Called once when a stream that got its proxy identified ends (for per-connection cleanup). */
   onDisconnect?(proxy: ConnectedProxy): void;
+  /** An on-demand stream asked for `names` (its new ones); `found` says which exist. */
+  onDemandRequested?(proxy: ConnectedProxy, names: readonly string[], found: readonly boolean[]): void;
   logger?: Logger;
   /** Where `meshd_xds_*` metrics are registered. */
   registry?: Registry;

@@ -52,12 +52,15 @@ function mayUseLocality(dr: DestinationRule): boolean {
   return levels.some((p) => p && [p, ...p.portLevelSettings.map((s) => s.policy)].some((x) => x.outlierDetection !== undefined || x.loadBalancer?.localityLbSetting !== undefined));
 }
 
-/** The destination scope of a proxy (memoized per snapshot, namespace, Sidecar and matching selector rules). */
-export function destScope(snapshot: MeshSnapshot, proxy: Pick<ProxyInfo, 'namespace' | 'labels'>): DestScope {
-  const scope = proxyScope(snapshot, proxy);
+/**
+ * The destination scope of a proxy (memoized per snapshot, namespace, Sidecar, visible set and
+ * matching selector rules). `scope` defaults to the proxy's registry scope; learned scoping
+ * (scoping.ts) passes a narrower one (a synthetic Sidecar over it).
+ */
+export function destScope(snapshot: MeshSnapshot, proxy: Pick<ProxyInfo, 'namespace' | 'labels'>, scope: Scope = proxyScope(snapshot, proxy)): DestScope {
   const selRules = selectorRulesFor(snapshot, proxy.namespace, proxy.labels);
   const sidecar = scope.sidecar ? `${scope.sidecar.meta.namespace}/${scope.sidecar.meta.name}` : '-';
-  const memoKey = `${proxy.namespace}|${sidecar}|${selRules.map(ruleId).join(',')}`;
+  const memoKey = `${proxy.namespace}|${sidecar}|${scope.key}|${selRules.map(ruleId).join(',')}`;
   let m = scopeMemo.get(snapshot);
   if (!m) { m = new Map(); scopeMemo.set(snapshot, m); }
   let ds = m.get(memoKey);

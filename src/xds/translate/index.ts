@@ -21,6 +21,8 @@ import { withL4Routes } from './tcp-routes.js';
 import { routeHosts } from './route-hosts.js';
 import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
+import { resolveScope } from './scoping.js';
+import { withOnDemandCatchAll, withOnDemandFilters } from './on-demand.js';
 
 export type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
 
@@ -77,6 +79,19 @@ function routes(snapshot: MeshSnapshot, inputs: RouteInputs, diagnostics: Diagno
   if (!routeDiagnostics.has(c)) routeDiagnostics.set(c, found);
   diagnostics.push(...routeDiagnostics.get(c)!);
   return c;
+}
+
+/**
+ * A scoped proxy's route chunk with on-demand discovery (on-demand.ts): one configuration per
+ * HTTP port of its full translation, the scoped virtual hosts plus the on-demand catch-all.
+ * Shared by proxies with equal scoped and full route inputs.
+ */
+function onDemandRoutes(snapshot: MeshSnapshot, scopedChunk: ResourceChunk, scopedKey: string, full: RouteInputs): ResourceChunk {
+  const fullChunk = routes(snapshot, full, []); // its diagnostics are about hosts out of scope
+  return shared(snapshot, `od|${scopedKey}|${outboundRoutesKey(snapshot, full)}`, () => {
+    const byName = new Map(scopedChunk.map((r) => [String(r.name), r]));
+    return fullChunk.map((f) => withOnDemandCatchAll(byName.get(String(f.name)), f));
+  });
 }
 
 /** Resource names of chunks (memoized by the first, shared, chunk and keyed by the rest's names). */
@@ -140,7 +155,8 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   const w = findWorkload(snapshot, proxy);
   const ports = w ? inboundPorts(snapshot, w, diagnostics) : [];
   const listeners: EnvoyObject[] = [];
-  const ds = destScope(snapshot, proxy);
+  // Learned scoping (scoping.ts): the observed scope is a synthetic Sidecar over the registry.
+  const ds = options.scope ? destScope(snapshot, proxy, resolveScope(snapshot, proxy, options.scope).scope) : destScope(snapshot, proxy);
   if (proxy.interceptionMode === 'REDIRECT') {
     listeners.push(...transparentOutboundListeners(snapshot, diagnostics).map((l) => withOutboundPolicy(l, ds.scope.outboundTrafficPolicy)));
     listeners.push(...serviceEntryListeners(ds.scope.hosts, 'REDIRECT', '', new Set(listeners.map((l) => String(l.name))), diagnostics));
@@ -159,7 +175,12 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
     listeners.push(...serviceEntryListeners(ds.scope.hosts, 'NONE', w?.outboundAddress ?? '127.0.0.1', outboundNames, diagnostics));
     listeners.push(...inbound);
   }
-  const routeChunk = routes(snapshot, { proxy, mode: proxy.interceptionMode, labels: w?.labels ?? proxy.labels, dest: ds }, diagnostics);
+  const routeInputs: RouteInputs = { proxy, mode: proxy.interceptionMode, labels: w?.labels ?? proxy.labels, dest: ds };
+  const onDemand = options.scope?.onDemand === true;
+  const scopedRoutes = routes(snapshot, routeInputs, diagnostics);
+  const routeChunk = onDemand
+    ? onDemandRoutes(snapshot, scopedRoutes, outboundRoutesKey(snapshot, routeInputs), { ...routeInputs, dest: destScope(snapshot, proxy) })
+    : scopedRoutes;
   const clusterChunks = [
     outboundClusters(snapshot, ds, src, timeout, diagnostics),
     shared(snapshot, `special|${timeout}`, () => specialClusters(timeout)),
@@ -171,10 +192,14 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   let client: HcmTelemetry | undefined;
   const outbound = (): HcmTelemetry => (client ??= outboundHcmTelemetry(snapshot, w, proxy.namespace, diagnostics));
   const l4 = { namespace: proxy.namespace, labels: w?.labels ?? proxy.labels, hosts: routeHosts(ds.scope.hosts) };
-  const observed = scoped.map((l) => withListenerTelemetry(snapshot, w, proxy.namespace, withL4Routes(snapshot, l, l4, diagnostics), diagnostics, outbound));
+  const observed = scoped.map((l) => {
+    const routed = withL4Routes(snapshot, l, l4, diagnostics);
+    return withListenerTelemetry(snapshot, w, proxy.namespace, onDemand ? withOnDemandFilters(routed, proxy.namespace, snapshot) : routed, diagnostics, outbound);
+  });
   return freeze({
     clusters: clusterChunks,
-    endpoints: [outboundEndpoints(snapshot, ds, localityView(w, proxy))],
+    // On demand, a cluster Envoy discovers (ODCDS answers from the full scope) needs its endpoints over EDS.
+    endpoints: [outboundEndpoints(snapshot, onDemand ? destScope(snapshot, proxy) : ds, localityView(w, proxy))],
     listeners: [chunk(observed)],
     routes: [routeChunk],
     diagnostics,

@@ -1,5 +1,6 @@
 import type { EnvoyObject } from '../resource-types.js';
 import type { Diagnostic } from '../../model/types.js';
+import type { ScopeDecision } from './scoping.js';
 
 /**
  * A list of resources of one type, sorted by name. Chunks that are the same for many
@@ -28,4 +29,6 @@ export interface ProxyResources {
 export interface TranslateOptions {
   /** Upstream connect timeout of outbound clusters, in Envoy's duration form. Default `10s`. */
   readonly connectTimeout?: string;
+  /** Learned scoping for this proxy (src/xds/translate/scoping.ts); absent: the full registry. */
+  readonly scope?: ScopeDecision;
 }
