@@ -6,34 +6,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { translate } from '../../../src/xds/translate/index.js';
-import { envoyBinary } from '../../helpers/envoy.js';
+import { throwawayCert, validateEnvoyConfig } from '../../helpers/envoy-validate.js';
 import { goldenCases } from '../../helpers/golden.js';
 import { loadCase } from '../translate/load-case.js';
 import { inlined } from '../translate/inline.js';
 
-function validate(file: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(envoyBinary(), ['--mode', 'validate', '-c', file, '-l', 'error', '--disable-hot-restart'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    p.on('close', (code) => resolve({ code, out }));
-  });
-}
-
 test('Envoy validates the translated routes of every traffic-xlate-routes golden proxy', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshd-routes-validate-'));
   try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/O=meshd-test', '-addext', 'subjectAltName=URI:spiffe://cluster.local/ns/test/sa/test'], { stdio: 'ignore' });
+    const { key, cert } = throwawayCert(dir);
     const failures: string[] = [];
     let n = 0;
     for (const c of goldenCases('traffic-xlate-routes')) {
@@ -42,7 +28,7 @@ test('Envoy validates the translated routes of every traffic-xlate-routes golden
         const r = translate(snapshot, p);
         const file = join(dir, `${c.name}-${n++}.yaml`);
         writeFileSync(file, YAML.stringify(inlined(r.listeners.flat(), r.clusters.flat(), r.routes.flat(), r.endpoints.flat(), { certFile: cert, keyFile: key })));
-        const res = await validate(file);
+        const res = await validateEnvoyConfig(file);
         if (res.code !== 0 || !/OK/.test(res.out)) failures.push(`${c.name} ${p.id}: exit ${res.code}\n${res.out.split('\n').filter((l) => /error|critical|constraint|rejected|exception/i.test(l)).slice(0, 5).join('\n').slice(0, 1500)}`);
       }
     }

@@ -9,14 +9,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { translate } from '../../../src/xds/translate/index.js';
 import type { EnvoyObject } from '../../../src/xds/resource-types.js';
-import { envoyBinary } from '../../helpers/envoy.js';
+import { throwawayCert, validateEnvoyConfig } from '../../helpers/envoy-validate.js';
 import { goldenCases } from '../../helpers/golden.js';
 import { loadCase } from './load-case.js';
 import { inlined } from './inline.js';
@@ -38,23 +37,10 @@ function asEmitted(listeners: readonly EnvoyObject[], clusters: readonly EnvoyOb
   return { ...ADS_BOOTSTRAP, static_resources: { listeners, clusters: [XDS_CLUSTER, AGENT_CLUSTER, ...clusters] } };
 }
 
-function validate(file: string): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(envoyBinary(), ['--mode', 'validate', '-c', file, '-l', 'error', '--disable-hot-restart'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
-    p.on('close', (code) => resolve({ code, out }));
-  });
-}
-
 test('Envoy validates the translated config of every golden sidecar proxy', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshd-translate-validate-'));
   try {
-    const key = join(dir, 'key.pem');
-    const cert = join(dir, 'cert.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/O=meshd-test', '-addext', 'subjectAltName=URI:spiffe://cluster.local/ns/test/sa/test'], { stdio: 'ignore' });
+    const { key, cert } = throwawayCert(dir);
     const jobs: { label: string; file: string }[] = [];
     for (const c of goldenCases('translate')) {
       const { snapshot, proxies } = await loadCase(c.dir);
@@ -73,7 +59,7 @@ test('Envoy validates the translated config of every golden sidecar proxy', asyn
     const failures: string[] = [];
     for (let i = 0; i < jobs.length; i += 2) {
       const batch = jobs.slice(i, i + 2);
-      const results = await Promise.all(batch.map((j) => validate(j.file)));
+      const results = await Promise.all(batch.map((j) => validateEnvoyConfig(j.file)));
       results.forEach((res, k) => {
         if (res.code !== 0 || !/OK/.test(res.out)) failures.push(`${batch[k]!.label}: exit ${res.code}\n${res.out.split("\n").filter((l) => /error|critical|Proto constraint|rejected|exception/i.test(l)).slice(0, 5).join("\n").slice(0, 1500)}\n${readFileSync(batch[k]!.file, 'utf8').length} bytes`);
       });
