@@ -8,7 +8,7 @@ import type { Diagnostic } from '../../model/types.js';
 import type { ClientTlsSettings, ConnectionPoolSettings, DestinationRule, HashKey, LoadBalancerSettings, OutlierDetection, PortTrafficPolicy, Subset } from '../../model/traffic.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { MESH_ALPN } from '../names.js';
-import { RAW_BUFFER_SOCKET, diag, upstreamTlsSocket, type SecretSource } from './common.js';
+import { RAW_BUFFER_SOCKET, diag, freeze, upstreamTlsSocket, type SecretSource } from './common.js';
 import { policyField } from './destination-rules.js';
 
 /** Envoy's duration form of integer milliseconds: `1.5s`. */
@@ -81,12 +81,35 @@ export function hashPolicyFor(key: HashKey): EnvoyObject[] {
   }
 }
 
+/*
+ * A rule's pool settings are one object shared by its base and subset clusters (and the base
+ * cluster's protocol options are shared constants), so the Envoy pieces built from them are
+ * memoized by those identities and shared, frozen: a rule with two subsets builds them once.
+ */
+const breakersMemo = new WeakMap<ConnectionPoolSettings, EnvoyObject | null>();
+const optionsMemo = new WeakMap<ConnectionPoolSettings, WeakMap<object, EnvoyObject>>();
+const NO_OPTIONS: object = Object.freeze({});
+
 /** The HttpProtocolOptions of an HTTP cluster with the pool's HTTP settings folded in. */
 function httpOptions(c: Record<string, unknown>, pool: ConnectionPoolSettings, t: PolicyTarget): void {
+  if (pool.http?.useClientProtocol === false) warn(t, 'connectionPool', 'http.useClientProtocol', 'false has no effect: meshd speaks the client\'s protocol upstream on HTTP ports unless h2UpgradePolicy is UPGRADE');
+  const teoIn = (c.typed_extension_protocol_options as object | undefined) ?? NO_OPTIONS;
+  let byTeo = optionsMemo.get(pool);
+  if (!byTeo) { byTeo = new WeakMap(); optionsMemo.set(pool, byTeo); }
+  let teo = byTeo.get(teoIn);
+  if (!teo) {
+    teo = freeze(buildHttpOptions(teoIn === NO_OPTIONS ? undefined : teoIn as Record<string, EnvoyObject>, pool));
+    // Only a frozen input is a shared value whose identity can key the memo.
+    if (Object.isFrozen(teoIn)) byTeo.set(teoIn, teo);
+  }
+  c.typed_extension_protocol_options = teo;
+}
+
+function buildHttpOptions(teoIn: Record<string, EnvoyObject> | undefined, pool: ConnectionPoolSettings): EnvoyObject {
   const h = pool.http;
   const tcp = pool.tcp;
   const key = TypeName.HttpProtocolOptions;
-  const teo = { ...(c.typed_extension_protocol_options as Record<string, EnvoyObject> | undefined) };
+  const teo = { ...teoIn };
   const cur = { ...(teo[key] ?? typed(key, { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } })) } as Record<string, unknown>;
   const common: Record<string, unknown> = { ...(cur.common_http_protocol_options as EnvoyObject | undefined) };
   if (h?.idleTimeoutMs !== undefined) common.idle_timeout = ms(h.idleTimeoutMs);
@@ -103,18 +126,23 @@ function httpOptions(c: Record<string, unknown>, pool: ConnectionPoolSettings, t
   } else {
     cur.use_downstream_protocol_config = { http_protocol_options: {}, http2_protocol_options: h2 };
   }
-  if (h?.useClientProtocol === false) warn(t, 'connectionPool', 'http.useClientProtocol', 'false has no effect: meshd speaks the client\'s protocol upstream on HTTP ports unless h2UpgradePolicy is UPGRADE');
   teo[key] = cur;
-  c.typed_extension_protocol_options = teo;
+  return teo;
 }
 
-function connectionPool(c: Record<string, unknown>, pool: ConnectionPoolSettings, t: PolicyTarget): void {
+function circuitBreakers(pool: ConnectionPoolSettings): EnvoyObject | null {
   const th: Record<string, unknown> = {};
   if (pool.tcp?.maxConnections !== undefined) th.max_connections = pool.tcp.maxConnections;
   if (pool.http?.http1MaxPendingRequests !== undefined) th.max_pending_requests = pool.http.http1MaxPendingRequests;
   if (pool.http?.http2MaxRequests !== undefined) th.max_requests = pool.http.http2MaxRequests;
   if (pool.http?.maxRetries !== undefined) th.max_retries = pool.http.maxRetries;
-  if (Object.keys(th).length) c.circuit_breakers = { thresholds: [{ priority: 'DEFAULT', ...th }] };
+  return Object.keys(th).length ? freeze({ thresholds: [{ priority: 'DEFAULT', ...th }] }) : null;
+}
+
+function connectionPool(c: Record<string, unknown>, pool: ConnectionPoolSettings, t: PolicyTarget): void {
+  let breakers = breakersMemo.get(pool);
+  if (breakers === undefined) { breakers = circuitBreakers(pool); breakersMemo.set(pool, breakers); }
+  if (breakers) c.circuit_breakers = breakers;
   if (pool.tcp?.connectTimeoutMs !== undefined) c.connect_timeout = ms(pool.tcp.connectTimeoutMs);
   const ka = pool.tcp?.tcpKeepalive;
   if (ka) {

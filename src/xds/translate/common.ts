@@ -12,17 +12,33 @@ export type SecretSource = NonNullable<ProxyInfo['secretSource']>;
 
 /** Deep-freezes plain data in place and returns it (outputs of translation are immutable). */
 export function freeze<T>(v: T): T {
-  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const x of Object.values(v as object)) freeze(x);
-  }
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) freezeObject(v as object);
   return v;
+}
+
+/** The walk behind freeze(): index loops and for-in, no per-object arrays (this runs over every translated resource). */
+function freezeObject(o: object): void {
+  Object.freeze(o);
+  if (Array.isArray(o)) {
+    for (let i = 0; i < o.length; i++) {
+      const x: unknown = o[i];
+      if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) freezeObject(x);
+    }
+    return;
+  }
+  const r = o as Record<string, unknown>;
+  for (const k in r) {
+    const x = r[k];
+    if (x !== null && typeof x === 'object' && !Object.isFrozen(x)) freezeObject(x);
+  }
 }
 
 /** A chunk: resources sorted by `name` (or `cluster_name`), frozen. */
 export function chunk(resources: EnvoyObject[]): readonly EnvoyObject[] {
-  const key = (r: EnvoyObject): string => String(r.name ?? r.cluster_name ?? '');
-  return freeze(resources.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)));
+  const keyed = resources.map((r) => ({ k: String(r.name ?? r.cluster_name ?? ''), r }));
+  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
+  for (let i = 0; i < keyed.length; i++) resources[i] = keyed[i]!.r;
+  return freeze(resources);
 }
 
 /** Compares strings by code unit (locale-independent, deterministic). */
@@ -42,12 +58,33 @@ export function sdsSource(src: SecretSource): EnvoyObject {
   };
 }
 
+/*
+ * The SDS references and ALPN lists are the same in every TLS context of a proxy (one per
+ * outbound cluster): built once per secret source / list and shared, frozen.
+ */
+const secretConfigMemo = new Map<SecretSource, { rootca: EnvoyObject; certs: readonly EnvoyObject[] }>();
+function secretConfigs(src: SecretSource): { rootca: EnvoyObject; certs: readonly EnvoyObject[] } {
+  let v = secretConfigMemo.get(src);
+  if (!v) {
+    v = freeze({ rootca: { name: SECRET_ROOTCA, sds_config: sdsSource(src) }, certs: [{ name: SECRET_DEFAULT, sds_config: sdsSource(src) }] });
+    secretConfigMemo.set(src, v);
+  }
+  return v;
+}
+const alpnMemo = new Map<string, readonly string[]>();
+function alpnList(alpn: readonly string[]): readonly string[] {
+  const k = alpn.join(',');
+  let v = alpnMemo.get(k);
+  if (!v) { v = freeze([...alpn]); if (alpnMemo.size < 64) alpnMemo.set(k, v); }
+  return v;
+}
+
 /** The mesh TLS context shared by both directions: workload cert `default`, trust bundle `ROOTCA`. */
 function commonTls(src: SecretSource, alpn: readonly string[], sans: readonly string[] | undefined): EnvoyObject {
-  const rootca = { name: SECRET_ROOTCA, sds_config: sdsSource(src) };
+  const { rootca, certs } = secretConfigs(src);
   return {
-    ...(alpn.length ? { alpn_protocols: [...alpn] } : {}),
-    tls_certificate_sds_secret_configs: [{ name: SECRET_DEFAULT, sds_config: sdsSource(src) }],
+    ...(alpn.length ? { alpn_protocols: alpnList(alpn) } : {}),
+    tls_certificate_sds_secret_configs: certs,
     ...(sans === undefined
       ? { validation_context_sds_secret_config: rootca }
       : {

@@ -96,7 +96,23 @@ function atPort(p: TrafficPolicy | undefined, port: number): PortTrafficPolicy |
 
 /** The policy of one port (and optionally one subset) of a rule, merged as the module comment says. */
 export function portPolicy(dr: DestinationRule | undefined, port: number, subset?: Subset): PortTrafficPolicy {
-  if (!dr) return {};
+  if (!dr) return NO_POLICY;
+  // Memoized per rule (model objects are frozen): translation asks for each cluster, endpoint
+  // assignment and route hash, and the same merged object lets cluster-policy share its pieces.
+  let m = policyMemo.get(dr);
+  if (!m) { m = new Map(); policyMemo.set(dr, m); }
+  const si = subset ? dr.subsets.indexOf(subset) : -1;
+  if (subset && si < 0) return Object.freeze(mergePortPolicy(dr, port, subset)); // not one of the rule's own subsets
+  const k = `${port}|${si}`;
+  let p = m.get(k);
+  if (!p) { p = Object.freeze(mergePortPolicy(dr, port, subset)); m.set(k, p); }
+  return p;
+}
+
+const NO_POLICY: PortTrafficPolicy = Object.freeze({});
+const policyMemo = new WeakMap<DestinationRule, Map<string, PortTrafficPolicy>>();
+
+function mergePortPolicy(dr: DestinationRule, port: number, subset: Subset | undefined): PortTrafficPolicy {
   let p = overlay({}, dr.trafficPolicy);
   p = overlay(p, atPort(dr.trafficPolicy, port));
   if (subset?.trafficPolicy) {

@@ -14,7 +14,12 @@ import type { Labels } from '../../model/types.js';
 import type { Locality, LocalityLbSetting, PortTrafficPolicy } from '../../model/traffic.js';
 import type { EnvoyObject } from '../resource-types.js';
 import { cmp } from './common.js';
+import { FrozenMemo } from './frozen-memo.js';
 import type { HostEndpoint } from './host-endpoints.js';
+
+/** Endpoint entries shared by value: a host's subset assignments repeat its endpoints, and snapshots repeat them. */
+const lbEndpoints = new FrozenMemo<EnvoyObject>(100_000);
+const NO_LOCALITY: EnvoyObject = Object.freeze({});
 
 /** The caller's side of locality load balancing. */
 export interface LocalityView {
@@ -67,6 +72,20 @@ export function localityModeKey(mode: LocalityMode, view: LocalityView | undefin
 
 function lbEndpoint(e: HostEndpoint, metadata: (e: HostEndpoint) => EnvoyObject | undefined): EnvoyObject {
   const md = metadata(e);
+  if (md !== undefined && !Object.isFrozen(md)) return buildLbEndpoint(e, md);
+  // A frozen metadata object is a shared constant (tlsModeMetadata's): its identity is its value.
+  const mdKey = md === undefined ? '-' : sharedMetadataKey(md);
+  return lbEndpoints.get(`${e.address}|${e.port}|${e.weight ?? ''}|${mdKey}`, () => buildLbEndpoint(e, md));
+}
+
+const metadataKeys = new WeakMap<EnvoyObject, string>();
+function sharedMetadataKey(md: EnvoyObject): string {
+  let k = metadataKeys.get(md);
+  if (k === undefined) { k = JSON.stringify(md); metadataKeys.set(md, k); }
+  return k;
+}
+
+function buildLbEndpoint(e: HostEndpoint, md: EnvoyObject | undefined): EnvoyObject {
   return {
     endpoint: { address: { socket_address: { address: e.address, port_value: e.port } } },
     ...(md ? { metadata: md } : {}),
@@ -75,7 +94,7 @@ function lbEndpoint(e: HostEndpoint, metadata: (e: HostEndpoint) => EnvoyObject 
 }
 
 function envoyLocality(l: Locality | undefined): EnvoyObject {
-  return l ? { region: l.region, ...(l.zone ? { zone: l.zone } : {}), ...(l.subZone ? { sub_zone: l.subZone } : {}) } : {};
+  return l ? { region: l.region, ...(l.zone ? { zone: l.zone } : {}), ...(l.subZone ? { sub_zone: l.subZone } : {}) } : NO_LOCALITY;
 }
 
 function failoverPriority(e: HostEndpoint, view: LocalityView, s: LocalityLbSetting): number {
@@ -105,7 +124,7 @@ function failoverPriority(e: HostEndpoint, view: LocalityView, s: LocalityLbSett
  */
 export function localityGroups(eps: readonly HostEndpoint[], mode: LocalityMode, view: LocalityView | undefined, metadata: (e: HostEndpoint) => EnvoyObject | undefined): EnvoyObject[] {
   if (eps.length === 0) return [];
-  if (mode.kind === 'flat') return [{ locality: {}, load_balancing_weight: 1, lb_endpoints: eps.map((e) => lbEndpoint(e, metadata)) }];
+  if (mode.kind === 'flat') return [{ locality: NO_LOCALITY, load_balancing_weight: 1, lb_endpoints: eps.map((e) => lbEndpoint(e, metadata)) }];
   const groups = new Map<string, HostEndpoint[]>();
   for (const e of eps) {
     const k = mode.kind === 'failover' ? `${failoverPriority(e, view!, mode.setting)}|${locStr(e.locality)}` : `0|${locStr(e.locality)}`;

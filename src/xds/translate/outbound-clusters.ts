@@ -8,10 +8,25 @@ import { effectiveMtls } from '../../authz/index.js';
 import { isHttpProtocol } from '../../config/protocol.js';
 import { TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { BLACKHOLE_CLUSTER, MESH_ALPN, PASSTHROUGH_CLUSTER, outboundClusterName } from '../names.js';
-import { ADS_SOURCE, RAW_BUFFER_SOCKET, cmp, selectedWorkloads, socketAddress, upstreamTlsSocket, workloadPort, type SecretSource } from './common.js';
+import { ADS_SOURCE, RAW_BUFFER_SOCKET, cmp, freeze, selectedWorkloads, socketAddress, upstreamTlsSocket, workloadPort, type SecretSource } from './common.js';
+import { FrozenMemo } from './frozen-memo.js';
+
+/*
+ * Pieces every cluster or endpoint of a kind repeats are built once and shared (deep-frozen):
+ * 1,000 services make 3,000 clusters whose EDS source, protocol options and auto-mTLS socket
+ * pair are equal per service or per mesh, so translation allocates, freezes and the encoder
+ * converts each once. Output is the same as building them per cluster.
+ */
+const EDS_OVER_ADS: EnvoyObject = freeze({ eds_config: ADS_SOURCE });
+const socketMatches = new FrozenMemo<readonly EnvoyObject[]>();
+const TLS_MODE_MATCH: EnvoyObject = freeze({ tlsMode: 'istio' });
+const PLAINTEXT_MATCH: EnvoyObject = freeze({ name: 'tlsMode-disabled', match: {}, transport_socket: RAW_BUFFER_SOCKET });
+const sansMemo = new WeakMap<MeshSnapshot, Map<Service, string[]>>();
 
 /** Endpoint metadata key Envoy reads for `transport_socket_matches`. */
 export const TLS_MODE_METADATA = 'envoy.transport_socket_match';
+/** The metadata of an endpoint that speaks mesh mTLS (shared: every such endpoint carries the same). */
+export const TLS_MODE_ISTIO_METADATA: EnvoyObject = Object.freeze({ filter_metadata: Object.freeze({ [TLS_MODE_METADATA]: Object.freeze({ tlsMode: 'istio' }) }) });
 
 /** Service ports the mesh proxies (UNSUPPORTED ones, such as UDP, are left alone). */
 export function meshPorts(svc: Service): readonly ServicePort[] {
@@ -52,6 +67,14 @@ export function serviceEndpoints(snapshot: MeshSnapshot, svc: Service, sp: Servi
 
 /** SPIFFE ids of the meshed service accounts behind a service, sorted and unique. */
 export function serviceSans(snapshot: MeshSnapshot, svc: Service): string[] {
+  let m = sansMemo.get(snapshot);
+  if (!m) { m = new Map(); sansMemo.set(snapshot, m); }
+  let sans = m.get(svc);
+  if (!sans) { sans = freeze(buildServiceSans(snapshot, svc)); m.set(svc, sans); }
+  return sans;
+}
+
+function buildServiceSans(snapshot: MeshSnapshot, svc: Service): string[] {
   const td = snapshot.config.trustDomain;
   const ids = new Set<string>();
   for (const w of selectedWorkloads(snapshot, svc)) {
@@ -64,7 +87,7 @@ export function serviceSans(snapshot: MeshSnapshot, svc: Service): string[] {
 export function loadAssignment(snapshot: MeshSnapshot, svc: Service, sp: ServicePort): EnvoyObject {
   const lbEndpoints = serviceEndpoints(snapshot, svc, sp).map((e) => ({
     endpoint: { address: socketAddress(e.workload.address, e.port) },
-    ...(e.mtls ? { metadata: { filter_metadata: { [TLS_MODE_METADATA]: { tlsMode: 'istio' } } } } : {}),
+    ...(e.mtls ? { metadata: TLS_MODE_ISTIO_METADATA } : {}),
   }));
   return {
     cluster_name: outboundClusterName(sp.port, svc.hostname),
@@ -80,11 +103,20 @@ export function loadAssignment(snapshot: MeshSnapshot, svc: Service, sp: Service
  * spoke to its sidecar (`use_downstream_protocol_config`), as Istio does. (`auto_config` would
  * pick by ALPN, but Envoy rejects it on a cluster whose plaintext match has no ALPN.)
  */
-function httpProtocolOptions(sp: ServicePort): EnvoyObject {
-  const cfg = sp.protocol === 'HTTP'
-    ? { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } }
-    : { explicit_http_config: { http2_protocol_options: {} } };
-  return { [TypeName.HttpProtocolOptions]: typed(TypeName.HttpProtocolOptions, cfg) };
+const DOWNSTREAM_PROTOCOL_OPTIONS: EnvoyObject = freeze({ [TypeName.HttpProtocolOptions]: typed(TypeName.HttpProtocolOptions, { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } }) });
+const HTTP2_PROTOCOL_OPTIONS: EnvoyObject = freeze({ [TypeName.HttpProtocolOptions]: typed(TypeName.HttpProtocolOptions, { explicit_http_config: { http2_protocol_options: {} } }) });
+
+/** The protocol options of an HTTP port (shared, frozen): HTTP speaks what the app spoke; gRPC/HTTP2 always HTTP/2. */
+export function httpProtocolOptions(protocol: ServicePort['protocol']): EnvoyObject {
+  return protocol === 'HTTP' ? DOWNSTREAM_PROTOCOL_OPTIONS : HTTP2_PROTOCOL_OPTIONS;
+}
+
+/** Auto-mTLS's transport socket pair: mesh mTLS to `tlsMode: istio` endpoints, plaintext to the rest (shared by value). */
+export function autoMtlsSocketMatches(src: SecretSource, alpn: readonly string[], sans: readonly string[]): readonly EnvoyObject[] {
+  return socketMatches.get(`${src}|${alpn.join(',')}|${sans.join(',')}`, () => [
+    { name: 'tlsMode-istio', match: TLS_MODE_MATCH, transport_socket: upstreamTlsSocket(src, alpn, sans) },
+    PLAINTEXT_MATCH,
+  ]);
 }
 
 /**
@@ -97,14 +129,11 @@ export function sidecarCluster(snapshot: MeshSnapshot, svc: Service, sp: Service
   return {
     name: outboundClusterName(sp.port, svc.hostname),
     type: 'EDS',
-    eds_cluster_config: { eds_config: ADS_SOURCE },
+    eds_cluster_config: EDS_OVER_ADS,
     connect_timeout: connectTimeout,
     lb_policy: 'ROUND_ROBIN',
-    transport_socket_matches: [
-      { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: upstreamTlsSocket(src, alpn, serviceSans(snapshot, svc)) },
-      { name: 'tlsMode-disabled', match: {}, transport_socket: RAW_BUFFER_SOCKET },
-    ],
-    ...(http ? { typed_extension_protocol_options: httpProtocolOptions(sp) } : {}),
+    transport_socket_matches: autoMtlsSocketMatches(src, alpn, serviceSans(snapshot, svc)),
+    ...(http ? { typed_extension_protocol_options: httpProtocolOptions(sp.protocol) } : {}),
   };
 }
 

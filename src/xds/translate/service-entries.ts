@@ -11,21 +11,14 @@ import type { Diagnostic, InterceptionMode, MeshSnapshot } from '../../model/typ
 import { isHttpProtocol } from '../../config/protocol.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { MESH_ALPN, addressListenerName, outboundClusterName } from '../names.js';
-import { ADS_SOURCE, RAW_BUFFER_SOCKET, cmp, diag, socketAddress, tcpProxy, upstreamTlsSocket, type SecretSource } from './common.js';
+import { ADS_SOURCE, cmp, diag, socketAddress, tcpProxy, type SecretSource } from './common.js';
 import type { HostEndpoint } from './host-endpoints.js';
-import { TLS_MODE_METADATA } from './outbound-clusters.js';
+import { TLS_MODE_ISTIO_METADATA, autoMtlsSocketMatches, httpProtocolOptions } from './outbound-clusters.js';
 import type { RegistryHost, RegistryPort } from './registry.js';
 
-/** Endpoint metadata that selects mesh mTLS in `transport_socket_matches`. */
+/** Endpoint metadata that selects mesh mTLS in `transport_socket_matches` (one shared object). */
 export function tlsModeMetadata(e: HostEndpoint): EnvoyObject | undefined {
-  return e.mtls ? { filter_metadata: { [TLS_MODE_METADATA]: { tlsMode: 'istio' } } } : undefined;
-}
-
-function httpProtocolOptions(p: RegistryPort): EnvoyObject {
-  const cfg = p.protocol === 'HTTP'
-    ? { use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} } }
-    : { explicit_http_config: { http2_protocol_options: {} } };
-  return { [TypeName.HttpProtocolOptions]: typed(TypeName.HttpProtocolOptions, cfg) };
+  return e.mtls ? TLS_MODE_ISTIO_METADATA : undefined;
 }
 
 /** The inline assignment of a DNS cluster: the endpoints' names, or the host itself when it lists none. */
@@ -78,12 +71,9 @@ export function serviceEntryCluster(
   }
   if (host.location === 'MESH_INTERNAL' && host.resolution !== 'NONE') {
     const alpn = http ? [MESH_ALPN, 'h2', 'http/1.1'] : [MESH_ALPN];
-    c.transport_socket_matches = [
-      { name: 'tlsMode-istio', match: { tlsMode: 'istio' }, transport_socket: upstreamTlsSocket(src, alpn, sans) },
-      { name: 'tlsMode-disabled', match: {}, transport_socket: RAW_BUFFER_SOCKET },
-    ];
+    c.transport_socket_matches = autoMtlsSocketMatches(src, alpn, sans);
   }
-  if (http) c.typed_extension_protocol_options = httpProtocolOptions(p);
+  if (http) c.typed_extension_protocol_options = httpProtocolOptions(p.protocol);
   return c;
 }
 
