@@ -379,7 +379,11 @@ export class AdsStream {
           waitingOnAck = true;
           break;
         }
+        const changedClusters = t === ResourceType.Cluster && st.base !== undefined ? this.host.cache.diff(t, st.base, cur).changed : undefined;
         plan = this.protocol === 'sotw' ? planSotw(this.host.cache, st, cur) : planDelta(this.host.cache, st, cur, this.onDemand);
+        // Envoy warms an updated EDS cluster until it gets that cluster's endpoints again,
+        // unchanged or not (else it waits out initial_fetch_timeout, 15 s): they are due again.
+        if (plan && changedClusters && changedClusters.length > 0) this.types.get(ResourceType.Endpoint)?.resend(changedClusters.map((e) => e.name));
         if (plan) {
           planState = st;
           break;
