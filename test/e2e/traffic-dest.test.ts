@@ -7,30 +7,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type { TLSSocket } from 'node:tls';
 import { MeshFixture, type WorkloadSpec } from '../helpers/mesh.js';
 import { httpCall, type HttpResult } from '../helpers/apps.js';
 import { freePort, waitFor } from '../helpers/ports.js';
-
-interface App { readonly server: Server; hits: number; close(): Promise<void> }
-
-/** A plain HTTP app answering `status` after `delayMs`, with a JSON body naming it. */
-async function statusApp(name: string, host: string, port: number, status: number, delayMs = 0): Promise<App> {
-  const app: { hits: number } = { hits: 0 };
-  const server = createServer((req, res) => {
-    app.hits++;
-    req.resume();
-    setTimeout(() => { res.statusCode = status; res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ app: name })); }, delayMs);
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, resolve); });
-  return Object.assign(app, { server, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
-}
+import { externalHttpsApp, listenerNames, outboundClusters, statusApp, type StatusApp as App } from '../helpers/traffic.js';
 
 /** `127.N`: the fixture's own loopback /16. */
 const net = (m: MeshFixture): string => m.get('client').appAddress.split('.').slice(0, 2).join('.');
@@ -131,26 +111,14 @@ test('connectionPool limits trip: upstream_rq_pending_overflow counts the reques
 
 test('ServiceEntry (resolution DNS) + DestinationRule tls SIMPLE: the sidecar originates TLS to the external HTTPS app', async (t) => {
   const m = await started([{ name: 'client' }], false);
-  const certDir = m.dir;
-  const key = join(certDir, 'ext-key.pem');
-  const cert = join(certDir, 'ext-cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
-    '-days', '1', '-subj', '/CN=api.external.example', '-addext', 'subjectAltName=DNS:api.external.example'], { stdio: 'ignore' });
-  const seen: { servername: string | false; encrypted: boolean }[] = [];
-  const https = createHttpsServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
-    const s = req.socket as TLSSocket & { servername?: string | false };
-    seen.push({ servername: s.servername ?? false, encrypted: s.encrypted === true });
-    res.setHeader('content-type', 'application/json');
-    res.end(JSON.stringify({ tls: s.encrypted === true, sni: s.servername }));
-  });
-  const [httpsPort, sePort] = [await freePort(), await freePort()];
-  // The external name has one endpoint, `localhost`, which resolves (to 127.0.0.1) without a DNS server.
-  await new Promise<void>((resolve) => https.listen(httpsPort, '127.0.0.1', resolve));
-  t.after(async () => { https.closeAllConnections(); await new Promise((r) => https.close(r)); await m.close(); });
+  const ext = await externalHttpsApp(m.dir, 'api.external.example');
+  const { cert, seen } = ext;
+  const sePort = await freePort();
+  t.after(async () => { await ext.close(); await m.close(); });
   const se = {
     apiVersion: 'networking.istio.io/v1', kind: 'ServiceEntry', metadata: { name: 'external', namespace: 'production' },
     spec: {
-      hosts: ['api.external.example'], ports: [{ number: sePort, name: 'http', protocol: 'HTTP', targetPort: httpsPort }],
+      hosts: ['api.external.example'], ports: [{ number: sePort, name: 'http', protocol: 'HTTP', targetPort: ext.port }],
       resolution: 'DNS', location: 'MESH_EXTERNAL', endpoints: [{ address: 'localhost' }],
     },
   };
@@ -173,23 +141,18 @@ test('ServiceEntry (resolution DNS) + DestinationRule tls SIMPLE: the sidecar or
 test('Sidecar egress.hosts ["./*"]: the proxy gets only its namespace\'s clusters and still reaches them', async (t) => {
   const m = await started([{ name: 'client' }, { name: 'backend' }, { name: 'elsewhere', namespace: 'other' }], false);
   t.after(() => m.close());
-  const outboundClusters = async (): Promise<string[]> => {
-    const dump = await m.get('client').envoy!.configDump();
-    const cds = dump.configs.find((c) => String(c['@type']).endsWith('ClustersConfigDump')) as { dynamic_active_clusters?: { cluster: { name: string } }[] } | undefined;
-    return (cds?.dynamic_active_clusters ?? []).map((c) => c.cluster.name).filter((n) => n.startsWith('outbound|')).sort();
-  };
   await m.waitForCall('client', 'backend');
-  const before = await outboundClusters();
+  const before = await outboundClusters(m.get('client').envoy!);
   assert.equal(before.length, 3, `every service before the Sidecar: ${before.join(' ')}`);
   m.writeConfig('30-sidecar.yaml', [{ apiVersion: 'networking.istio.io/v1', kind: 'Sidecar', metadata: { name: 'default', namespace: 'production' }, spec: { egress: [{ hosts: ['./*'] }] } }]);
-  const after = await waitFor('scoped clusters', async () => { const c = await outboundClusters(); return c.length === 2 ? c : undefined; }, 20000, 200);
+  const after = await waitFor('scoped clusters', async () => { const c = await outboundClusters(m.get('client').envoy!); return c.length === 2 ? c : undefined; }, 20000, 200);
   assert.ok(after.every((n) => n.endsWith('.production.svc.cluster.local')), after.join(' '));
   assert.equal((await m.call('client', 'backend')).status, 200);
   // The hidden service's listener went with its cluster.
   const hidden = m.get('elsewhere').port;
   let names: string[] = [];
   await waitFor('hidden listener removed', async () => {
-    names = (await m.get('client').envoy!.configDump('dynamic_listeners')).configs.map((c) => String(c.name));
+    names = await listenerNames(m.get('client').envoy!);
     return (names.length > 0 && !names.some((n) => n.endsWith(`_${hidden}`))) || undefined;
   }, 10000, 200).catch(() => assert.fail(`no listener for the hidden service port ${hidden}: ${names.join(' ')}\n${m.meshd!.log().slice(-2000)}`));
 });

@@ -10,49 +10,12 @@ import assert from 'node:assert/strict';
 import { MeshFixture } from '../helpers/mesh.js';
 import { httpCall, type HttpResult } from '../helpers/apps.js';
 import { freePort, waitFor } from '../helpers/ports.js';
+import { appOf, many, reviewsRouting } from '../helpers/traffic.js';
 
 const NS = 'production';
 const HOST = `reviews.${NS}.svc.cluster.local`;
 
-function routing(v1: number, v2: number): unknown[] {
-  return [
-    {
-      apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'reviews', namespace: NS },
-      spec: { host: 'reviews', subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }] },
-    },
-    {
-      apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'reviews', namespace: NS },
-      spec: {
-        hosts: ['reviews'],
-        http: [
-          { match: [{ headers: { 'x-tester': { exact: 'yes' } } }], route: [{ destination: { host: 'reviews', subset: 'v2' } }] },
-          { match: [{ uri: { prefix: '/sleep' } }], timeout: '0.5s', route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
-          { match: [{ uri: { prefix: '/flaky' } }], retries: { attempts: 3, retryOn: '5xx' }, route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
-          { match: [{ uri: { prefix: '/abort' } }], fault: { abort: { httpStatus: 503, percentage: { value: 50 } } }, route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
-          { match: [{ uri: { prefix: '/delay' } }], fault: { delay: { fixedDelay: '1s', percentage: { value: 100 } } }, route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
-          { match: [{ uri: { prefix: '/mirror' } }], mirror: { host: 'shadow' }, route: [{ destination: { host: 'reviews', subset: 'v1' } }] },
-          { route: [{ destination: { host: 'reviews', subset: 'v1' }, weight: v1 }, { destination: { host: 'reviews', subset: 'v2' }, weight: v2 }] },
-        ],
-      },
-    },
-  ];
-}
-
-/** Runs `n` calls with `concurrency` in flight; returns every result (connection errors as status 0). */
-async function many(n: number, concurrency: number, call: (i: number) => Promise<HttpResult>): Promise<HttpResult[]> {
-  const out: HttpResult[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      try { out.push(await call(i)); } catch (e) { out.push({ status: 0, body: String(e), headers: {} }); }
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return out;
-}
-
-const appOf = (r: HttpResult): string => { try { return (JSON.parse(r.body) as { app: string }).app; } catch { return `status ${r.status}`; } };
+const routing = (v1: number, v2: number): unknown[] => reviewsRouting(NS, v1, v2);
 
 for (const delta of [false, true]) {
   test(`VirtualService routing through real Envoy: canary, shift, header match, timeout, retries, fault, mirror (${delta ? 'Delta' : 'SotW'})`, async (t) => {

@@ -70,19 +70,29 @@ export async function settledPushes(m: RunningMeshd, quietMs = 1500): Promise<nu
   }, 60_000, 100);
 }
 
+/** A pod for `runningPods`; `meshed: false` leaves out the sidecar status annotation (a pod without a sidecar). */
+export interface RunningPodSpec { namespace: string; name: string; ip: string; labels: Record<string, string>; serviceAccount: string; ports?: Record<string, number>; annotations?: Record<string, string>; ready?: boolean; nodeName?: string; meshed?: boolean }
+
 /** A pod that is "running" at `ip` (no kubelet runs: status is written through the subresource). */
-export async function runningPod(kube: Kube, o: { namespace: string; name: string; ip: string; labels: Record<string, string>; serviceAccount: string; ports?: Record<string, number>; annotations?: Record<string, string>; ready?: boolean; nodeName?: string }): Promise<void> {
-  const pod = {
+export async function runningPod(kube: Kube, o: RunningPodSpec): Promise<void> {
+  await runningPods(kube, [o]);
+}
+
+/** Several running pods: one `kubectl apply`, then their statuses in parallel. */
+export async function runningPods(kube: Kube, pods: readonly RunningPodSpec[]): Promise<void> {
+  const items = pods.map((o) => ({
     apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: o.name, namespace: o.namespace, labels: o.labels, annotations: { 'sidecar.istio.io/status': '{}', ...o.annotations } },
+    metadata: { name: o.name, namespace: o.namespace, labels: o.labels, annotations: { ...(o.meshed === false ? {} : { 'sidecar.istio.io/status': '{}' }), ...o.annotations } },
     spec: {
       serviceAccountName: o.serviceAccount, automountServiceAccountToken: false, ...(o.nodeName ? { nodeName: o.nodeName } : {}),
       containers: [{ name: 'app', image: 'example/app', ports: Object.entries(o.ports ?? {}).map(([name, containerPort]) => ({ name, containerPort })) }],
     },
-  };
-  kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(pod));
-  const status = { status: { phase: 'Running', podIP: o.ip, podIPs: [{ ip: o.ip }], conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] } };
-  await kube.client.json('PATCH', `/api/v1/namespaces/${o.namespace}/pods/${o.name}/status`, { body: status, contentType: 'application/merge-patch+json' });
+  }));
+  kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(items.length === 1 ? items[0] : { apiVersion: 'v1', kind: 'List', items }));
+  await Promise.all(pods.map((o) => {
+    const status = { status: { phase: 'Running', podIP: o.ip, podIPs: [{ ip: o.ip }], conditions: [{ type: 'Ready', status: o.ready === false ? 'False' : 'True' }] } };
+    return kube.client.json('PATCH', `/api/v1/namespaces/${o.namespace}/pods/${o.name}/status`, { body: status, contentType: 'application/merge-patch+json' });
+  }));
 }
 
 /** A namespace to create: its name, or name, labels and service accounts (see `namespace`). */

@@ -1,7 +1,8 @@
 /**
  * One ADS stream (SotW or Delta). Requests update per-type state synchronously; a single
  * pump per stream sends responses in PUSH_ORDER, one message in flight at a time. A type
- * waits while an earlier (or the same) type awaits its ACK, up to `ackTimeoutMs`. Because
+ * waits while an earlier (or the same) type awaits its ACK, up to `ackTimeoutMs`, except
+ * that EDS does not wait for CDS (Envoy ACKs CDS only once its clusters warmed). Because
  * responses are planned from the latest resources when they are written, pushes that
  * arrive while the stream is slow coalesce (latest state wins) and memory stays bounded.
  */
@@ -356,6 +357,11 @@ export class AdsStream {
     while (!this.closed) {
       const now = Date.now();
       let blocked = false;
+      /**
+       * CDS awaits its ACK: EDS may still go. Envoy holds the CDS ACK while a cluster warms,
+       * and an EDS cluster warms until its endpoints come; listeners and routes still wait.
+       */
+      let cdsUnacked = false;
       let awaiting = false;
       let deadline = Infinity;
       let plan: Plan | undefined;
@@ -370,16 +376,21 @@ export class AdsStream {
           awaiting = true;
           const d = st.sentAt + ackTimeout;
           if (now < d) {
-            blocked = true;
+            if (t === ResourceType.Cluster) cdsUnacked = true;
+            else blocked = true;
             deadline = Math.min(deadline, d);
           }
         }
         if (!st.pending(cur)) continue;
-        if (blocked) {
+        if (blocked || (cdsUnacked && t !== ResourceType.Endpoint)) {
           waitingOnAck = true;
           break;
         }
+        const changedClusters = t === ResourceType.Cluster && st.base !== undefined ? this.host.cache.diff(t, st.base, cur).changed : undefined;
         plan = this.protocol === 'sotw' ? planSotw(this.host.cache, st, cur) : planDelta(this.host.cache, st, cur, this.onDemand);
+        // Envoy warms an updated EDS cluster until it gets that cluster's endpoints again,
+        // unchanged or not (else it waits out initial_fetch_timeout, 15 s): they are due again.
+        if (plan && changedClusters && changedClusters.length > 0) this.types.get(ResourceType.Endpoint)?.resend(changedClusters.map((e) => e.name));
         if (plan) {
           planState = st;
           break;
