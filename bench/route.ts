@@ -5,6 +5,7 @@
  * Keys: route.translate_1k_vs_1k_dr_ms (the proxy's whole translate(), median of 9 runs; the
  * target is ≤ 50 ms), `_cpu_ms` (this thread's CPU time, steadier on a busy machine),
  * route.routes_only_ms / _cpu_ms (the outbound route configurations alone), route.virtual_hosts.
+ * Runs with bin/meshd's node flags (meshd-runtime.ts): translation as meshd runs it.
  */
 import { parseObject, type MeshObject } from '../src/config/parse.js';
 import { buildSnapshot } from '../src/config/snapshot.js';
@@ -12,6 +13,7 @@ import { DEFAULT_MESH_CONFIG, type MeshSnapshot, type ProxyInfo } from '../src/m
 import { translate } from '../src/xds/translate/index.js';
 import { outboundHttpRoutes } from '../src/xds/translate/http-routes.js';
 import { destScope } from '../src/xds/translate/dest-clusters.js';
+import { underMeshdRuntime } from './meshd-runtime.js';
 
 /** The mesh: N services in 20 namespaces, each with two versions, a VirtualService and a DestinationRule. */
 export function benchObjects(n: number): MeshObject[] {
@@ -73,6 +75,8 @@ function time(objects: readonly MeshObject[], runs: number, f: (s: MeshSnapshot)
 
 /** Runs the route bench and prints `key value` lines (and a JSON line with `--json`). */
 export async function main(args: readonly string[]): Promise<void> {
+  const code = await underMeshdRuntime('MESHD_ROUTE_BENCH_RUNTIME');
+  if (code !== undefined) { process.exitCode = code; return; }
   const i = args.indexOf('--services');
   const n = i >= 0 ? Number(args[i + 1]) : 1000;
   const objects = benchObjects(n);

@@ -17,7 +17,6 @@
  * the ratios as xds.vs_meshd_telemetry_off.<figure> (1.10 = telemetry adds 10 %).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { XdsServer } from '../src/xds/server/server.js';
@@ -26,40 +25,10 @@ import { measure, quantile, round, type RunOptions, type RunResult } from './xds
 import { istiodMissing, startIstiod, startMeshd, startReference, type ServerUnderTest } from './xds-servers.js';
 import type { ModelTelemetry } from './xds-model.js';
 import { TranslatedBenchWorkload } from './xds-translated.js';
+import { underMeshdRuntime } from './meshd-runtime.js';
 import { MESH_10K, MESH_1K, MeshWorkload, type BenchWorkload } from './xds-workload.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/**
- * meshd's production runtime settings: the environment assignments and node flags on
- * bin/meshd's `#!/usr/bin/env -S ... node ...` line, so the bench measures the server as
- * meshd runs it.
- */
-function meshdRuntime(): { env: Record<string, string>; flags: string[] } {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const line = readFileSync(join(here, '..', '..', 'bin', 'meshd'), 'utf8').split('\n')[0] ?? '';
-  const words = line.replace(/^#!\S*env\s+(-S\s+)?/, '').split(/\s+/).filter(Boolean);
-  const env: Record<string, string> = {};
-  const flags: string[] = [];
-  let seenNode = false;
-  for (const w of words) {
-    if (!seenNode && /^[A-Z_][A-Z0-9_]*=/.test(w)) env[w.slice(0, w.indexOf('='))] = w.slice(w.indexOf('=') + 1);
-    else if (!seenNode) seenNode = true;
-    else if (w.startsWith('--')) flags.push(w);
-  }
-  return { env, flags };
-}
-
-/** Re-runs this process with meshd's runtime settings unless it already has them; resolves to the exit code, or undefined to go on here. */
-async function underMeshdRuntime(): Promise<number | undefined> {
-  if (process.env['MESHD_XDS_BENCH_RUNTIME'] === '1') return undefined;
-  const rt = meshdRuntime();
-  const child = spawn(process.execPath, [...process.execArgv, ...rt.flags, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, ...rt.env, MESHD_XDS_BENCH_RUNTIME: '1' },
-  });
-  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
-}
 
 /** Change counts per phase: unmeasured endpoint changes right after the storm, then measured ones (p99 of 40 ≈ the 2nd largest). */
 const PHASES = { warmup: 3, endpointChanges: 40, clusterChanges: 10, serviceAdds: 5 };
@@ -141,7 +110,7 @@ export async function main(args: readonly string[]): Promise<void> {
   const ri = args.indexOf('--runs');
   if (ri >= 0) return repeated(args.filter((_, i) => i !== ri && i !== ri + 1), Number(args[ri + 1]));
   if (!args.includes('--no-meshd-runtime')) {
-    const code = await underMeshdRuntime();
+    const code = await underMeshdRuntime('MESHD_XDS_BENCH_RUNTIME');
     if (code !== undefined) {
       if (code !== 0) throw new Error(`xds bench exited with ${code}`);
       return;

@@ -9,6 +9,7 @@ import type { ClientTlsSettings, ConnectionPoolSettings, DestinationRule, HashKe
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { MESH_ALPN } from '../names.js';
 import { RAW_BUFFER_SOCKET, diag, freeze, upstreamTlsSocket, type SecretSource } from './common.js';
+import { FrozenMemo } from './frozen-memo.js';
 import { policyField } from './destination-rules.js';
 
 /** Envoy's duration form of integer milliseconds: `1.5s`. */
@@ -87,22 +88,26 @@ export function hashPolicyFor(key: HashKey): EnvoyObject[] {
  * memoized by those identities and shared, frozen: a rule with two subsets builds them once.
  */
 const breakersMemo = new WeakMap<ConnectionPoolSettings, EnvoyObject | null>();
-const optionsMemo = new WeakMap<ConnectionPoolSettings, WeakMap<object, EnvoyObject>>();
 const NO_OPTIONS: object = Object.freeze({});
+/** Protocol options by input options (a shared frozen object: its identity) and pool settings (by value: rules repeat them). */
+const optionsMemo = new WeakMap<object, FrozenMemo<EnvoyObject>>();
+const poolKeys = new WeakMap<ConnectionPoolSettings, string>();
+function poolKey(pool: ConnectionPoolSettings): string {
+  let k = poolKeys.get(pool);
+  if (k === undefined) { k = JSON.stringify([pool.http ?? null, pool.tcp?.maxConnectionDurationMs ?? null]); poolKeys.set(pool, k); }
+  return k;
+}
 
 /** The HttpProtocolOptions of an HTTP cluster with the pool's HTTP settings folded in. */
 function httpOptions(c: Record<string, unknown>, pool: ConnectionPoolSettings, t: PolicyTarget): void {
   if (pool.http?.useClientProtocol === false) warn(t, 'connectionPool', 'http.useClientProtocol', 'false has no effect: meshd speaks the client\'s protocol upstream on HTTP ports unless h2UpgradePolicy is UPGRADE');
   const teoIn = (c.typed_extension_protocol_options as object | undefined) ?? NO_OPTIONS;
-  let byTeo = optionsMemo.get(pool);
-  if (!byTeo) { byTeo = new WeakMap(); optionsMemo.set(pool, byTeo); }
-  let teo = byTeo.get(teoIn);
-  if (!teo) {
-    teo = freeze(buildHttpOptions(teoIn === NO_OPTIONS ? undefined : teoIn as Record<string, EnvoyObject>, pool));
-    // Only a frozen input is a shared value whose identity can key the memo.
-    if (Object.isFrozen(teoIn)) byTeo.set(teoIn, teo);
-  }
-  c.typed_extension_protocol_options = teo;
+  const build = (): EnvoyObject => buildHttpOptions(teoIn === NO_OPTIONS ? undefined : teoIn as Record<string, EnvoyObject>, pool);
+  // Only a frozen input is a shared value whose identity can key the memo.
+  if (!Object.isFrozen(teoIn)) { c.typed_extension_protocol_options = freeze(build()); return; }
+  let byPool = optionsMemo.get(teoIn);
+  if (!byPool) { byPool = new FrozenMemo(1_000); optionsMemo.set(teoIn, byPool); }
+  c.typed_extension_protocol_options = byPool.get(poolKey(pool), build);
 }
 
 function buildHttpOptions(teoIn: Record<string, EnvoyObject> | undefined, pool: ConnectionPoolSettings): EnvoyObject {
