@@ -4,7 +4,9 @@
  * timeout, retries) for one proxy, cold (a fresh snapshot each run, so no memo helps).
  * Keys: route.translate_1k_vs_1k_dr_ms (the proxy's whole translate(), median of 9 runs; the
  * target is ≤ 50 ms), `_cpu_ms` (this thread's CPU time, steadier on a busy machine),
- * route.routes_only_ms / _cpu_ms (the outbound route configurations alone), route.virtual_hosts.
+ * route.routes_only_ms / _cpu_ms (the outbound route configurations alone),
+ * route.routes_and_clusters_ms / _cpu_ms (route configurations plus the base and subset
+ * clusters: what the VirtualServices and DestinationRules become), route.virtual_hosts.
  * Runs with bin/meshd's node flags (meshd-runtime.ts): translation as meshd runs it.
  */
 import { parseObject, type MeshObject } from '../src/config/parse.js';
@@ -12,7 +14,7 @@ import { buildSnapshot } from '../src/config/snapshot.js';
 import { DEFAULT_MESH_CONFIG, type MeshSnapshot, type ProxyInfo } from '../src/model/types.js';
 import { translate } from '../src/xds/translate/index.js';
 import { outboundHttpRoutes } from '../src/xds/translate/http-routes.js';
-import { destScope } from '../src/xds/translate/dest-clusters.js';
+import { destClusters, destScope } from '../src/xds/translate/dest-clusters.js';
 import { underMeshdRuntime } from './meshd-runtime.js';
 
 /** The mesh: N services in 20 namespaces, each with two versions, a VirtualService and a DestinationRule. */
@@ -84,9 +86,17 @@ export async function main(args: readonly string[]): Promise<void> {
   const routesOnly = (s: MeshSnapshot): void => {
     outboundHttpRoutes(s, { proxy: BENCH_PROXY, mode: 'NONE', labels: { app: 'svc-0', version: 'v1' }, dest: destScope(s, BENCH_PROXY) });
   };
+  // What the VirtualServices and DestinationRules themselves become: the route configurations
+  // and the (subset) clusters, without the listeners, endpoints and inbound side of a proxy.
+  const vsAndDr = (s: MeshSnapshot): void => {
+    const dest = destScope(s, BENCH_PROXY);
+    outboundHttpRoutes(s, { proxy: BENCH_PROXY, mode: 'NONE', labels: { app: 'svc-0', version: 'v1' }, dest });
+    destClusters(s, dest, 'ads', '10s');
+  };
   time(objects, 3, full); // warm up the JIT
   const t = time(objects, 9, full);
   const r = time(objects, 9, routesOnly);
+  const vd = time(objects, 9, vsAndDr);
   const snap = buildSnapshot(objects, DEFAULT_MESH_CONFIG, 99);
   const res = translate(snap, BENCH_PROXY);
   const vhosts = res.routes.flat().reduce((s, rc) => s + ((rc.virtual_hosts as unknown[] | undefined)?.length ?? 0), 0);
@@ -96,6 +106,8 @@ export async function main(args: readonly string[]): Promise<void> {
     [`route.translate_${suffix}_vs_${suffix}_dr_cpu_ms`]: Number(t.cpu.toFixed(2)),
     'route.routes_only_ms': Number(r.wall.toFixed(2)),
     'route.routes_only_cpu_ms': Number(r.cpu.toFixed(2)),
+    'route.routes_and_clusters_ms': Number(vd.wall.toFixed(2)),
+    'route.routes_and_clusters_cpu_ms': Number(vd.cpu.toFixed(2)),
     'route.virtual_hosts': vhosts,
     'route.clusters': res.clusters.flat().length,
     'route.diagnostics': res.diagnostics.length,
