@@ -168,6 +168,7 @@ export function percent(w: CanaryWeights): CanaryWeights {
   return total > 0 ? { v1: (w.v1 * 100) / total, v2: (w.v2 * 100) / total } : { v1: 0, v2: 0 };
 }
 
+/** What runCanary needs: the demo's config folder, frontend's Envoy and sidecar, and the new weights. */
 export interface CanaryRunOptions {
   readonly configDir: string;
   /** frontend's Envoy admin URL (the shift is confirmed there). */
@@ -181,6 +182,7 @@ export interface CanaryRunOptions {
   readonly print: (line: string) => void;
 }
 
+/** What runCanary saw: the weights before and after, and the counts before, during and after the shift. */
 export interface CanaryRun {
   readonly from: CanaryWeights;
   readonly to: CanaryWeights;

@@ -16,7 +16,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 export const DEMO_NAMESPACE = 'production';
 
 export interface DemoCall {
-  /** The callee workload (and, with a sidecar, its Service). */
+  /** The callee: a Service (a caller without a sidecar dials the workload of that name directly). */
   readonly to: string;
   readonly path: string;
   readonly intervalMs: number;
@@ -54,6 +54,7 @@ export function workloadLabels(w: DemoWorkload): Record<string, string> {
   return { app: appOf(w), ...(w.version ? { version: w.version } : {}) };
 }
 
+/** A Service of the demo: its name (the app label its workloads share) and port. */
 export interface DemoService {
   readonly name: string;
   readonly port: number;
