@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import YAML from 'yaml';
+import { DemoError } from './checks.js';
 import { CANARY_FILE, DEMO_NAMESPACE } from './topology.js';
 
 /** The share of each subset, in the VirtualService's own units (the demo's sum to 100). */
@@ -54,7 +55,7 @@ export function readCanaryWeights(configDir: string): CanaryWeights {
   };
   const v1 = weight('v1');
   const v2 = weight('v2');
-  if (v1 === undefined && v2 === undefined) throw new Error(`${file}: no VirtualService reviews routing to subsets v1/v2`);
+  if (v1 === undefined && v2 === undefined) throw new DemoError('config-invalid', `${file}: no VirtualService reviews routing to subsets v1/v2 (npm run demo -- --reset rewrites it)`);
   return { v1: v1 ?? 0, v2: v2 ?? 0 };
 }
 
@@ -67,7 +68,7 @@ export function writeCanaryWeights(configDir: string, w: CanaryWeights): string 
   const docs = YAML.parseAllDocuments(readFileSync(file, 'utf8'));
   const doc = docs.find((d) => isReviewsVs(d.toJS()));
   const http = doc?.getIn(['spec', 'http']) as YAML.YAMLSeq | undefined;
-  if (!doc || !http || http.items.length === 0) throw new Error(`${file}: no VirtualService reviews with an http rule`);
+  if (!doc || !http || http.items.length === 0) throw new DemoError('config-invalid', `${file}: no VirtualService reviews with an http rule (npm run demo -- --reset rewrites it)`);
   const i = http.items.length - 1;
   doc.setIn(['spec', 'http', i, 'route'], doc.createNode([
     { destination: { host: 'reviews', subset: 'v1' }, weight: w.v1 },
@@ -236,7 +237,7 @@ export async function runCanary(o: CanaryRunOptions): Promise<CanaryRun> {
     print('');
     duringCount = during;
   }
-  if (appliedMs === undefined) throw new Error(`frontend's Envoy did not get the new reviews split within ${(o.timeoutMs ?? 30_000) / 1000} s (see the demo's logs/meshd.log)`);
+  if (appliedMs === undefined) throw new DemoError('canary-not-applied', `frontend's Envoy did not get the new reviews split within ${(o.timeoutMs ?? 30_000) / 1000} s (see the demo's logs/meshd.log)`);
   const after = await countReviews(target, o.requests);
   printCount(print, `${o.requests} requests after the shift:`, after);
   return { from, to: o.to, before, during: duringCount, after, appliedMs };
