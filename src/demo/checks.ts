@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createFileStore } from '../config/file-store.js';
 import { formatDiagnostic } from '../model/types.js';
 
-export type DemoErrorCode = 'envoy-missing' | 'config-invalid' | 'port-in-use' | 'start-failed' | 'bad-flag';
+export type DemoErrorCode = 'envoy-missing' | 'config-invalid' | 'port-in-use' | 'start-failed' | 'bad-flag' | 'canary-not-applied';
 
 /** An expected failure of the demo, with a stable code and a message that says what to do. */
 export class DemoError extends Error {

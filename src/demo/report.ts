@@ -2,9 +2,9 @@
  * What `npm run demo` prints: what is running, what to try, each change in how a call ends,
  * a heartbeat, and meshd's configuration diagnostics as they appear and clear.
  */
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import type { CallEvent } from './app.js';
-import { DEMO_NAMESPACE, DEMO_WORKLOADS, callTarget, demoWorkload } from './topology.js';
+import { CANARY_FILE, CANARY_START, DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoWorkload } from './topology.js';
 import type { RunningDemo } from './run.js';
 
 /** A path as the user should type it: relative to the working directory when inside it. */
@@ -19,7 +19,7 @@ export function outcome(e: CallEvent): string {
     const how = e.error === 'ECONNRESET' ? 'connection reset' : e.error === 'ECONNREFUSED' ? 'connection refused' : e.error;
     return demoWorkload(e.from).sidecar ? `failed (${how})` : `refused (${how}: the sidecar wants mTLS)`;
   }
-  if (e.status === 200) return e.callerId ? `200 OK, backend saw ${e.callerId} (mTLS)` : '200 OK in plaintext (no identity)';
+  if (e.status === 200) return e.callerId ? `200 OK, ${e.to} saw ${e.callerId} (mTLS)` : '200 OK in plaintext (no identity)';
   if (e.status === 403) return '403 denied by an AuthorizationPolicy';
   return `${e.status}`;
 }
@@ -49,6 +49,12 @@ export function banner(d: RunningDemo): string {
   lines.push(`  sed -i 's/mode: STRICT/mode: PERMISSIVE/' ${sec}   the legacy client gets in, in plaintext`);
   lines.push(`  sed -i 's/mode: PERMISSIVE/mode: STRICT/' ${sec}   ...and is refused again`);
   lines.push(`  sed -i 's/methods: \\["GET", "POST"\\]/methods: ["POST"]/' ${sec}   frontend's GETs get 403 (undo: swap the two)`);
+  const canary = `${cfg}/${CANARY_FILE}`;
+  const octet = d.plan.workloads.frontend!.outboundAddress.split('.')[1];
+  const flags = [...(d.dir === join(REPO_ROOT, 'demo') ? [] : [`--dir ${shown(d.dir)}`]), ...(octet === '0' ? [] : [`--loopback-octet ${octet}`])];
+  const canaryFlags = flags.length ? ` -- ${flags.join(' ')}` : '';
+  lines.push(`  npm run demo:canary${canaryFlags}   reviews v1/v2 counted through frontend's sidecar, then shifted to v2 under traffic`);
+  lines.push(`  sed -i 's/weight: ${CANARY_START.v1}$/weight: 0/; s/weight: ${CANARY_START.v2}$/weight: 100/' ${canary}   the same shift by hand`);
   lines.push(`  curl -s ${d.meshdUrl}/debug/syncz                  what meshd sent each sidecar, and their ACKs`);
   const backend = d.workloads.find((w) => w.name === 'backend');
   if (backend?.envoyAdmin) lines.push(`  curl -s ${backend.envoyAdmin}/stats | grep ssl.handshake     backend's Envoy counts TLS handshakes`);

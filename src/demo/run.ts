@@ -13,7 +13,7 @@ import { checkConfigFolder, checkPorts, findEnvoy, type PortNeed } from './check
 import { ProcessGroup, type DemoChild } from './processes.js';
 import { startDemoApp, startDemoMeshd, waitUntil } from './meshd-child.js';
 import { prepareTracing } from './tracing.js';
-import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, loopbackPlan, meshConfigFiles, type AddressPlan } from './topology.js';
+import { DEMO_NAMESPACE, DEMO_WORKLOADS, REPO_ROOT, callTarget, demoBootstrap, demoServices, loopbackPlan, meshConfigFiles, type AddressPlan, type DemoWorkload } from './topology.js';
 
 export interface DemoOptions {
   /** The demo's folder: mesh/ (config, watched), state/ (CA), logs/, bootstrap/. */
@@ -78,13 +78,13 @@ export function demoPortNeeds(o: DemoOptions, plan: AddressPlan): PortNeed[] {
     { host: '127.0.0.1', port: o.secureXdsPort, what: 'meshd xDS over TLS, --secure-xds-port', hint: 'npm run demo -- --secure-xds-port 25012' },
     { host: '127.0.0.1', port: o.adminPort, what: 'meshd admin, --admin-port', hint: 'npm run demo -- --admin-port 25014 (then meshctl edges --meshd http://127.0.0.1:25014)' },
   ];
-  const services = DEMO_WORKLOADS.filter((w) => w.port !== undefined);
+  const services = demoServices();
   for (const w of DEMO_WORKLOADS) {
     const a = plan.workloads[w.name]!;
     if (w.port) needs.push({ host: a.appAddress, port: w.port, what: `${w.name} app` });
     if (!w.sidecar) continue;
     if (w.port) needs.push({ host: a.address, port: w.port, what: `${w.name} sidecar inbound` });
-    for (const s of services) needs.push({ host: a.outboundAddress, port: s.port!, what: `${w.name} sidecar outbound to ${s.name}` });
+    for (const s of services) needs.push({ host: a.outboundAddress, port: s.port, what: `${w.name} sidecar outbound to ${s.name}` });
     if (o.fixedEnvoyAdminPorts) needs.push({ host: '127.0.0.1', port: envoyAdminPort(o, w.name), what: `${w.name} Envoy admin` });
   }
   return needs;
@@ -120,31 +120,31 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
     watchCrash(meshd);
 
     const key = loadOrCreateTokenSigningKey(stateDir);
-    const workloads: RunningWorkload[] = [];
-    for (const w of DEMO_WORKLOADS) {
+    // Every sidecar and every server app start at once (each sidecar waits for its config from
+    // meshd); the callers start last, so their first call finds everything in place.
+    const startSidecar = async (w: DemoWorkload): Promise<{ envoy: DemoChild; envoyAdmin: string }> => {
+      const token = mintJoinToken({ namespace: DEMO_NAMESPACE, serviceAccount: w.serviceAccount, ttlSeconds: 24 * 3600 }, key.privateKey);
+      const boot = demoBootstrap(plan, w.name, { xdsPort: ports.xds, adminPort: envoyAdminPort(o, w.name), token });
+      const bootFile = join(bootDir, `${w.name}.yaml`);
+      const addrFile = join(bootDir, `${w.name}.admin-address`);
+      rmSync(addrFile, { force: true });
+      writeFileSync(bootFile, YAML.stringify(boot), { mode: 0o600 });
+      const envoy = group.start(`${w.name}-envoy`, envoyBin, [
+        '-c', bootFile, '--admin-address-path', addrFile, '--disable-hot-restart', '--concurrency', '1',
+        '-l', 'warning', '--drain-time-s', '1', '--drain-strategy', 'immediate', '--parent-shutdown-time-s', '2',
+      ], { logFile: join(logDir, `${w.name}-envoy.log`) });
+      const adminAddr = await waitUntil('admin address', envoy, () => {
+        if (!existsSync(addrFile)) return undefined;
+        const t = readFileSync(addrFile, 'utf8').trim();
+        return t ? t : undefined;
+      }, 20000);
+      const envoyAdmin = `http://${adminAddr}`;
+      await waitUntil('config from meshd (/ready)', envoy, async () => ((await fetch(`${envoyAdmin}/ready`)).ok ? true : undefined), 30000);
+      watchCrash(envoy);
+      return { envoy, envoyAdmin };
+    };
+    const startApp = async (w: DemoWorkload): Promise<DemoChild> => {
       const a = plan.workloads[w.name]!;
-      let envoy: DemoChild | undefined;
-      let envoyAdmin: string | undefined;
-      if (w.sidecar) {
-        const token = mintJoinToken({ namespace: DEMO_NAMESPACE, serviceAccount: w.serviceAccount, ttlSeconds: 24 * 3600 }, key.privateKey);
-        const boot = demoBootstrap(plan, w.name, { xdsPort: ports.xds, adminPort: envoyAdminPort(o, w.name), token });
-        const bootFile = join(bootDir, `${w.name}.yaml`);
-        const addrFile = join(bootDir, `${w.name}.admin-address`);
-        rmSync(addrFile, { force: true });
-        writeFileSync(bootFile, YAML.stringify(boot), { mode: 0o600 });
-        envoy = group.start(`${w.name}-envoy`, envoyBin, [
-          '-c', bootFile, '--admin-address-path', addrFile, '--disable-hot-restart', '--concurrency', '1',
-          '-l', 'warning', '--drain-time-s', '1', '--drain-strategy', 'immediate', '--parent-shutdown-time-s', '2',
-        ], { logFile: join(logDir, `${w.name}-envoy.log`) });
-        const adminAddr = await waitUntil('admin address', envoy, () => {
-          if (!existsSync(addrFile)) return undefined;
-          const t = readFileSync(addrFile, 'utf8').trim();
-          return t ? t : undefined;
-        }, 20000);
-        envoyAdmin = `http://${adminAddr}`;
-        await waitUntil('config from meshd (/ready)', envoy, async () => ((await fetch(`${envoyAdmin}/ready`)).ok ? true : undefined), 30000);
-        watchCrash(envoy);
-      }
       const target = callTarget(plan, w);
       const args = [join(REPO_ROOT, 'dist', 'src', 'demo', 'app-main.js'), '--name', w.name, '--exit-on-stdin-close'];
       if (w.port) args.push('--listen', `${a.appAddress}:${w.port}`);
@@ -154,8 +154,21 @@ export async function startDemo(o: DemoOptions): Promise<RunningDemo> {
       }
       const app = await startDemoApp(group, w.name, process.execPath, args, join(logDir, `${w.name}.log`), listeners, Boolean(w.port));
       watchCrash(app);
-      workloads.push({ name: w.name, app, ...(envoy ? { envoy } : {}), ...(envoyAdmin ? { envoyAdmin } : {}) });
-    }
+      return app;
+    };
+    const sidecars = new Map<string, { envoy: DemoChild; envoyAdmin: string }>();
+    const apps = new Map<string, DemoChild>();
+    const first = await Promise.allSettled([
+      ...DEMO_WORKLOADS.filter((w) => w.sidecar).map(async (w) => { sidecars.set(w.name, await startSidecar(w)); }),
+      ...DEMO_WORKLOADS.filter((w) => !w.calls).map(async (w) => { apps.set(w.name, await startApp(w)); }),
+    ]);
+    const failed = first.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const w of DEMO_WORKLOADS.filter((x) => x.calls)) apps.set(w.name, await startApp(w));
+    const workloads: RunningWorkload[] = DEMO_WORKLOADS.map((w) => {
+      const sidecar = sidecars.get(w.name);
+      return { name: w.name, app: apps.get(w.name)!, ...(sidecar ? { envoy: sidecar.envoy, envoyAdmin: sidecar.envoyAdmin } : {}) };
+    });
     return {
       dir: o.dir, configDir, plan, meshd, meshdUrl, ports, workloads,
       pids: () => group.list().map((c) => c.pid),

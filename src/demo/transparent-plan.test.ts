@@ -11,9 +11,9 @@ test('netnsPlan: private addresses, names that fit Linux interface names, Cluste
   for (const w of p.workloads) {
     assert.ok(w.hostIf.length <= 15, `${w.hostIf} fits IFNAMSIZ`);
     assert.ok(w.netns.startsWith('meshd-255-'));
-    assert.match(w.address, /^10\.250\.255\.1[1-3]$/);
+    assert.match(w.address, /^10\.250\.255\.1[1-5]$/);
   }
-  assert.deepEqual(p.workloads.map((w) => [w.name, w.clusterIP ?? '-']), [['backend', '10.251.255.2'], ['frontend', '10.251.255.1'], ['legacy-client', '-']]);
+  assert.deepEqual(p.workloads.map((w) => [w.name, w.clusterIP ?? '-']), [['backend', '10.251.255.2'], ['reviews-v1', '10.251.255.4'], ['reviews-v2', '10.251.255.4'], ['frontend', '10.251.255.1'], ['legacy-client', '-']]);
   assert.throws(() => netnsPlan(256));
 });
 
@@ -22,6 +22,8 @@ test('networkCommands: no default route anywhere; only meshed namespaces route t
   assert.ok(!cmds.some((c) => /\bdefault\b|\bvia\b/.test(c)), 'nothing is routed through a gateway');
   assert.deepEqual(cmds.filter((c) => c.includes('route add')), [
     '-n meshd-3-backend route add 10.251.3.0/24 dev eth0',
+    '-n meshd-3-reviews-v1 route add 10.251.3.0/24 dev eth0',
+    '-n meshd-3-reviews-v2 route add 10.251.3.0/24 dev eth0',
     '-n meshd-3-frontend route add 10.251.3.0/24 dev eth0',
   ]);
 });
@@ -43,6 +45,7 @@ test('netns config: Services carry their ClusterIP, WorkloadEntries the namespac
   const plan = netnsAddressPlan(netnsPlan(0));
   const files = meshConfigFiles(plan);
   assert.match(files['10-services.yaml']!, /clusterIP: 10\.251\.0\.2/);
+  assert.match(files['10-services.yaml']!, /name: reviews\n[^-]*clusterIP: 10\.251\.0\.4/);
   assert.match(files['20-workloads.yaml']!, /address: 10\.250\.0\.12/);
   assert.doesNotMatch(files['20-workloads.yaml']!, /meshd\.dev\/app-address/);
   assert.equal(callTarget(plan, demoWorkload('frontend'))?.host, '10.251.0.2');

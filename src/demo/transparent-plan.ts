@@ -6,7 +6,7 @@
  * meshed namespace. Pure: netns.ts runs what this module describes.
  */
 import { join } from 'node:path';
-import { DEMO_WORKLOADS, type AddressPlan, type WorkloadAddresses } from './topology.js';
+import { DEMO_WORKLOADS, WORKLOAD_INDEX, appOf, type AddressPlan, type WorkloadAddresses } from './topology.js';
 
 /** The sidecar's user (Istio's istio-proxy uid): its own traffic is never redirected. */
 export const PROXY_UID = 1337;
@@ -26,7 +26,9 @@ export interface NetnsWorkload {
   readonly hostIf: string;
   /** The namespace's address on the bridge; also the WorkloadEntry address. */
   readonly address: string;
-  /** The ClusterIP of the Service this workload serves, if any. */
+  /** The Service this workload serves (its app label), if any. */
+  readonly service?: string;
+  /** The ClusterIP of that Service (shared by the workloads behind it). */
   readonly clusterIP?: string;
 }
 
@@ -47,17 +49,21 @@ export function netnsPrefix(octet: number): string {
   return `meshd-${octet}-`;
 }
 
-/** The network of the transparent demo for `octet` (0-255): frontend .11, backend .12, legacy client .13; ClusterIPs .1, .2. */
+/**
+ * The network of the transparent demo for `octet` (0-255): frontend .11, backend .12, legacy
+ * client .13, reviews v1/v2 .14/.15; ClusterIPs .1 (frontend), .2 (backend), .4 (reviews).
+ */
 export function netnsPlan(octet = 0): NetnsPlan {
   if (!Number.isInteger(octet) || octet < 0 || octet > 255) throw new Error(`octet must be 0-255, got ${octet}`);
-  // Same indexes as the loopback plan: frontend 1, backend 2, legacy client 3.
-  const index: Record<string, number> = { frontend: 1, backend: 2, 'legacy-client': 3 };
+  // Same indexes as the loopback plan; a Service's ClusterIP takes the index of its first workload.
+  const serviceIndex = new Map<string, number>();
+  for (const w of DEMO_WORKLOADS) if (w.port !== undefined && !serviceIndex.has(appOf(w))) serviceIndex.set(appOf(w), WORKLOAD_INDEX[w.name]!);
   const workloads = DEMO_WORKLOADS.map((w): NetnsWorkload => {
-    const i = index[w.name]!;
+    const i = WORKLOAD_INDEX[w.name]!;
     return {
       name: w.name, sidecar: w.sidecar, netns: `${netnsPrefix(octet)}${w.name}`, hostIf: `meshd-${octet}-${i}`,
       address: `10.250.${octet}.${10 + i}`,
-      ...(w.port !== undefined ? { clusterIP: `10.251.${octet}.${i}` } : {}),
+      ...(w.port !== undefined ? { service: appOf(w), clusterIP: `10.251.${octet}.${serviceIndex.get(appOf(w))!}` } : {}),
     };
   });
   return {
@@ -73,7 +79,7 @@ export function netnsAddressPlan(p: NetnsPlan): AddressPlan {
   const clusterIPs: Record<string, string> = {};
   for (const w of p.workloads) {
     workloads[w.name] = { address: w.address, appAddress: '127.0.0.1', outboundAddress: '127.0.0.1' };
-    if (w.clusterIP) clusterIPs[w.name] = w.clusterIP;
+    if (w.service && w.clusterIP) clusterIPs[w.service] = w.clusterIP;
   }
   return { kind: 'netns', meshdHost: p.hostAddress, workloads, clusterIPs };
 }

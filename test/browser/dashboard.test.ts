@@ -42,14 +42,14 @@ test('dashboard: workloads, a secured edge, sync status and certificate countdow
   await page.goto(`${demo.meshdUrl}/`);
   assert.match(page.url(), /\/dashboard\/$/);
   await page.waitForSelector('body[data-loaded="true"]', { timeout: 15_000 });
-  for (const w of ['production/frontend', 'production/backend', 'production/legacy-client']) {
+  for (const w of ['production/frontend', 'production/backend', 'production/legacy-client', 'production/reviews-v1', 'production/reviews-v2']) {
     await page.waitForSelector(`#graph .node[data-id="${w}"]`, { timeout: 10_000 });
   }
   const edge = await page.waitForSelector('#graph .edge.mtls[data-from="production/frontend"][data-to="production/backend"]', { timeout: 15_000 });
   assert.match(await edge.textContent() ?? '', /mTLS/);
   const proxies = await page.$$eval('#proxies tbody tr', (rows) => rows.map((r) => r.textContent ?? ''));
-  assert.equal(proxies.length, 2, `two sidecars: ${proxies.join(' | ')}`);
-  for (const p of proxies) assert.match(p, /^(frontend|backend)\.production(SYNCED){5}$/);
+  assert.equal(proxies.length, 4, `four sidecars: ${proxies.join(' | ')}`);
+  for (const p of proxies) assert.match(p, /^(frontend|backend|reviews-v1|reviews-v2)\.production(SYNCED){5}$/);
   const certs = await page.$$eval('#certs tbody tr', (rows) => rows.map((r) => r.textContent ?? ''));
   assert.ok(certs.some((c) => c.includes('spiffe://cluster.local/ns/production/sa/backend') && /in 23h \d+m \d+s/.test(c)), `backend's certificate with a countdown: ${certs.join(' | ')}`);
   assert.ok(certs.some((c) => /root root-1 \(signs\)/.test(c)), 'the root is listed');

@@ -5,7 +5,9 @@
  * test bed. The checks are the process demo's (test/e2e/demo.test.ts): frontend → backend over
  * mTLS with both SPIFFE ids, the legacy client refused under STRICT and plaintext under
  * PERMISSIVE, a policy edit in the mounted folder applied without a restart, `meshctl edges`
- * against the containerised meshd; then `docker-compose down` leaves nothing behind.
+ * against the containerised meshd; the reviews canary (90/10, shifted to 0/100 by an edit of
+ * the mounted VirtualService) counted from inside frontend's container through its sidecar;
+ * then `docker-compose down` leaves nothing behind.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallEvent } from '../../src/demo/app.js';
 import { MESHD_COMPOSE_ADDRESS, MESHD_PORTS, composeOverride, writeComposeFiles } from '../../src/demo/compose.js';
-import { REPO_ROOT } from '../../src/demo/topology.js';
+import { CANARY_FILE, REPO_ROOT, composePlan, demoWorkload, serviceTarget } from '../../src/demo/topology.js';
 import { composeProject, dockerWithImages, type ComposeProject, type DockerEngine } from '../helpers/docker.js';
 import { waitFor } from '../helpers/ports.js';
 
@@ -58,6 +60,23 @@ function calls(p: ComposeProject): { next(from: string, ok: (e: CallEvent) => bo
       waiters.add(w);
     }),
   };
+}
+
+/** `n` GETs to reviews from inside frontend's container, through its sidecar, counted by the app that answered. */
+function reviewsFromFrontend(p: ComposeProject, n: number): { byApp: Record<string, number>; failed: number } {
+  const t = serviceTarget(composePlan(), demoWorkload('frontend'), 'reviews');
+  const script = `const http = require('node:http'); const byApp = {}; let failed = 0;
+const one = () => new Promise((done) => {
+  const q = http.get({ host: '${t.host}', port: ${t.port}, path: '/reviews/1', agent: false, timeout: 5000, headers: { host: '${t.hostHeader}' } }, (res) => {
+    let b = ''; res.on('data', (c) => { b += c; });
+    res.on('end', () => { let a; try { a = JSON.parse(b).app; } catch {} if (res.statusCode === 200 && a) byApp[a] = (byApp[a] || 0) + 1; else failed++; done(); });
+  });
+  q.on('timeout', () => q.destroy(new Error('timeout'))); q.on('error', () => { failed++; done(); });
+});
+(async () => { for (let i = 0; i < ${n}; i++) await one(); console.log(JSON.stringify({ byApp, failed })); })();`;
+  const r = p.run(['exec', '-T', 'frontend', 'node', '-e', script], 120_000);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { byApp: Record<string, number>; failed: number };
 }
 
 function editFile(path: string, from: string, to: string): void {
@@ -121,6 +140,23 @@ test('docker-compose up: the compose mesh on a real engine, same checks as the p
   // Applied without a restart: the same meshd container, never restarted.
   assert.equal(p.run(['ps', '-q', 'meshd']).stdout.trim(), meshdId);
   assert.equal(engine.docker(['inspect', '-f', '{{.RestartCount}} {{.State.StartedAt}}', meshdId]).stdout.split(' ')[0], '0');
+
+  // The reviews canary: both versions answer at 90/10; an edit of the mounted file sends all to v2.
+  await waitFor('reviews v1 and v2 answer through frontend\'s sidecar', () => {
+    const r = reviewsFromFrontend(p, 40);
+    return r.byApp['reviews-v1'] && r.byApp['reviews-v2'] ? true : undefined;
+  }, 60_000, 1000);
+  const split = reviewsFromFrontend(p, 200);
+  assert.equal(split.failed, 0, JSON.stringify(split));
+  const v2 = ((split.byApp['reviews-v2'] ?? 0) * 100) / 200;
+  assert.ok(v2 >= 2 && v2 <= 18, `v2 got ${v2} % of 200 at 90/10 (want 10 ± 8): ${JSON.stringify(split)}`);
+  const canary = join(dir, 'deploy', 'compose', 'mesh', CANARY_FILE);
+  editFile(canary, 'weight: 90\n', 'weight: 0\n');
+  editFile(canary, 'weight: 10\n', 'weight: 100\n');
+  await waitFor('all of reviews on v2', () => (reviewsFromFrontend(p, 20).byApp['reviews-v1'] === undefined ? true : undefined), 60_000, 500);
+  const shifted = reviewsFromFrontend(p, 100);
+  assert.deepEqual(shifted, { byApp: { 'reviews-v2': 100 }, failed: 0 });
+  assert.equal(p.run(['ps', '-q', 'meshd']).stdout.trim(), meshdId);
 
   c.stop();
   const d = p.run(['down', '-v', '--remove-orphans']);

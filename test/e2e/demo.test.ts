@@ -101,7 +101,7 @@ test('demo mesh: frontend → backend over mTLS, legacy client refused under STR
 
   // Stopping leaves nothing running.
   const pids = demo.pids();
-  assert.equal(pids.length, 6, 'meshd, 2 Envoys, 3 apps');
+  assert.equal(pids.length, 10, 'meshd, 4 Envoys (frontend, backend, reviews v1 and v2), 5 apps');
   await demo.stop();
   stopped = true;
   for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `process ${pid} is gone`);

@@ -113,7 +113,7 @@ test('transparent demo: frontend → backend ClusterIP through both sidecars wit
   assert.equal(plain.secured, false);
 
   const pids = demo.pids();
-  assert.equal(pids.length, 6, 'meshd, 2 Envoys, 3 apps');
+  assert.equal(pids.length, 10, 'meshd, 4 Envoys (frontend, backend, reviews v1 and v2), 5 apps');
   const stopAt = Date.now();
   await demo.stop();
   stopped = true;
@@ -152,7 +152,7 @@ test('npm run demo -- --transparent: a second run refuses to start; Ctrl-C stops
   try {
     await waitFor('the banner and a first mTLS call', () => /transparent mode/.test(out) && /200 OK, backend saw spiffe:/.test(out), 60000, 200);
     const inside = findLeftovers(netnsPlan(octet));
-    assert.equal(inside.namespaces.length, 3, out);
+    assert.equal(inside.namespaces.length, 5, out);
     // A second demo with the same octet refuses to start and leaves the running one alone.
     await assert.rejects(startTransparentDemo({ dir, xdsPort: 0, secureXdsPort: 0, adminPort: 0, octet }),
       (e: unknown) => e instanceof DemoError && /another transparent demo is running/.test(e.message));
