@@ -159,7 +159,7 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   const ds = options.scope ? destScope(snapshot, proxy, resolveScope(snapshot, proxy, options.scope).scope) : destScope(snapshot, proxy);
   if (proxy.interceptionMode === 'REDIRECT') {
     listeners.push(...transparentOutboundListeners(snapshot, diagnostics).map((l) => withOutboundPolicy(l, ds.scope.outboundTrafficPolicy)));
-    listeners.push(...serviceEntryListeners(ds.scope.hosts, 'REDIRECT', '', new Set(listeners.map((l) => String(l.name))), diagnostics));
+    listeners.push(...serviceEntryListeners(ds.scope.hosts, 'REDIRECT', '', new Set(listeners.map((l) => String(l.name))), diagnostics, ds.scope.outboundTrafficPolicy));
     if (w && ports.length) listeners.push(virtualInboundListener(snapshot, w, ports, src, diagnostics));
   } else {
     const inbound = w ? explicitInboundListeners(snapshot, w, ports, src, diagnostics) : [];

@@ -8,9 +8,11 @@
  */
 import { isIP } from 'node:net';
 import type { Diagnostic, InterceptionMode, MeshSnapshot } from '../../model/types.js';
+import type { OutboundTrafficMode } from '../../model/traffic.js';
+import { cidrRange } from '../../authz/rbac-rule.js';
 import { isHttpProtocol } from '../../config/protocol.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
-import { MESH_ALPN, addressListenerName, outboundClusterName } from '../names.js';
+import { BLACKHOLE_CLUSTER, MESH_ALPN, PASSTHROUGH_CLUSTER, addressListenerName, outboundClusterName } from '../names.js';
 import { ADS_SOURCE, cmp, diag, socketAddress, tcpProxy, type SecretSource } from './common.js';
 import type { HostEndpoint } from './host-endpoints.js';
 import { TLS_MODE_ISTIO_METADATA, autoMtlsSocketMatches, httpProtocolOptions } from './outbound-clusters.js';
@@ -77,6 +79,35 @@ export function serviceEntryCluster(
   return c;
 }
 
+/**
+ * Transparent mode, CIDR `addresses` on a TCP port: one `0.0.0.0_<port>` listener (Envoy hands
+ * a redirected connection to it when no listener has its exact address), a filter chain per
+ * host matched on the destination's prefix ranges, and what the outbound policy says for any
+ * other destination on that port (PassthroughCluster, or BlackHoleCluster under REGISTRY_ONLY),
+ * as Istio's. Exact-address listeners keep precedence for single IPs.
+ */
+function cidrListener(port: number, ranges: readonly { h: RegistryHost; cidrs: string[] }[], outbound: OutboundTrafficMode, skip: (h: RegistryHost, name: string) => boolean): EnvoyObject | undefined {
+  if (ranges.length === 0) return undefined;
+  const name = addressListenerName('0.0.0.0', port);
+  if (ranges.some(({ h }) => skip(h, name))) return undefined;
+  const seen = new Set<string>();
+  const chains: EnvoyObject[] = [];
+  for (const { h, cidrs } of [...ranges].sort((a, b) => cmp(a.h.hostname, b.h.hostname))) {
+    // A range two hosts claim goes to the first by name (Envoy refuses equal chain matches).
+    const own = cidrs.filter((c) => !seen.has(c));
+    own.forEach((c) => seen.add(c));
+    if (!own.length) continue;
+    const cluster = outboundClusterName(port, h.hostname);
+    chains.push({ name: cluster, filter_chain_match: { prefix_ranges: own.map(cidrRange) }, filters: [tcpProxy(cluster, cluster)] });
+  }
+  const fallback = outbound === 'REGISTRY_ONLY' ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  return {
+    name, address: socketAddress('0.0.0.0', port), bind_to_port: false, traffic_direction: 'OUTBOUND',
+    filter_chains: chains,
+    default_filter_chain: { name: fallback, filters: [tcpProxy(fallback, fallback)] },
+  };
+}
+
 /** TLS-carrying ports: routed by SNI. */
 function isTls(p: RegistryPort): boolean {
   return p.protocol === 'TLS' || p.protocol === 'HTTPS';
@@ -89,7 +120,7 @@ function isTls(p: RegistryPort): boolean {
  * explicit mode, one bound listener per port when one host claims it. Names in `taken` are
  * skipped with a diagnostic.
  */
-export function serviceEntryListeners(hosts: readonly RegistryHost[], mode: InterceptionMode, bindAddress: string, taken: ReadonlySet<string>, diagnostics: Diagnostic[]): EnvoyObject[] {
+export function serviceEntryListeners(hosts: readonly RegistryHost[], mode: InterceptionMode, bindAddress: string, taken: ReadonlySet<string>, diagnostics: Diagnostic[], outbound: OutboundTrafficMode = 'ALLOW_ANY'): EnvoyObject[] {
   const tls = new Map<number, RegistryHost[]>();
   const tcp = new Map<number, RegistryHost[]>();
   for (const h of hosts) {
@@ -125,19 +156,24 @@ export function serviceEntryListeners(hosts: readonly RegistryHost[], mode: Inte
   }
   for (const [port, list] of [...tcp].sort(([a], [b]) => a - b)) {
     if (mode === 'REDIRECT') {
+      const ranges: { h: RegistryHost; cidrs: string[] }[] = [];
       for (const h of list) {
         if (h.addresses.length === 0) {
           diagnostics.push(diag('ServiceEntry', h.namespace, h.name, 'spec.addresses', `TCP port ${port} of ${h.hostname} needs addresses in transparent mode; not reachable through the sidecar`));
           continue;
         }
+        const cluster = outboundClusterName(port, h.hostname);
+        const cidrs: string[] = [];
         for (const a of h.addresses) {
-          if (isIP(a) === 0) { diagnostics.push(diag('ServiceEntry', h.namespace, h.name, 'spec.addresses', `${a}: CIDR addresses are not supported by meshd for TCP ports; use single IPs`)); continue; }
+          if (isIP(a) === 0) { cidrs.push(a); continue; }
           const name = addressListenerName(a, port);
           if (skip(h, name)) continue;
-          const cluster = outboundClusterName(port, h.hostname);
           out.push({ name, address: socketAddress(a, port), bind_to_port: false, traffic_direction: 'OUTBOUND', filter_chains: [{ filters: [tcpProxy(cluster, cluster)] }] });
         }
+        if (cidrs.length) ranges.push({ h, cidrs });
       }
+      const wide = cidrListener(port, ranges, outbound, skip);
+      if (wide) out.push(wide);
       continue;
     }
     const [first, ...rest] = list;
