@@ -215,7 +215,6 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
 
   scoping = new ScopingController({
     options: opts.scoping, snapshot: () => snapshot, registry, log, proxies: () => xds.connectedProxies(),
-    revokeOnDemand: (filter, names) => xds.revokeOnDemand(filter, names),
     push: (reason, filter) => { void pushes.track(reason, snapshot.generation, xds.push(filter)); },
   });
   const changes = new ChangeTracker();

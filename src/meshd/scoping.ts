@@ -14,7 +14,7 @@ import type { ConnectedProxy } from '../xds/server/types.js';
 import { outboundClusterName, parseOutboundClusterName } from '../xds/names.js';
 import { findWorkload } from '../xds/translate/index.js';
 import { selects, workloadPort } from '../xds/translate/common.js';
-import { scopeReport, type ScopeDecision, type ScopeReport } from '../xds/translate/scoping.js';
+import { scopeReport, type KeptDependency, type ScopeDecision, type ScopeReport } from '../xds/translate/scoping.js';
 import { ObservedCalls, DEFAULT_OBSERVED_LIMITS, type RecordResult } from '../telemetry/observed.js';
 import type { LogRecord } from '../telemetry/records.js';
 import type { Destination } from '../telemetry/store.js';
@@ -41,8 +41,6 @@ export interface ScopingDeps {
   /** Pushes to the proxies `filter` selects. */
   readonly push: (reason: string, filter: (p: ConnectedProxy) => boolean) => void;
   readonly proxies: () => readonly ConnectedProxy[];
-  /** Withdraws clusters from the on-demand streams `filter` selects. */
-  readonly revokeOnDemand: (filter: (p: ConnectedProxy) => boolean, names: readonly string[]) => void;
   readonly now?: () => number;
 }
 
@@ -75,6 +73,12 @@ export class ScopingController {
   private readonly observations: Counter<'result'>;
   private readonly dependencyGauge: Gauge<string>;
   private readonly tickTimer: NodeJS.Timeout;
+  /**
+   * Hosts each on-demand stream (by connection) asked for, with its workload: kept in that
+   * workload's scope while the stream lives. Withdrawing one would break its next call: Envoy
+   * keeps the name subscribed on its ODCDS stream and never asks for it again.
+   */
+  private readonly pinned = new Map<string, { workload: string; hosts: Map<string, KeptDependency> }>();
   private pending = new Set<string>();
   private pendingTimer: NodeJS.Timeout | undefined;
 
@@ -107,7 +111,6 @@ export class ScopingController {
     if (next?.decision === prev?.decision) return next?.decision;
     if (next) this.decisions.set(proxy.connectionId, next);
     else this.decisions.delete(proxy.connectionId);
-    this.revokeDropped(proxy, prev?.decision, next?.decision);
     return next?.decision;
   }
 
@@ -118,27 +121,36 @@ export class ScopingController {
     const reason = this.enabledFor(snapshot, proxy.info.namespace);
     if (!reason) return undefined;
     const w = findWorkload(snapshot, proxy.info);
-    const kept = w ? this.observed.dependencies(w.namespace, w.name, this.now()).filter((d) => d.namespace !== proxy.info.namespace) : [];
+    const kept = w ? this.withPinned(`${w.namespace}/${w.name}`, this.observed.dependencies(w.namespace, w.name, this.now())).filter((d) => d.namespace !== proxy.info.namespace) : [];
     const key = `${reason}|${kept.map((d) => `${d.namespace}/${d.hostname}`).join(',')}`;
     if (prev && prev.key === key) return prev;
     return { key, decision: Object.freeze({ mode: 'observed', reason, kept: Object.freeze(kept), onDemand: this.deps.options.onDemand }) };
   }
 
-  /** Clusters Envoy got on demand leave with the scope: withdrawn on its on-demand stream too. */
-  private revokeDropped(proxy: ConnectedProxy, before: ScopeDecision | undefined, after: ScopeDecision | undefined): void {
-    if (!before) return;
-    const still = new Set((after?.kept ?? []).map((d) => d.hostname));
-    const gone = before.kept.filter((d) => !still.has(d.hostname));
-    if (after === undefined || gone.length === 0) return;
-    const snapshot = this.deps.snapshot();
-    const names = gone.flatMap((d) => snapshot.services.filter((s) => s.hostname === d.hostname).flatMap((s) => s.ports.map((sp) => outboundClusterName(sp.port, s.hostname))));
-    const wk = this.workloadKey(proxy);
-    if (names.length && wk) this.deps.revokeOnDemand((q) => this.workloadKey(q) === wk, names);
+  /** `deps` plus the hosts the workload's live on-demand streams hold (sorted by hostname, as `deps`). */
+  private withPinned(workload: string, deps: readonly KeptDependency[]): readonly KeptDependency[] {
+    const extra = new Map<string, KeptDependency>();
+    for (const pin of this.pinned.values()) {
+      if (pin.workload !== workload) continue;
+      for (const [h, d] of pin.hosts) if (!extra.has(h)) extra.set(h, d);
+    }
+    if (extra.size === 0) return deps;
+    // Within the window a dependency shows as seen (with its expiry); after it, as pinned.
+    const out = [...deps];
+    const have = new Set(deps.map((d) => d.hostname));
+    for (const [h, d] of extra) if (!have.has(h)) out.push(d);
+    return out.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   }
 
-  /** Forgets a stream's decision. */
+  /** Forgets a stream's decision; an on-demand stream's pinned hosts leave its workload's scope. */
   forget(proxy: ConnectedProxy): void {
     this.decisions.delete(proxy.connectionId);
+    const pin = this.pinned.get(proxy.connectionId);
+    if (pin) {
+      this.pinned.delete(proxy.connectionId);
+      // Shrinking is safe here: that stream is gone; a reconnect names its clusters again.
+      this.tick();
+    }
   }
 
   private count(r: RecordResult | 'unknown', callerNs: string, caller: string): void {
@@ -169,7 +181,13 @@ export class ScopingController {
       const parsed = found[i] ? parseOutboundClusterName(n) : undefined;
       const svc = parsed ? snapshot.services.find((s) => s.hostname === parsed.hostname) : undefined;
       if (!w || !svc) { this.count('unknown', '', ''); return; }
-      this.count(this.observed.record(w.namespace, w.name, svc.meta.namespace, svc.hostname, 'on-demand', this.now()), w.namespace, w.name);
+      const now = this.now();
+      const key = `${w.namespace}/${w.name}`;
+      let pin = this.pinned.get(proxy.connectionId);
+      if (!pin) { pin = { workload: key, hosts: new Map() }; this.pinned.set(proxy.connectionId, pin); }
+      // Bounded by the stream's own cap (--xds-max-on-demand-names): the stream ends past it.
+      if (!pin.hosts.has(svc.hostname)) pin.hosts.set(svc.hostname, Object.freeze({ hostname: svc.hostname, namespace: svc.meta.namespace, source: 'pinned', lastSeen: now }));
+      this.count(this.observed.record(w.namespace, w.name, svc.meta.namespace, svc.hostname, 'on-demand', now), w.namespace, w.name);
     });
   }
 

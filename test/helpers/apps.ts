@@ -55,10 +55,11 @@ export async function startEchoApp(app: string, host: string, port: number): Pro
 export interface HttpResult { status: number; body: string; headers: Record<string, string | string[] | undefined> }
 
 /** One HTTP/1.1 request with an explicit Host header; rejects on connection errors. */
-export function httpCall(opts: { host: string; port: number; path?: string; method?: string; hostHeader?: string; headers?: Record<string, string>; timeoutMs?: number }): Promise<HttpResult> {
+export function httpCall(opts: { host: string; port: number; path?: string; method?: string; hostHeader?: string; headers?: Record<string, string>; timeoutMs?: number; localAddress?: string }): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({
       host: opts.host, port: opts.port, path: opts.path ?? '/', method: opts.method ?? 'GET',
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       headers: { ...(opts.hostHeader ? { host: opts.hostHeader } : {}), ...opts.headers },
       agent: false, timeout: opts.timeoutMs ?? 5000,
     }, (res) => {

@@ -246,7 +246,11 @@ export class XdsServer {
     return { proxies: affected.length, converged, ms };
   }
 
-  /** Withdraws `names` from the on-demand CDS streams `filter` selects (Envoy removes those clusters). */
+  /**
+   * Withdraws `names` from the on-demand CDS streams `filter` selects (Envoy removes those
+   * clusters). Envoy keeps a withdrawn name subscribed and does not ask for it again, so its
+   * next use waits out the on-demand timeout: learned scoping pins such clusters instead.
+   */
   revokeOnDemand(filter: (proxy: ConnectedProxy) => boolean, names: readonly string[]): void {
     for (const s of this.streams) if (s.proxy?.onDemand && filter(s.proxy)) s.revoke(names);
   }

@@ -290,6 +290,7 @@ export class AdsStream {
       if (this.onDemand) {
         // Named clusters only: a wildcard here would hand out the whole mesh past the scope's point.
         const added = [...new Set(req.subscribe.filter((n) => n !== WILDCARD && !st.names.has(n)))];
+        this.host.log.debug('xds: on-demand request', { node: this.proxy?.info.id, subscribe: req.subscribe.length, unsubscribe: req.unsubscribe.length, added: added.length, nonce: req.responseNonce });
         st.resend(req.subscribe);
         st.subscribe(added, this.intern(t));
         st.unsubscribe(req.unsubscribe);

@@ -20,12 +20,17 @@ import { cmp } from './common.js';
 export interface KeptDependency {
   readonly hostname: string;
   readonly namespace: string;
-  /** `observed`: seen in access logs within the window; `on-demand`: the proxy asked for it by ODCDS. */
-  readonly source: 'observed' | 'on-demand';
+  /**
+   * `observed`: seen in access logs within the window; `on-demand`: the proxy asked for it by
+   * ODCDS within the window; `pinned`: the proxy's on-demand stream holds it (Envoy never lets
+   * go of a cluster it asked for on demand and does not ask again for one taken away, so it
+   * stays while that stream lives).
+   */
+  readonly source: 'observed' | 'on-demand' | 'pinned';
   /** Epoch ms of the last call seen (data from telemetry; translation never reads the clock). */
   readonly lastSeen: number;
-  /** Epoch ms after which it leaves the scope unless called again. */
-  readonly expiresAt: number;
+  /** Epoch ms after which it leaves the scope unless called again (pinned: while the on-demand stream lives). */
+  readonly expiresAt?: number;
 }
 
 /** What meshd decided for one proxy: the input translation takes (`TranslateOptions.scope`). */
