@@ -18,7 +18,7 @@ const FLAGS: readonly FlagSpec[] = [
 const SHORT: Readonly<Record<string, string>> = { '-n': '--namespace', '-o': '--output', '-h': '--help' };
 
 /** One edge as `/debug/edges` serves it (only the keys meshctl reads). */
-export type Edge = Pick<EdgeRow, 'src' | 'dst' | 'srcNamespace' | 'dstNamespace' | 'clientId' | 'serverId' | 'secured' | 'denied'>;
+export type Edge = Pick<EdgeRow, 'src' | 'dst' | 'srcNamespace' | 'dstNamespace' | 'clientId' | 'serverId' | 'secured' | 'denied' | 'scope'>;
 
 function isEdge(v: unknown): v is Edge {
   if (typeof v !== 'object' || v === null) return false;
@@ -30,7 +30,10 @@ function isEdge(v: unknown): v is Edge {
 /** The table: one row per edge, columns as `linkerd viz edges` plus identities and denials; `-` for an empty cell. */
 export function formatEdgesTable(edges: readonly Edge[]): string {
   const head = ['SRC', 'DST', 'SRC_NS', 'DST_NS', 'CLIENT_ID', 'SERVER_ID', 'SECURED', 'DENIED'];
-  return formatTable(head, edges.map((e) => [e.src, e.dst, e.srcNamespace, e.dstNamespace, e.clientId, e.serverId, e.secured ? '√ (mTLS)' : 'plaintext', String(e.denied)]));
+  const rows = edges.map((e) => [e.src, e.dst, e.srcNamespace, e.dstNamespace, e.clientId, e.serverId, e.secured ? '√ (mTLS)' : 'plaintext', String(e.denied)]);
+  // Learned scoping: which dependencies the caller's sidecar keeps, shown only when some caller is scoped.
+  if (!edges.some((e) => e.scope)) return formatTable(head, rows);
+  return formatTable([...head, 'SCOPE'], rows.map((r, i) => [...r, edges[i]!.scope ?? 'full']));
 }
 
 /** Fetches and checks the edges; every failure is a CliError saying what to do. */
@@ -52,7 +55,7 @@ export const edgesCommand: Command = {
     if (output !== 'table' && output !== 'json') throw new FlagError('-o must be table or json');
     const edges = await fetchEdges(v, v.namespace ? String(v.namespace) : undefined);
     if (output === 'json') {
-      const list = edges.map((e) => ({ src: e.src, dst: e.dst, srcNamespace: e.srcNamespace, dstNamespace: e.dstNamespace, clientId: e.clientId, serverId: e.serverId, secured: e.secured, denied: e.denied }));
+      const list = edges.map((e) => ({ src: e.src, dst: e.dst, srcNamespace: e.srcNamespace, dstNamespace: e.dstNamespace, clientId: e.clientId, serverId: e.serverId, secured: e.secured, denied: e.denied, ...(e.scope ? { scope: e.scope } : {}) }));
       process.stdout.write(JSON.stringify(list, null, 2) + '\n');
     } else if (edges.length === 0) {
       process.stdout.write(`no edges${v.namespace ? ` in namespace ${String(v.namespace)}` : ''} yet: meshd learns them from the sidecars' access logs as requests flow\n`);

@@ -265,7 +265,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
   // gRPC: plaintext and TLS ports both carry ADS and the CA service.
   const limiter = createCsrLimiter({ perSecond: opts.csrPerSecond, perIdentityPerMinute: opts.csrPerIdentityPerMinute });
   const caDeps = { ca, authenticator, metrics: caMetrics, limiter, log: (line: string) => log.warn(line) };
-  const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated, onRecord: (dst, r) => scoping.onAccessLog(dst, r) });
+  const telemetry = new TelemetryReceiver({ authenticator, snapshot: () => snapshot, registry, log, allowUnauthenticated: opts.allowUnauthenticated, onRecord: (dst, r) => scoping.onAccessLog(dst, r), edgeScope: (row) => scoping.edgeScope(row) });
   const plain = new grpc.Server(adsServerOptions(opts.xdsLimits));
   xds.addTo(plain);
   addCaService(plain, caDeps);

@@ -17,6 +17,7 @@ import { selects, workloadPort } from '../xds/translate/common.js';
 import { scopeReport, type KeptDependency, type ScopeDecision, type ScopeReport } from '../xds/translate/scoping.js';
 import { ObservedCalls, DEFAULT_OBSERVED_LIMITS, type RecordResult } from '../telemetry/observed.js';
 import type { LogRecord } from '../telemetry/records.js';
+import type { EdgeRow, EdgeScope } from '../telemetry/reports.js';
 import type { Destination } from '../telemetry/store.js';
 import { resolveSource } from '../telemetry/resolve.js';
 import { route } from '../admin/route-table.js';
@@ -140,6 +141,17 @@ export class ScopingController {
     const have = new Set(deps.map((d) => d.hostname));
     for (const [h, d] of extra) if (!have.has(h)) out.push(d);
     return out.sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  }
+
+  /** `meshctl edges`' SCOPE: where `row`'s destination stands in its caller's learned scope (undefined: the caller is not scoped). */
+  edgeScope(row: EdgeRow): EdgeScope | undefined {
+    const snapshot = this.deps.snapshot();
+    if (!this.enabledFor(snapshot, row.srcNamespace)) return undefined;
+    if (row.dstNamespace === row.srcNamespace) return 'namespace';
+    const dst = snapshot.workloads.find((x) => x.namespace === row.dstNamespace && x.name === row.dst);
+    const hosts = new Set(dst ? servicesOf(snapshot, dst).map((s) => s.hostname) : []);
+    const kept = this.withPinned(`${row.srcNamespace}/${row.src}`, this.observed.dependencies(row.srcNamespace, row.src, this.now()));
+    return kept.find((d) => hosts.has(d.hostname))?.source ?? 'outside';
   }
 
   /** Forgets a stream's decision; an on-demand stream's pinned hosts leave its workload's scope. */

@@ -18,7 +18,7 @@ import type { Logger } from '../util/log.js';
 import { createTelemetryMetrics, type TelemetryMetrics } from './metrics.js';
 import { messageRecords, type LogRecord } from './records.js';
 import { resolveDestination } from './resolve.js';
-import { denialRows, denyingPolicy, edgeRows, plaintextReport } from './reports.js';
+import { denialRows, denyingPolicy, edgeRows, plaintextReport, type EdgeRow, type EdgeScope } from './reports.js';
 import { TelemetryStore, type Destination, type StoreLimits } from './store.js';
 import { route } from '../admin/route-table.js';
 
@@ -62,6 +62,8 @@ export interface TelemetryDeps {
   readonly limits?: StoreLimits;
   /** Sees every record with its destination (learned scoping, src/meshd/scoping.ts). */
   readonly onRecord?: (dst: Destination, r: LogRecord) => void;
+  /** Whether an edge's destination is in its caller's learned scope, and how (`/debug/edges`' `scope`). */
+  readonly edgeScope?: (row: EdgeRow) => EdgeScope | undefined;
 }
 
 /** One authenticated stream: who it speaks for, resolved against the snapshot of the moment. */
@@ -167,7 +169,12 @@ export class TelemetryReceiver {
     type Q = { Querystring: { namespace?: string; window?: string } };
     const SHOWS = { kind: 'read', resource: 'debug' } as const;
     return [
-      (app) => app.get<Q>('/debug/edges', route(SHOWS, 'who calls whom: identities, mTLS or plaintext, denials (?namespace=; what meshctl edges shows)'), async (req) => edgeRows(this.store, this.deps.snapshot(), req.query.namespace || undefined)),
+      (app) => app.get<Q>('/debug/edges', route(SHOWS, 'who calls whom: identities, mTLS or plaintext, denials (?namespace=; what meshctl edges shows)'), async (req) => {
+        const rows = edgeRows(this.store, this.deps.snapshot(), req.query.namespace || undefined);
+        const scopeOf = this.deps.edgeScope;
+        if (!scopeOf) return rows;
+        return rows.map((r) => { const scope = scopeOf(r); return scope ? { ...r, scope } : r; });
+      }),
       (app) => app.get<Q>('/debug/denials', route(SHOWS, '403s per destination and deciding policy (?namespace=)'), async (req) => denialRows(this.store, this.deps.snapshot(), req.query.namespace || undefined)),
       (app) => app.get<Q>('/debug/plaintext', route(SHOWS, 'the "ready for STRICT" report (?namespace=&window=10m; what meshctl plaintext shows)'), async (req, reply) => {
         let windowMs: number;

@@ -22,7 +22,17 @@ export interface EdgeRow {
   readonly requests: number;
   /** ISO 8601. */
   readonly lastSeen: string;
+  /** With learned scoping on for the caller: whether (and why) the destination is in its scope. */
+  readonly scope?: EdgeScope;
 }
+
+/**
+ * An edge under learned scoping: the destination is in the caller's own `namespace`, kept as
+ * `observed` (access logs within the window), `on-demand` (asked for within the window) or
+ * `pinned` (held by the caller's on-demand stream), or `outside` the scope (its next call goes
+ * through on-demand discovery).
+ */
+export type EdgeScope = 'namespace' | 'observed' | 'on-demand' | 'pinned' | 'outside';
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

@@ -9,9 +9,20 @@ import { Registry } from 'prom-client';
 import { ScopingController } from '../../../src/meshd/scoping.js';
 import { createLogger } from '../../../src/util/log.js';
 import type { ConnectedProxy } from '../../../src/xds/server/types.js';
+import type { EdgeRow } from '../../../src/telemetry/reports.js';
 import { proxy, snap, svc } from '../traffic-xlate/snap.js';
 
 const SNAP = snap(`${svc('web', 'apps', [8080])}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: orders, namespace: shop}
+spec: {address: 10.0.0.2, labels: {app: orders}}
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: pay, namespace: bank}
+spec: {address: 10.0.0.3, labels: {app: pay}}
 ---
 ${svc('orders', 'shop', [9090])}
 ---
@@ -46,9 +57,12 @@ test('a host asked for on demand is pinned past the window; observed ones expire
     c.observed.record('apps', 'web', 'bank', 'pay.bank.svc.cluster.local', 'observed', now);
     const kept = (): string[] => (c.decisionFor(main)?.kept ?? []).map((d) => `${d.hostname}:${d.source}`);
     assert.deepEqual(kept(), ['orders.shop.svc.cluster.local:on-demand', 'pay.bank.svc.cluster.local:observed']);
+    const edge = (dst: string, dstNamespace: string): EdgeRow => ({ src: 'web', dst, srcNamespace: 'apps', dstNamespace, clientId: '', serverId: '', secured: true, denied: 0, requests: 1, lastSeen: '' });
+    assert.equal(c.edgeScope(edge('pay', 'bank')), 'observed', 'meshctl edges: pay is kept, seen in access logs');
     now += 20_000; // past the window
     c.tick();
     assert.deepEqual(kept(), ['orders.shop.svc.cluster.local:pinned'], 'the observed one left; the on-demand one stays, pinned');
+    assert.deepEqual([c.edgeScope(edge('orders', 'shop')), c.edgeScope(edge('pay', 'bank')), c.edgeScope(edge('web', 'apps'))], ['pinned', 'outside', 'namespace']);
     c.forget(odcds);
     assert.deepEqual(kept(), [], 'the on-demand stream ended: nothing pins it');
     assert.ok(pushes.length >= 2, 'scope changes were pushed');
