@@ -20,7 +20,7 @@ const cpuMs = (): number => { const c = process.cpuUsage(); return (c.user + c.s
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function measure(tel: ModelTelemetry, proxies: number, pushes: number): Record<string, number> {
-  const mesh = new ModelMesh({ namespaces: 20, servicesPerNamespace: 50, endpointsPerService: 2 }, tel);
+  const mesh = new ModelMesh({ namespaces: 20, servicesPerNamespace: 50, endpointsPerService: 2 }, { telemetry: tel });
   const memo = new TranslationMemo();
   const cache = new ResourceCache();
   const owners = Array.from({ length: proxies }, (_, i) => ({ i }));

@@ -40,7 +40,55 @@ function meshConfig(t: ModelTelemetry): MeshConfig {
   };
 }
 
-/** The model mesh; endpoint `e` of service `i` in namespace `ns` is workload `svc-i-e`. */
+/**
+ * The VirtualService of service `i` in `ns` for `traffic`: a header match to subset v2, then a
+ * 90/10 split between v1 and v2, each route with a timeout and retries.
+ */
+function virtualService(ns: number, i: number): MeshObject {
+  const host = svcName(i);
+  const policy = { timeout: '5s', retries: { attempts: 2, perTryTimeout: '2s', retryOn: '5xx,connect-failure' } };
+  return parsed({
+    apiVersion: 'networking.istio.io/v1', kind: 'VirtualService',
+    metadata: { name: host, namespace: `ns-${ns}` },
+    spec: {
+      hosts: [host],
+      http: [
+        { name: 'canary-header', match: [{ headers: { 'x-canary': { exact: 'true' } } }], route: [{ destination: { host, subset: 'v2' } }], ...policy },
+        { name: 'split', route: [{ destination: { host, subset: 'v1' }, weight: 90 }, { destination: { host, subset: 'v2' }, weight: 10 }], ...policy },
+      ],
+    },
+  });
+}
+
+/** The DestinationRule of service `i` in `ns` for `traffic`: subsets v1/v2 by the `version` label, a connection pool. */
+function destinationRule(ns: number, i: number): MeshObject {
+  const host = svcName(i);
+  return parsed({
+    apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule',
+    metadata: { name: host, namespace: `ns-${ns}` },
+    spec: {
+      host,
+      trafficPolicy: { connectionPool: { tcp: { maxConnections: 100, connectTimeout: '2s' }, http: { http1MaxPendingRequests: 64, http2MaxRequests: 256, maxRetries: 3 } } },
+      subsets: [{ name: 'v1', labels: { version: 'v1' } }, { name: 'v2', labels: { version: 'v2' } }],
+    },
+  });
+}
+
+/** Endpoint `e`'s version label: even endpoints are v1, odd ones v2 (mesh-1k: one of each per service). */
+const versionOf = (e: number): string => (e % 2 === 0 ? 'v1' : 'v2');
+
+/** Options of the model beyond its shape. */
+export interface ModelOptions {
+  /** Istio telemetry (default `metrics`). */
+  readonly telemetry?: ModelTelemetry;
+  /** A VirtualService and a DestinationRule on every service (default false), for traffic management's cost. */
+  readonly traffic?: boolean;
+}
+
+/**
+ * The model mesh; endpoint `e` of service `i` in namespace `ns` is workload `svc-i-e`, labelled
+ * `version: v1` (even e) or `v2` (odd e) in every variant, so `traffic` adds only the VS and DR.
+ */
 export class ModelMesh {
   private readonly objects = new Map<string, MeshObject>();
   private generation = 0;
@@ -48,9 +96,11 @@ export class ModelMesh {
   snapshot: MeshSnapshot;
 
   private readonly config: MeshConfig;
+  private readonly traffic: boolean;
 
-  constructor(readonly shape: ModelShape, telemetry: ModelTelemetry = 'metrics') {
-    this.config = meshConfig(telemetry);
+  constructor(readonly shape: ModelShape, options: ModelOptions = {}) {
+    this.config = meshConfig(options.telemetry ?? 'metrics');
+    this.traffic = options.traffic ?? false;
     this.put(parsed({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'istio-system' }, spec: { mtls: { mode: 'STRICT' } } }));
     // The tracing collector's service, in every variant (the same clusters and routes whether tracing is on or off).
     this.put(parsed({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'zipkin', namespace: 'istio-system' }, spec: { selector: { app: 'zipkin' }, ports: [{ name: 'http-zipkin', port: 9411, targetPort: 9411 }] } }));
@@ -59,6 +109,10 @@ export class ModelMesh {
       for (let i = 0; i < shape.servicesPerNamespace; i++) {
         this.put(parsed({ apiVersion: 'v1', kind: 'Service', metadata: { name: svcName(i), namespace: `ns-${ns}` }, spec: { selector: { app: svcName(i) }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } }));
         for (let e = 0; e < shape.endpointsPerService; e++) this.put(this.workload(ns, i, e, 0));
+        if (this.traffic) {
+          this.put(virtualService(ns, i));
+          this.put(destinationRule(ns, i));
+        }
       }
     }
     this.snapshot = this.build();
@@ -68,7 +122,7 @@ export class ModelMesh {
     return parsed({
       apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry',
       metadata: { name: `${svcName(i)}-${e}`, namespace: `ns-${ns}` },
-      spec: { address: `10.${ns}.${i}.${(e + gen * this.shape.endpointsPerService) % 250 + 1}`, labels: { app: svcName(i) }, serviceAccount: svcName(i), ports: { http: 8080 } },
+      spec: { address: `10.${ns}.${i}.${(e + gen * this.shape.endpointsPerService) % 250 + 1}`, labels: { app: svcName(i), version: versionOf(e) }, serviceAccount: svcName(i), ports: { http: 8080 } },
     });
   }
 
@@ -87,7 +141,11 @@ export class ModelMesh {
     return { namespace: `ns-${ns}`, workload: `${svcName(i)}-0`, ip: `10.${ns}.${i}.1` };
   }
 
-  /** Service `g % services` gets an extra HTTP port `9000 + g`: a change every sidecar depends on. */
+  /**
+   * Service `g % services` gets an extra HTTP port `9000 + g`: a change every sidecar depends on.
+   * With `traffic` the service keeps its VS (no port match: it routes the new port too) and DR
+   * (its subsets get clusters on the new port).
+   */
   addPort(g: number): MeshSnapshot {
     const ns = g % this.shape.namespaces;
     const i = (g * 11) % this.shape.servicesPerNamespace;
@@ -116,8 +174,8 @@ export class TranslatedWorkload {
   private readonly infos = new WeakMap<ConnectedProxy, ProxyInfo>();
   private serviceGen = 0;
 
-  constructor(shape: ModelShape, private readonly useMemo: boolean, telemetry: ModelTelemetry = 'metrics') {
-    this.mesh = new ModelMesh(shape, telemetry);
+  constructor(shape: ModelShape, private readonly useMemo: boolean, options: ModelOptions = {}) {
+    this.mesh = new ModelMesh(shape, options);
   }
 
   private info(p: ConnectedProxy): ProxyInfo {

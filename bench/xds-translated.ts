@@ -6,7 +6,7 @@
  */
 import { outboundClusterName } from '../src/xds/names.js';
 import type { ConnectedProxy, GeneratedResources } from '../src/xds/server/types.js';
-import { TranslatedWorkload, type ModelTelemetry } from './xds-model.js';
+import { TranslatedWorkload, type ModelOptions } from './xds-model.js';
 import { DEFAULT_CONNECT_TIMEOUT_S, hostOf, type BenchWorkload, type MeshChange, type WorkloadShape } from './xds-workload.js';
 
 /** The model's changes, mirrored: ModelMesh moves endpoint e = last of (g % ns, g·7 % services) and adds port 9000 + g % 50 to (g % ns, g·11 % services). */
@@ -15,8 +15,8 @@ export class TranslatedBenchWorkload implements BenchWorkload {
   private moves = 0;
   private ports = 0;
 
-  constructor(private readonly shape: WorkloadShape, memo: boolean, telemetry: ModelTelemetry = 'metrics') {
-    this.w = new TranslatedWorkload({ namespaces: shape.namespaces, servicesPerNamespace: shape.servicesPerNamespace, endpointsPerService: shape.endpointsPerService }, memo, telemetry);
+  constructor(private readonly shape: WorkloadShape, memo: boolean, options: ModelOptions = {}) {
+    this.w = new TranslatedWorkload({ namespaces: shape.namespaces, servicesPerNamespace: shape.servicesPerNamespace, endpointsPerService: shape.endpointsPerService }, memo, options);
   }
 
   generate(p: ConnectedProxy): GeneratedResources {

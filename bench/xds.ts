@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- xds [--json] [--mesh 1k|10k] [--proxies N] [--peers istiod,reference]
- * [--delta] [--tls] [--translate [--no-memo] [--telemetry off|metrics|full] [--telemetry-cost]] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
+ * [--delta] [--tls] [--translate [--no-memo] [--telemetry off|metrics|full] [--telemetry-cost] [--traffic] [--traffic-cost]] [--loadgen-procs N] [--no-meshd-runtime] [--storm-only]
  * [--profile FILE [--profile-phase endpoint|all|storm] [--profile-seconds S]] [--runs N]`: ADS servers under the
  * "mesh-1k" workload (1,000 services in 20 namespaces, 2 endpoints each, 1,000 sidecars) or
  * "mesh-10k" (10,000 services in 100 namespaces, 3 endpoints each, 2,000 sidecars), the
@@ -15,6 +15,10 @@
  * `full` adds Zipkin tracing; `off` neither). `--telemetry-cost` runs meshd twice in the same
  * run, telemetry off and then on (`full` unless `--telemetry` says otherwise), and reports
  * the ratios as xds.vs_meshd_telemetry_off.<figure> (1.10 = telemetry adds 10 %).
+ * `--traffic` puts a VirtualService (header match, 90/10 subset split, timeout, retries) and a
+ * DestinationRule (subsets v1/v2, a connection pool) on every service of the translated model;
+ * `--traffic-cost` runs meshd twice in the same run, without and then with them, and reports
+ * xds.vs_meshd_traffic_off.<figure>.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -51,6 +55,9 @@ const RATIOS: Record<string, string> = {
 
 /** The meshd run with telemetry off, for `--telemetry-cost`. */
 const TELEMETRY_OFF = 'meshd_telemetry_off';
+
+/** The meshd run without the traffic objects, for `--traffic-cost`. */
+const TRAFFIC_OFF = 'meshd_traffic_off';
 
 const PEERS: Record<string, readonly string[]> = {
   istiod: ['istiod', 'istiod_defaults'],
@@ -128,10 +135,13 @@ export async function main(args: readonly string[]): Promise<void> {
   const telemetryCost = args.includes('--telemetry-cost');
   const telemetry = (flag(args, '--telemetry') ?? (telemetryCost ? 'full' : 'metrics')) as ModelTelemetry;
   if (!['off', 'metrics', 'full'].includes(telemetry)) throw new Error('--telemetry takes off, metrics or full');
-  const servers = [...(telemetryCost ? [TELEMETRY_OFF] : []), 'meshd', ...new Set(peerNames.flatMap((p) => PEERS[p]!))];
+  const trafficCost = args.includes('--traffic-cost');
+  const traffic = trafficCost || args.includes('--traffic');
+  const servers = [...(telemetryCost ? [TELEMETRY_OFF] : []), ...(trafficCost ? [TRAFFIC_OFF] : []), 'meshd', ...new Set(peerNames.flatMap((p) => PEERS[p]!))];
   const big = shape.namespaces * shape.servicesPerNamespace > 2000;
   const translated = args.includes('--translate');
   if (telemetryCost && !translated) throw new Error('--telemetry-cost needs --translate (the plain workload has no telemetry)');
+  if (traffic && !translated) throw new Error('--traffic and --traffic-cost need --translate (the plain workload has no VirtualServices)');
   const profile = flag(args, '--profile');
   const opts: RunOptions = {
     proxies,
@@ -162,14 +172,15 @@ export async function main(args: readonly string[]): Promise<void> {
       }
     }
     const plain = new MeshWorkload(shape);
-    const own = name === 'meshd' || name === TELEMETRY_OFF;
-    const workload: BenchWorkload = translated && own ? new TranslatedBenchWorkload(shape, !args.includes('--no-memo'), name === TELEMETRY_OFF ? 'off' : telemetry) : plain;
+    const own = name === 'meshd' || name === TELEMETRY_OFF || name === TRAFFIC_OFF;
+    const tel = name === TELEMETRY_OFF ? 'off' : telemetry;
+    const withTraffic = traffic && name !== TRAFFIC_OFF;
+    const workload: BenchWorkload = translated && own ? new TranslatedBenchWorkload(shape, !args.includes('--no-memo'), { telemetry: tel, traffic: withTraffic }) : plain;
     const pool = await LoadgenPool.start(procs);
     let sut: ServerUnderTest | undefined;
     try {
-      const tel = name === TELEMETRY_OFF ? 'off' : telemetry;
       sut = own && translated
-        ? { ...(await startMeshd(workload, `meshd XdsServer with meshd's real translation of the model mesh (${args.includes('--no-memo') ? 'no memo' : 'incremental memo'}, telemetry ${tel})`)), name }
+        ? { ...(await startMeshd(workload, `meshd XdsServer with meshd's real translation of the model mesh (${args.includes('--no-memo') ? 'no memo' : 'incremental memo'}, telemetry ${tel}, ${withTraffic ? 'a VS and DR on every service' : 'no VS or DR'})`)), name }
         : await startServer(name, plain);
       const running = measure(sut, workload, pool, opts);
       running.catch(() => undefined); // abandoned when the server dies; its own error is not the news

@@ -130,12 +130,61 @@ function withPolicy(snapshot: MeshSnapshot, base: EnvoyObject, name: string, e: 
   return c;
 }
 
+/**
+ * A Service's clusters (base and subsets, every port) by what they are made of: the Service and
+ * DestinationRule objects (by identity), the secret source, the connect timeout, the trust
+ * domain and the SANs of the workloads behind it. Nothing else of the snapshot goes into them
+ * (EDS clusters carry no endpoints), so an endpoint change, which builds a new snapshot, keeps
+ * every other Service's cluster objects: no rebuild and, in the memo's interning, no deep
+ * comparison (a DestinationRule on every service tripled that work).
+ */
+let serviceClusterMemo = new WeakMap<object, Map<string, { readonly rule: DestinationRule | undefined; readonly built: Built }>>();
+
+/** Drops the Service clusters kept across snapshots (tests: translation from scratch, the oracle for the carried chunks). */
+export function forgetServiceClusters(): void {
+  serviceClusterMemo = new WeakMap();
+}
+
+function serviceClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typeof sidecarCluster>[3], timeout: string, build: () => Built): Built {
+  const svc = e.host.service!;
+  const key = `${src}|${timeout}|${snapshot.config.trustDomain}|${serviceSans(snapshot, svc).join(",")}|${JSON.stringify(e.host.ports)}`;
+  let m = serviceClusterMemo.get(svc);
+  if (!m) serviceClusterMemo.set(svc, (m = new Map()));
+  const hit = m.get(key);
+  if (hit && hit.rule === e.rule) return hit.built;
+  const built = build();
+  if (m.size >= 16) m.clear();
+  m.set(key, { rule: e.rule, built });
+  return built;
+}
+
+function entryClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typeof sidecarCluster>[3], timeout: string): Built {
+  const diagnostics: Diagnostic[] = [];
+  const out: EnvoyObject[] = [];
+  for (const p of e.host.ports) {
+    const eps = hostEndpoints(snapshot, e.host, p);
+    const base = baseCluster(snapshot, e.host, p, eps, src, timeout, diagnostics);
+    if (!base) continue;
+    out.push(withPolicy(snapshot, base, outboundClusterName(p.port, e.host.hostname), e, p, undefined, eps, src, diagnostics));
+    for (const s of e.rule?.subsets ?? []) {
+      out.push(withPolicy(snapshot, base, outboundSubsetClusterName(p.port, s.name, e.host.hostname), e, p, s, eps, src, diagnostics));
+    }
+  }
+  return { resources: out, diagnostics };
+}
+
 /** Cluster resources of a destination scope (base and subset clusters), with the diagnostics met. Memoized. */
 export function destClusters(snapshot: MeshSnapshot, ds: DestScope, src: Parameters<typeof sidecarCluster>[3], timeout: string): Built {
   return memoized(snapshot, `clusters|${src}|${timeout}|${ds.key}`, () => {
     const diagnostics: Diagnostic[] = [...registryDiagnostics(snapshot)];
     const out: EnvoyObject[] = [];
     for (const e of ds.entries) {
+      const b = e.host.service ? serviceClusters(snapshot, e, src, timeout, () => entryClusters(snapshot, e, src, timeout)) : undefined;
+      if (b) {
+        out.push(...b.resources);
+        diagnostics.push(...b.diagnostics);
+        continue;
+      }
       for (const p of e.host.ports) {
         const eps = hostEndpoints(snapshot, e.host, p);
         const base = baseCluster(snapshot, e.host, p, eps, src, timeout, diagnostics);

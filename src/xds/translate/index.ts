@@ -9,7 +9,7 @@ import type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js
 import { chunk, freeze, type SecretSource } from './common.js';
 import { explicitInboundListeners, inboundCluster, inboundPorts, virtualInboundListener } from './inbound.js';
 import { loadAssignment, meshPorts, proxylessCluster, specialClusters } from './outbound-clusters.js';
-import { destClusters, destEndpoints, destEndpointsKey, destScope, localityView, type DestScope } from './dest-clusters.js';
+import { destClusters, destEndpoints, forgetServiceClusters, destEndpointsKey, destScope, localityView, type DestScope } from './dest-clusters.js';
 import type { LocalityView } from './locality-lb.js';
 import { outboundPolicy } from './registry.js';
 import { serviceEntryListeners } from './service-entries.js';
@@ -23,6 +23,7 @@ import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 import { resolveScope } from './scoping.js';
 import { withOnDemandCatchAll, withOnDemandFilters } from './on-demand.js';
+import { snapshotDelta } from '../incremental/snapshot-delta.js';
 
 export type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
 
@@ -40,6 +41,13 @@ function shared(snapshot: MeshSnapshot, key: string, build: () => EnvoyObject[])
   let c = s.byKey.get(key);
   if (!c) { c = chunk(build()); s.byKey.set(key, c); sharedKeys.set(c, key); }
   return c;
+}
+
+/** Makes `c` (built for an earlier snapshot, still right for this one) the shared chunk for `key`. */
+function adopt(snapshot: MeshSnapshot, key: string, c: ResourceChunk): void {
+  let s = memo.get(snapshot);
+  if (!s) { s = { byKey: new Map() }; memo.set(snapshot, s); }
+  s.byKey.set(key, c);
 }
 
 /** The key a chunk was shared under (undefined: built for one proxy), for src/xds/incremental. */
@@ -68,14 +76,52 @@ function endpoints(snapshot: MeshSnapshot): ResourceChunk {
 /** Diagnostics met while building a shared route chunk, reported to every proxy that gets it. */
 const routeDiagnostics = new WeakMap<ResourceChunk, readonly Diagnostic[]>();
 
+/**
+ * The last route chunk built per route key, with its snapshot (bounded). Routes read the
+ * snapshot's services, route sets, DestinationRules, ServiceEntries, Sidecars and mesh config
+ * but never its workloads, so a snapshot that differs from that one only in workloads (an
+ * endpoint change: most pushes) takes the chunk as it is instead of rebuilding every
+ * namespace's route table (with a VirtualService on every service that was most of an
+ * endpoint push). The simulation test in test/unit/incremental/translation-memo.test.ts
+ * checks the rule against full translation.
+ */
+const lastRoutes = new Map<string, { readonly snapshot: MeshSnapshot; readonly chunk: ResourceChunk }>();
+const MAX_ROUTE_KEYS = 10_000;
+/**
+ * Drops every chunk carried across snapshots (routes here, Service clusters in dest-clusters.ts),
+ * so the next translation of a new snapshot object builds from scratch: the oracle the
+ * simulation tests compare the carried chunks with.
+ */
+export function forgetCarriedChunks(): void {
+  lastRoutes.clear();
+  forgetServiceClusters();
+}
+
+/** Whether two snapshots differ at most in workloads (memoized per pair). */
+const workloadsOnly = new WeakMap<MeshSnapshot, WeakMap<MeshSnapshot, boolean>>();
+function differsOnlyInWorkloads(a: MeshSnapshot, b: MeshSnapshot): boolean {
+  let inner = workloadsOnly.get(a);
+  if (!inner) workloadsOnly.set(a, (inner = new WeakMap()));
+  let r = inner.get(b);
+  if (r === undefined) inner.set(b, (r = snapshotDelta(a, b).kind !== 'full'));
+  return r;
+}
+
 /** Outbound route configurations, shared by proxies with equal route inputs (http-routes.ts). */
 function routes(snapshot: MeshSnapshot, inputs: RouteInputs, diagnostics: Diagnostic[]): ResourceChunk {
   let found: readonly Diagnostic[] = [];
-  const c = shared(snapshot, outboundRoutesKey(snapshot, inputs), () => {
+  const key = outboundRoutesKey(snapshot, inputs);
+  const last = lastRoutes.get(key);
+  if (last && last.snapshot !== snapshot && !builtSharedChunk(snapshot, key) && differsOnlyInWorkloads(last.snapshot, snapshot)) adopt(snapshot, key, last.chunk);
+  const c = shared(snapshot, key, () => {
     const r = outboundHttpRoutes(snapshot, inputs);
     found = r.diagnostics;
     return r.resources;
   });
+  if (lastRoutes.get(key)?.snapshot !== snapshot) {
+    if (lastRoutes.size >= MAX_ROUTE_KEYS && !lastRoutes.has(key)) lastRoutes.clear();
+    lastRoutes.set(key, { snapshot, chunk: c });
+  }
   if (!routeDiagnostics.has(c)) routeDiagnostics.set(c, found);
   diagnostics.push(...routeDiagnostics.get(c)!);
   return c;

@@ -8,8 +8,22 @@ import { isHttpProtocol } from '../../config/protocol.js';
 import { cmp } from './common.js';
 import { meshPorts } from './outbound-clusters.js';
 
-/** Service ports grouped by port number, services sorted by name then namespace. */
-export function portsByNumber(snapshot: MeshSnapshot, http: boolean): Map<number, { svc: Service; sp: ServicePort }[]> {
+type PortsByNumber = ReadonlyMap<number, readonly { readonly svc: Service; readonly sp: ServicePort }[]>;
+const portsMemo = new WeakMap<MeshSnapshot, { http?: PortsByNumber; tcp?: PortsByNumber }>();
+
+/**
+ * Service ports grouped by port number, services sorted by name then namespace. Memoized per
+ * snapshot (every proxy's outbound listeners ask on every full push; a scan of every service
+ * per proxy was a fifth of the server's CPU there); the result must not be mutated.
+ */
+export function portsByNumber(snapshot: MeshSnapshot, http: boolean): PortsByNumber {
+  let e = portsMemo.get(snapshot);
+  if (!e) portsMemo.set(snapshot, (e = {}));
+  const k = http ? 'http' : 'tcp';
+  return (e[k] ??= buildPortsByNumber(snapshot, http));
+}
+
+function buildPortsByNumber(snapshot: MeshSnapshot, http: boolean): PortsByNumber {
   const m = new Map<number, { svc: Service; sp: ServicePort }[]>();
   for (const svc of snapshot.services) {
     for (const sp of meshPorts(svc)) {

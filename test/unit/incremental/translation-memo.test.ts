@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { deepFreeze } from '../../../src/config/snapshot.js';
 import type { MeshSnapshot, ProxyInfo, Workload } from '../../../src/model/types.js';
-import { translate } from '../../../src/xds/translate/index.js';
+import { forgetCarriedChunks, translate } from '../../../src/xds/translate/index.js';
 import { TranslationMemo } from '../../../src/xds/incremental/translation-memo.js';
 import { snapshotDelta } from '../../../src/xds/incremental/snapshot-delta.js';
 import { goldenCases } from '../../helpers/golden.js';
@@ -44,7 +44,8 @@ const MUTATIONS: readonly Mutation[] = [
 
 const withWorkloads = (s: MeshSnapshot, workloads: Workload[], generation: number): MeshSnapshot => deepFreeze({ ...s, generation, workloads });
 
-const cases = [...goldenCases('translate'), ...goldenCases('authz')];
+// The traffic cases too: route and cluster chunks are carried across workload-only changes (translate/index.ts, dest-clusters.ts).
+const cases = [...goldenCases('translate'), ...goldenCases('authz'), ...goldenCases('traffic-xlate'), ...goldenCases('traffic-xlate-routes')];
 
 /** The case's proxies, plus one per workload in each interception mode, an unknown one and a proxyless one. */
 function proxiesOf(snapshot: MeshSnapshot, declared: readonly ProxyInfo[]): ProxyInfo[] {
@@ -72,10 +73,13 @@ for (const c of cases) {
         // Two steps: a change, then its reverse (the memo carries state across both).
         const back = withWorkloads(snapshot, [...snapshot.workloads], 3);
         for (const s of [next, back]) {
+          const got = proxies.map((p, k) => memo.translate(owners[k]!, s, p));
+          // The oracle: a translation from scratch (nothing carried from earlier snapshots, a new snapshot object).
+          forgetCarriedChunks();
+          const fresh = deepFreeze({ ...s });
           proxies.forEach((p, k) => {
-            const got = memo.translate(owners[k]!, s, p);
-            const want = translate(s, p);
-            assert.ok(isDeepStrictEqual(got, want), `${c.name}: ${m.name} workload ${snapshot.workloads[i]!.name}, proxy ${p.id}: memo differs from translate`);
+            const want = translate(fresh, p);
+            assert.ok(isDeepStrictEqual(got[k], want), `${c.name}: ${m.name} workload ${snapshot.workloads[i]!.name}, proxy ${p.id}: memo differs from translate`);
           });
         }
       }
