@@ -238,7 +238,8 @@ export class ScopingController {
     if (proxy.onDemand) return { mode: 'on-demand-stream', reason: 'ODCDS stream: serves the clusters the proxy names, from the full translation' };
     const snapshot = this.deps.snapshot();
     const why = this.deps.options.mode === 'full' ? `scoping is off (meshd --scoping full; label a namespace ${SCOPING_LABEL}=observed to scope it)` : `namespace ${proxy.info.namespace} is labelled ${SCOPING_LABEL}=full`;
-    return scopeReport(snapshot, proxy.info, this.compute(proxy, this.decisions.get(proxy.connectionId))?.decision, why);
+    // Computed afresh: the decision kept for translation holds the dependencies as first seen (its key is the host set).
+    return scopeReport(snapshot, proxy.info, this.compute(proxy, undefined)?.decision, why);
   }
 
   /** `/debug/scoping`: every caller's kept dependencies, and the scope of every connected proxy. */

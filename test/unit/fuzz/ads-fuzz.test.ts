@@ -101,6 +101,8 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
   const asked = new Map<string, Set<string>>();
   const nacked = new Map<string, Set<string>>();
   const lastNames = new Map<string, readonly string[]>([[T.Cluster, []]]);
+  /** Per type: the nonce of the newest response the client had when it last changed its names. */
+  const pendingChange = new Map<string, string>();
   let garbage = false;
   let parsed = 0;
   const seen = (): Seen[] => { while (parsed < call.out.length) responses.push(decode(call.out[parsed++]!)); return responses; };
@@ -125,11 +127,17 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
       const ackFields = a.ack === 'last' && last ? { response_nonce: last.nonce, ...(delta ? {} : { version_info: last.version }) }
         : a.ack === 'nack' && last ? { response_nonce: last.nonce, ...(delta ? {} : { version_info: '' }), error_detail: { code: 3, message: 'fuzz says no' } }
           : a.ack === 'stale' ? { response_nonce: 'stale-nonce-x', ...(delta ? {} : { version_info: 'v-stale' }) } : {};
-      if (a.ack === 'nack' && last) { const s = nacked.get(type) ?? new Set(); s.add(last.version); nacked.set(type, s); }
+      const namesChanged = JSON.stringify([...names].sort()) !== JSON.stringify([...(prevNames ?? [])].sort());
+      // A NACK that crosses an unanswered subscription change (the newest response the client
+      // has is older than that change) may be followed by the answer to the change, with the
+      // same version: that is not a resend of the NACKed response.
+      const crossed = a.ack === 'nack' && last !== undefined && pendingChange.get(type) === last.nonce;
+      if (a.ack !== 'nack' && namesChanged) pendingChange.set(type, last?.nonce ?? '');
+      if (a.ack === 'nack' && last && !crossed) { const s = nacked.get(type) ?? new Set(); s.add(last.version); nacked.set(type, s); }
       // A request that changes the subscription after a NACK is answered for the new names,
       // possibly with the same version: only a resend for an unchanged subscription is a loop.
       // A request without a nonce asks afresh (Envoy only sends one first), and may get it too.
-      else if (a.ack === 'none' || (a.ack !== 'nack' && JSON.stringify([...names].sort()) !== JSON.stringify([...(prevNames ?? [])].sort()))) nacked.delete(type);
+      else if (a.ack === 'none' || (a.ack !== 'nack' && namesChanged)) nacked.delete(type);
       send(delta ? { type_url: type, resource_names_subscribe: names, ...ackFields } : { type_url: type, resource_names: names, ...ackFields });
     } else if (a.kind === 'garbage') {
       garbage = true;
