@@ -1,7 +1,8 @@
 /**
  * One ADS stream (SotW or Delta). Requests update per-type state synchronously; a single
  * pump per stream sends responses in PUSH_ORDER, one message in flight at a time. A type
- * waits while an earlier (or the same) type awaits its ACK, up to `ackTimeoutMs`. Because
+ * waits while an earlier (or the same) type awaits its ACK, up to `ackTimeoutMs`, except
+ * that EDS does not wait for CDS (Envoy ACKs CDS only once its clusters warmed). Because
  * responses are planned from the latest resources when they are written, pushes that
  * arrive while the stream is slow coalesce (latest state wins) and memory stays bounded.
  */
@@ -357,6 +358,11 @@ export class AdsStream {
     while (!this.closed) {
       const now = Date.now();
       let blocked = false;
+      /**
+       * CDS awaits its ACK: EDS may still go. Envoy holds the CDS ACK while a cluster warms,
+       * and an EDS cluster warms until its endpoints come; listeners and routes still wait.
+       */
+      let cdsUnacked = false;
       let awaiting = false;
       let deadline = Infinity;
       let plan: Plan | undefined;
@@ -371,12 +377,13 @@ export class AdsStream {
           awaiting = true;
           const d = st.sentAt + ackTimeout;
           if (now < d) {
-            blocked = true;
+            if (t === ResourceType.Cluster) cdsUnacked = true;
+            else blocked = true;
             deadline = Math.min(deadline, d);
           }
         }
         if (!st.pending(cur)) continue;
-        if (blocked) {
+        if (blocked || (cdsUnacked && t !== ResourceType.Endpoint)) {
           waitingOnAck = true;
           break;
         }
