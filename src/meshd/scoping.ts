@@ -11,7 +11,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { MeshSnapshot, Service, Workload } from '../model/types.js';
 import type { ConnectedProxy } from '../xds/server/types.js';
-import { outboundClusterName, parseOutboundClusterName } from '../xds/names.js';
+import { parseOutboundClusterName } from '../xds/names.js';
 import { findWorkload } from '../xds/translate/index.js';
 import { selects, workloadPort } from '../xds/translate/common.js';
 import { scopeReport, type KeptDependency, type ScopeDecision, type ScopeReport } from '../xds/translate/scoping.js';
