@@ -179,21 +179,10 @@ export function destClusters(snapshot: MeshSnapshot, ds: DestScope, src: Paramet
     const diagnostics: Diagnostic[] = [...registryDiagnostics(snapshot)];
     const out: EnvoyObject[] = [];
     for (const e of ds.entries) {
-      const b = e.host.service ? serviceClusters(snapshot, e, src, timeout, () => entryClusters(snapshot, e, src, timeout)) : undefined;
-      if (b) {
-        out.push(...b.resources);
-        diagnostics.push(...b.diagnostics);
-        continue;
-      }
-      for (const p of e.host.ports) {
-        const eps = hostEndpoints(snapshot, e.host, p);
-        const base = baseCluster(snapshot, e.host, p, eps, src, timeout, diagnostics);
-        if (!base) continue;
-        out.push(withPolicy(snapshot, base, outboundClusterName(p.port, e.host.hostname), e, p, undefined, eps, src, diagnostics));
-        for (const s of e.rule?.subsets ?? []) {
-          out.push(withPolicy(snapshot, base, outboundSubsetClusterName(p.port, s.name, e.host.hostname), e, p, s, eps, src, diagnostics));
-        }
-      }
+      // A Service's clusters are carried across snapshots; a ServiceEntry's (DNS endpoints inline) are built each time.
+      const b = e.host.service ? serviceClusters(snapshot, e, src, timeout, () => entryClusters(snapshot, e, src, timeout)) : entryClusters(snapshot, e, src, timeout);
+      out.push(...b.resources);
+      diagnostics.push(...b.diagnostics);
     }
     return { resources: out, diagnostics: dedupe(diagnostics) };
   });
