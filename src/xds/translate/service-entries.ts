@@ -86,7 +86,7 @@ export function serviceEntryCluster(
  * other destination on that port (PassthroughCluster, or BlackHoleCluster under REGISTRY_ONLY),
  * as Istio's. Exact-address listeners keep precedence for single IPs.
  */
-function cidrListener(port: number, ranges: readonly { h: RegistryHost; cidrs: string[] }[], outbound: OutboundTrafficMode, skip: (h: RegistryHost, name: string) => boolean): EnvoyObject | undefined {
+function cidrListener(port: number, ranges: readonly { h: RegistryHost; cidrs: string[] }[], outbound: OutboundTrafficMode, skip: (h: RegistryHost, name: string) => boolean, diagnostics: Diagnostic[]): EnvoyObject | undefined {
   if (ranges.length === 0) return undefined;
   const name = addressListenerName('0.0.0.0', port);
   if (ranges.some(({ h }) => skip(h, name))) return undefined;
@@ -95,6 +95,7 @@ function cidrListener(port: number, ranges: readonly { h: RegistryHost; cidrs: s
   for (const { h, cidrs } of [...ranges].sort((a, b) => cmp(a.h.hostname, b.h.hostname))) {
     // A range two hosts claim goes to the first by name (Envoy refuses equal chain matches).
     const own = cidrs.filter((c) => !seen.has(c));
+    for (const c of cidrs) if (seen.has(c)) diagnostics.push(diag('ServiceEntry', h.namespace, h.name, 'spec.addresses', `${c} on TCP port ${port} is also claimed by another ServiceEntry host, which wins (first by name); ${h.hostname} is not reached through it`));
     own.forEach((c) => seen.add(c));
     if (!own.length) continue;
     const cluster = outboundClusterName(port, h.hostname);
@@ -172,7 +173,7 @@ export function serviceEntryListeners(hosts: readonly RegistryHost[], mode: Inte
         }
         if (cidrs.length) ranges.push({ h, cidrs });
       }
-      const wide = cidrListener(port, ranges, outbound, skip);
+      const wide = cidrListener(port, ranges, outbound, skip, diagnostics);
       if (wide) out.push(wide);
       continue;
     }
