@@ -2,7 +2,7 @@
  * The consistency check run before a proxy's resources are sent: every EDS name a cluster
  * refers to exists among its ClusterLoadAssignments, and every route configuration a
  * listener's HCM names via RDS exists among its RouteConfigurations (as go-control-plane's
- * `Snapshot.Consistent`). References are extracted once per chunk.
+ * `Snapshot.Consistent`). References are extracted once per chunk and checked once per chunk and target list.
  */
 import { ResourceType, TypeName, TYPE_PREFIX, type EnvoyObject, type ResourceTypeUrl } from '../resource-types.js';
 import type { Chunk, ResourceCache } from './resource-cache.js';
@@ -11,7 +11,8 @@ import type { Chunk, ResourceCache } from './resource-cache.js';
 export type ChunksByType = Readonly<Partial<Record<string, readonly Chunk[]>>>;
 
 const HCM_TYPE = TYPE_PREFIX + TypeName.HttpConnectionManager;
-const MEMO_LIMIT = 10_000;
+const MEMO_LIMIT_PER_CHUNK = 64;
+const NO_PROBLEMS: readonly string[] = Object.freeze([]);
 
 function asObject(v: unknown): EnvoyObject | undefined {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as EnvoyObject) : undefined;
@@ -52,7 +53,6 @@ export function rdsNamesOf(listener: EnvoyObject): string[] {
 export class ConsistencyChecker {
   private readonly edsRefs = new WeakMap<Chunk, readonly string[]>();
   private readonly rdsRefs = new WeakMap<Chunk, readonly string[]>();
-  private readonly memo = new Map<string, readonly string[]>();
   /** Fast path: the same list arrays (as a generator that reuses them hands out) hit without building keys. */
   private readonly byLists = new WeakMap<readonly Chunk[], WeakMap<readonly Chunk[], readonly string[]>>();
 
@@ -76,27 +76,46 @@ export class ConsistencyChecker {
     return r;
   }
 
+  /**
+   * Per referring chunk: its problems against a target list, keyed by the target chunks' ids.
+   * A proxy's list mixes shared chunks (thousands of outbound clusters) with its own (inbound
+   * clusters, listeners), so a key over the whole list is new for every proxy after any change;
+   * per chunk, the shared one is checked once per new target list and the own ones are small.
+   */
+  private readonly byChunk = new WeakMap<Chunk, Map<string, readonly string[]>>();
+
   private checkPairSlow(fromType: ResourceTypeUrl, from: readonly Chunk[], toType: ResourceTypeUrl, to: readonly Chunk[]): readonly string[] {
-    const key = `${fromType === ResourceType.Cluster ? 'c' : 'l'}${from.map((c) => this.cache.chunk(fromType, c).id).join(',')}|${to.map((c) => this.cache.chunk(toType, c).id).join(',')}`;
-    const hit = this.memo.get(key);
-    if (hit) return hit;
-    const problems: string[] = [];
-    const isCds = fromType === ResourceType.Cluster;
+    const ids = to.length === 1 ? String(this.cache.chunk(toType, to[0]!).id) : to.map((c) => this.cache.chunk(toType, c).id).join(',');
+    const toKey = (fromType === ResourceType.Cluster ? 'c' : 'l') + ids;
+    let found: string[] | undefined;
     for (const c of from) {
-      const names = isCds
-        ? this.refs(this.edsRefs, c, (o) => {
-            const n = edsNameOf(o);
-            return n === undefined ? [] : [n];
-          })
-        : this.refs(this.rdsRefs, c, rdsNamesOf);
-      for (const name of names) {
-        if (this.cache.lookup(toType, to, name)) continue;
-        problems.push(isCds ? `cluster refers to EDS resource "${name}", which does not exist` : `listener refers to route configuration "${name}", which does not exist`);
-      }
+      const p = this.checkChunk(fromType, c, toType, to, toKey);
+      if (p.length > 0) (found ??= []).push(...p);
     }
-    if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-    const result = Object.freeze(problems);
-    this.memo.set(key, result);
+    return found ? Object.freeze(found) : NO_PROBLEMS;
+  }
+
+  private checkChunk(fromType: ResourceTypeUrl, c: Chunk, toType: ResourceTypeUrl, to: readonly Chunk[], toKey: string): readonly string[] {
+    let m = this.byChunk.get(c);
+    if (!m) this.byChunk.set(c, (m = new Map()));
+    const hit = m.get(toKey);
+    if (hit) return hit;
+    const isCds = fromType === ResourceType.Cluster;
+    const names = isCds
+      ? this.refs(this.edsRefs, c, (o) => {
+          const n = edsNameOf(o);
+          return n === undefined ? [] : [n];
+        })
+      : this.refs(this.rdsRefs, c, rdsNamesOf);
+    const problems: string[] = [];
+    for (const name of names) {
+      if (this.cache.lookup(toType, to, name)) continue;
+      problems.push(isCds ? `cluster refers to EDS resource "${name}", which does not exist` : `listener refers to route configuration "${name}", which does not exist`);
+    }
+    // Bounded per chunk: a long-lived shared chunk meets a new target list on every change.
+    if (m.size >= MEMO_LIMIT_PER_CHUNK) m.clear();
+    const result = problems.length ? Object.freeze(problems) : NO_PROBLEMS;
+    m.set(toKey, result);
     return result;
   }
 
