@@ -85,3 +85,17 @@ export function snapshotDelta(before: MeshSnapshot, after: MeshSnapshot): Snapsh
   for (const c of changes) keys.add(workloadKey((c.after ?? c.before)!));
   return { kind: 'workloads', changes, keys };
 }
+
+const workloadsOnly = new WeakMap<MeshSnapshot, WeakMap<MeshSnapshot, boolean>>();
+
+/**
+ * Whether two snapshots differ at most in workloads (memoized per pair): what translation's
+ * carried chunks and endpoints rely on to reuse work done for `a` in `b`.
+ */
+export function differsOnlyInWorkloads(a: MeshSnapshot, b: MeshSnapshot): boolean {
+  let inner = workloadsOnly.get(a);
+  if (!inner) workloadsOnly.set(a, (inner = new WeakMap()));
+  let r = inner.get(b);
+  if (r === undefined) inner.set(b, (r = snapshotDelta(a, b).kind !== 'full'));
+  return r;
+}

@@ -11,7 +11,7 @@
  * it against full translation for every golden case.
  */
 import type { MeshSnapshot, ProxyInfo, Workload } from '../../model/types.js';
-import { builtSharedChunk, sharedChunkKey, translate, type ProxyResources, type ResourceChunk, type TranslateOptions } from '../translate/index.js';
+import { builtSharedChunk, carriedSharedChunk, sharedChunkKey, translate, type ProxyResources, type ResourceChunk, type TranslateOptions } from '../translate/index.js';
 import { ResourceType, type ResourceTypeUrl } from '../resource-types.js';
 import type { ScopeDecision } from '../translate/scoping.js';
 import { ChunkInterner } from './chunk-intern.js';
@@ -110,8 +110,8 @@ export class TranslationMemo {
           next.push(c);
           continue;
         }
-        // Not built yet for this snapshot: translate this proxy (which builds it for the others).
-        const fresh = builtSharedChunk(snapshot, key);
+        // Not built yet for this snapshot and not carried over (routes are): translate this proxy (which builds it for the others).
+        const fresh = builtSharedChunk(snapshot, key) ?? carriedSharedChunk(snapshot, key);
         if (!fresh) return undefined;
         next.push(this.interner.shared(key, fresh));
       }

@@ -23,7 +23,7 @@ import { proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 import { resolveScope } from './scoping.js';
 import { withOnDemandCatchAll, withOnDemandFilters } from './on-demand.js';
-import { snapshotDelta } from '../incremental/snapshot-delta.js';
+import { differsOnlyInWorkloads } from '../incremental/snapshot-delta.js';
 
 export type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
 
@@ -97,14 +97,18 @@ export function forgetCarriedChunks(): void {
   forgetServiceClusters();
 }
 
-/** Whether two snapshots differ at most in workloads (memoized per pair). */
-const workloadsOnly = new WeakMap<MeshSnapshot, WeakMap<MeshSnapshot, boolean>>();
-function differsOnlyInWorkloads(a: MeshSnapshot, b: MeshSnapshot): boolean {
-  let inner = workloadsOnly.get(a);
-  if (!inner) workloadsOnly.set(a, (inner = new WeakMap()));
-  let r = inner.get(b);
-  if (r === undefined) inner.set(b, (r = snapshotDelta(a, b).kind !== 'full'));
-  return r;
+/**
+ * The route chunk last built under `key`, made `snapshot`'s when its snapshot differs from this
+ * one only in workloads (the rule `routes` relies on); undefined otherwise. For
+ * src/xds/incremental: a proxy reused across an endpoint change takes its route chunk from
+ * here instead of being translated again only to carry it (one translation per namespace).
+ */
+export function carriedSharedChunk(snapshot: MeshSnapshot, key: string): ResourceChunk | undefined {
+  const last = lastRoutes.get(key);
+  if (!last || last.snapshot === snapshot || !differsOnlyInWorkloads(last.snapshot, snapshot)) return undefined;
+  adopt(snapshot, key, last.chunk);
+  lastRoutes.set(key, { snapshot, chunk: last.chunk });
+  return last.chunk;
 }
 
 /** Outbound route configurations, shared by proxies with equal route inputs (http-routes.ts). */
