@@ -140,9 +140,10 @@ function withPolicy(snapshot: MeshSnapshot, base: EnvoyObject, name: string, e: 
  */
 let serviceClusterMemo = new WeakMap<object, Map<string, { readonly rule: DestinationRule | undefined; readonly built: Built }>>();
 
-/** Drops the Service clusters kept across snapshots (tests: translation from scratch, the oracle for the carried chunks). */
+/** Drops the Service clusters and load assignments kept across snapshots (tests: translation from scratch, the oracle for the carried chunks). */
 export function forgetServiceClusters(): void {
   serviceClusterMemo = new WeakMap();
+  assignmentMemo = new WeakMap();
 }
 
 function serviceClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typeof sidecarCluster>[3], timeout: string, build: () => Built): Built {
@@ -214,6 +215,31 @@ function assignment(name: string, eps: readonly HostEndpoint[], policy: PortTraf
   return { cluster_name: name, ...(groups.length ? { endpoints: groups } : {}) };
 }
 
+/**
+ * Load assignments by what they are made of: the host port's endpoints (an array carried
+ * across snapshots while its workloads are the same objects, host-endpoints.ts), the rule (by
+ * identity), the cluster name and the caller's locality grouping. So an endpoint change builds
+ * the assignments of the changed service's clusters (base and subsets) and keeps every other
+ * object, which the memo's interning and the resource cache then take without a comparison.
+ */
+const NO_RULE = {};
+let assignmentMemo = new WeakMap<readonly HostEndpoint[], WeakMap<object, Map<string, EnvoyObject>>>();
+
+function keptAssignment(name: string, eps: readonly HostEndpoint[], e: DestEntry, s: Subset | undefined, policy: PortTrafficPolicy, view: LocalityView | undefined): EnvoyObject {
+  let byRule = assignmentMemo.get(eps);
+  if (!byRule) assignmentMemo.set(eps, (byRule = new WeakMap()));
+  let m = byRule.get(e.rule ?? NO_RULE);
+  if (!m) byRule.set(e.rule ?? NO_RULE, (m = new Map()));
+  const key = view ? `${name}|${localityModeKey(localityMode(policy, view), view)}` : name;
+  let a = m.get(key);
+  if (!a) {
+    a = assignment(name, subsetEndpoints(eps, s), policy, view);
+    if (m.size >= 64) m.clear();
+    m.set(key, a);
+  }
+  return a;
+}
+
 const endpointKeys = new WeakMap<DestScope, Map<string, string>>();
 
 /** The shared-chunk key of a proxy's endpoints: the scope's, plus the caller's locality when it matters. */
@@ -251,7 +277,7 @@ export function destEndpoints(snapshot: MeshSnapshot, ds: DestScope, view: Local
           const policy = portPolicy(e.rule, p.port, s);
           if (!usesEds(e.host, policy)) continue;
           const name = s ? outboundSubsetClusterName(p.port, s.name, e.host.hostname) : outboundClusterName(p.port, e.host.hostname);
-          out.push(assignment(name, subsetEndpoints(eps, s), policy, ds.localityAware ? view : undefined));
+          out.push(keptAssignment(name, eps, e, s, policy, ds.localityAware ? view : undefined));
         }
       }
     }

@@ -3,13 +3,14 @@
  * workloads, or a ServiceEntry's `endpoints` plus the workloads its `workloadSelector` picks
  * (same namespace). One shape for all, so subsets, locality and cluster builders need no case.
  */
-import type { Labels, MeshSnapshot } from '../../model/types.js';
+import type { Labels, MeshSnapshot, Workload } from '../../model/types.js';
 import type { Locality } from '../../model/traffic.js';
 import { effectiveMtls } from '../../authz/index.js';
 import { cmp, selects, workloadPort } from './common.js';
 import { serviceEndpoints } from './outbound-clusters.js';
 import { asServicePort, type RegistryHost, type RegistryPort } from './registry.js';
 import { workloadCandidates } from './workload-index.js';
+import { differsOnlyInWorkloads } from '../incremental/snapshot-delta.js';
 
 /** Endpoint label that marks a ServiceEntry endpoint as speaking mesh mTLS (as Istio's). */
 export const TLS_MODE_LABEL = 'security.istio.io/tlsMode';
@@ -34,16 +35,55 @@ function seTargetPort(p: RegistryPort): number {
 const memo = new WeakMap<MeshSnapshot, Map<string, readonly HostEndpoint[]>>();
 
 /**
+ * The endpoints last built per host port, with their snapshot and the workloads they were
+ * built from (bounded). Endpoints read the snapshot's workloads only through those candidates;
+ * so in a snapshot that differs only in workloads, a host port whose candidates are the same
+ * objects keeps its array: an endpoint change rebuilds one service's endpoints, not every
+ * service's, and what is built from them (ClusterLoadAssignments) can be kept by identity.
+ */
+let carried = new Map<string, { readonly snapshot: MeshSnapshot; readonly from: readonly Workload[]; readonly eps: readonly HostEndpoint[] }>();
+const MAX_CARRIED = 100_000;
+
+/** Drops the endpoints carried across snapshots (tests: translation from scratch). */
+export function forgetCarriedEndpoints(): void {
+  carried = new Map();
+}
+
+/**
  * Endpoints of `host`'s port `p`, sorted by address then port, one per address:port (first
- * wins). MESH_EXTERNAL endpoints never default to mesh mTLS. Memoized per snapshot.
+ * wins). MESH_EXTERNAL endpoints never default to mesh mTLS. Memoized per snapshot; the same
+ * array as in an earlier snapshot when nothing it is built from changed.
  */
 export function hostEndpoints(snapshot: MeshSnapshot, host: RegistryHost, p: RegistryPort): readonly HostEndpoint[] {
   let m = memo.get(snapshot);
   if (!m) { m = new Map(); memo.set(snapshot, m); }
   const key = `${host.namespace}/${host.name}/${host.hostname}/${p.port}`;
   let out = m.get(key);
-  if (!out) { out = Object.freeze(build(snapshot, host, p)); m.set(key, out); }
+  if (out) return out;
+  const from = candidates(snapshot, host);
+  const last = carried.get(key);
+  if (last && last.snapshot !== snapshot && sameItems(last.from, from) && differsOnlyInWorkloads(last.snapshot, snapshot)) out = last.eps;
+  else out = Object.freeze(build(snapshot, host, p));
+  m.set(key, out);
+  if (carried.size >= MAX_CARRIED && !carried.has(key)) carried.clear();
+  carried.set(key, { snapshot, from, eps: out });
   return out;
+}
+
+const NO_WORKLOADS: readonly Workload[] = Object.freeze([]);
+
+/** The workloads `build` may read for `host`: those carrying its selector's first label in its namespace. */
+function candidates(snapshot: MeshSnapshot, host: RegistryHost): readonly Workload[] {
+  if (host.service) return host.service.selector ? workloadCandidates(snapshot, host.service.meta.namespace, host.service.selector) : NO_WORKLOADS;
+  const sel = host.serviceEntry?.workloadSelector;
+  return sel ? workloadCandidates(snapshot, host.serviceEntry!.meta.namespace, sel) : NO_WORKLOADS;
+}
+
+function sameItems(a: readonly Workload[], b: readonly Workload[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function build(snapshot: MeshSnapshot, host: RegistryHost, p: RegistryPort): HostEndpoint[] {

@@ -11,6 +11,7 @@ import { explicitInboundListeners, inboundCluster, inboundPorts, virtualInboundL
 import { loadAssignment, meshPorts, proxylessCluster, specialClusters } from './outbound-clusters.js';
 import { destClusters, destEndpoints, forgetServiceClusters, destEndpointsKey, destScope, localityView, type DestScope } from './dest-clusters.js';
 import type { LocalityView } from './locality-lb.js';
+import { forgetCarriedEndpoints } from './host-endpoints.js';
 import { outboundPolicy } from './registry.js';
 import { serviceEntryListeners } from './service-entries.js';
 import { withOutboundPolicy } from './outbound-policy.js';
@@ -88,13 +89,15 @@ const routeDiagnostics = new WeakMap<ResourceChunk, readonly Diagnostic[]>();
 const lastRoutes = new Map<string, { readonly snapshot: MeshSnapshot; readonly chunk: ResourceChunk }>();
 const MAX_ROUTE_KEYS = 10_000;
 /**
- * Drops every chunk carried across snapshots (routes here, Service clusters in dest-clusters.ts),
+ * Drops everything carried across snapshots (routes here, Service clusters and load assignments
+ * in dest-clusters.ts, endpoints in host-endpoints.ts),
  * so the next translation of a new snapshot object builds from scratch: the oracle the
  * simulation tests compare the carried chunks with.
  */
 export function forgetCarriedChunks(): void {
   lastRoutes.clear();
   forgetServiceClusters();
+  forgetCarriedEndpoints();
 }
 
 /**
