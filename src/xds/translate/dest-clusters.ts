@@ -112,18 +112,30 @@ function baseCluster(snapshot: MeshSnapshot, host: RegistryHost, p: RegistryPort
   return serviceEntryCluster(host, p, eps, src, timeout, sansOf(snapshot, host, eps), diagnostics);
 }
 
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 function withPolicy(snapshot: MeshSnapshot, base: EnvoyObject, name: string, e: DestEntry, p: RegistryPort, subset: Subset | undefined, eps: readonly HostEndpoint[], src: Parameters<typeof sidecarCluster>[3], diagnostics: Diagnostic[]): EnvoyObject {
-  let c: EnvoyObject = { ...base, name };
-  if (subset && c.load_assignment) {
-    // DNS clusters carry their endpoints inline: the subset keeps the ones its labels select.
-    c = { ...c, load_assignment: dnsAssignment(name, e.host, p, subsetEndpoints(eps, subset)) ?? { cluster_name: name } };
-  }
   const policy = portPolicy(e.rule, p.port, subset);
-  if (!e.rule || Object.keys(policy).length === 0) return c;
+  const plain = !e.rule || isEmpty(policy);
+  let c: EnvoyObject;
+  if (subset && base.load_assignment) {
+    // DNS clusters carry their endpoints inline: the subset keeps the ones its labels select.
+    c = { ...base, name, load_assignment: dnsAssignment(name, e.host, p, subsetEndpoints(eps, subset)) ?? { cluster_name: name } };
+  } else if (plain) {
+    c = { ...base, name };
+  } else {
+    // applyClusterPolicy copies: the name is set on that copy (in base's first key) instead of copying twice.
+    c = base;
+  }
+  if (plain) return c;
   c = applyClusterPolicy(c, policy, {
     hostname: e.host.hostname, http: isHttpProtocol(p.protocol), src, sans: sansOf(snapshot, e.host, eps),
     rule: e.rule, port: p.port, ...(subset ? { subset } : {}), diagnostics,
   });
+  if (c.name !== name) (c as Record<string, unknown>).name = name;
   if (policy.loadBalancer?.localityLbSetting?.distribute.length) {
     c = { ...c, common_lb_config: { ...(c.common_lb_config as EnvoyObject | undefined), locality_weighted_lb_config: {} } };
   }
@@ -145,9 +157,16 @@ export function forgetServiceClusters(): void {
   serviceClusterMemo = new WeakMap();
 }
 
+/** The registry ports as a key (JSON.stringify's information, without its cost per Service): number, name, protocol, target. */
+function portsKey(ports: readonly RegistryPort[]): string {
+  let k = '';
+  for (const p of ports) k += `${p.port}/${p.name.length}:${p.name}/${p.protocol}/${typeof p.targetPort === 'number' ? '#' : '$'}${p.targetPort};`;
+  return k;
+}
+
 function serviceClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typeof sidecarCluster>[3], timeout: string, build: () => Built): Built {
   const svc = e.host.service!;
-  const key = `${src}|${timeout}|${snapshot.config.trustDomain}|${serviceSans(snapshot, svc).join(",")}|${JSON.stringify(e.host.ports)}`;
+  const key = `${src}|${timeout}|${snapshot.config.trustDomain}|${serviceSans(snapshot, svc).join(',')}|${portsKey(e.host.ports)}`;
   let m = serviceClusterMemo.get(svc);
   if (!m) serviceClusterMemo.set(svc, (m = new Map()));
   const hit = m.get(key);
@@ -244,14 +263,17 @@ export function destEndpoints(snapshot: MeshSnapshot, ds: DestScope, view: Local
   const key = destEndpointsKey(ds, view);
   return memoized(snapshot, key, () => {
     const out: EnvoyObject[] = [];
+    const v = ds.localityAware ? view : undefined;
     for (const e of ds.entries) {
+      const subsets = e.rule?.subsets ?? [];
       for (const p of e.host.ports) {
         const eps = hostEndpoints(snapshot, e.host, p);
-        for (const s of [undefined, ...(e.rule?.subsets ?? [])]) {
+        const base = portPolicy(e.rule, p.port, undefined);
+        if (usesEds(e.host, base)) out.push(assignment(outboundClusterName(p.port, e.host.hostname), eps, base, v));
+        for (const s of subsets) {
           const policy = portPolicy(e.rule, p.port, s);
           if (!usesEds(e.host, policy)) continue;
-          const name = s ? outboundSubsetClusterName(p.port, s.name, e.host.hostname) : outboundClusterName(p.port, e.host.hostname);
-          out.push(assignment(name, subsetEndpoints(eps, s), policy, ds.localityAware ? view : undefined));
+          out.push(assignment(outboundSubsetClusterName(p.port, s.name, e.host.hostname), subsetEndpoints(eps, s), policy, v));
         }
       }
     }
