@@ -48,8 +48,9 @@ function ruleId(dr: DestinationRule): string {
 }
 
 function mayUseLocality(dr: DestinationRule): boolean {
-  const levels = [dr.trafficPolicy, ...dr.subsets.map((s) => s.trafficPolicy)];
-  return levels.some((p) => p && [p, ...p.portLevelSettings.map((s) => s.policy)].some((x) => x.outlierDetection !== undefined || x.loadBalancer?.localityLbSetting !== undefined));
+  const at = (x: PortTrafficPolicy): boolean => x.outlierDetection !== undefined || x.loadBalancer?.localityLbSetting !== undefined;
+  const level = (p: DestinationRule['trafficPolicy']): boolean => p !== undefined && (at(p) || p.portLevelSettings.some((s) => at(s.policy)));
+  return level(dr.trafficPolicy) || dr.subsets.some((s) => level(s.trafficPolicy));
 }
 
 /**
@@ -150,7 +151,7 @@ function withPolicy(snapshot: MeshSnapshot, base: EnvoyObject, name: string, e: 
  * every other Service's cluster objects: no rebuild and, in the memo's interning, no deep
  * comparison (a DestinationRule on every service tripled that work).
  */
-let serviceClusterMemo = new WeakMap<object, Map<string, { readonly rule: DestinationRule | undefined; readonly built: Built }>>();
+let serviceClusterMemo = new WeakMap<object, { readonly key: string; readonly rule: DestinationRule | undefined; readonly built: Built }[]>();
 
 /** Drops the Service clusters kept across snapshots (tests: translation from scratch, the oracle for the carried chunks). */
 export function forgetServiceClusters(): void {
@@ -167,13 +168,15 @@ function portsKey(ports: readonly RegistryPort[]): string {
 function serviceClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typeof sidecarCluster>[3], timeout: string, build: () => Built): Built {
   const svc = e.host.service!;
   const key = `${src}|${timeout}|${snapshot.config.trustDomain}|${serviceSans(snapshot, svc).join(',')}|${portsKey(e.host.ports)}`;
-  let m = serviceClusterMemo.get(svc);
-  if (!m) serviceClusterMemo.set(svc, (m = new Map()));
-  const hit = m.get(key);
-  if (hit && hit.rule === e.rule) return hit.built;
+  // A short list per Service (usually one entry: one secret source and timeout), not a Map each.
+  let l = serviceClusterMemo.get(svc);
+  if (!l) serviceClusterMemo.set(svc, (l = []));
+  const i = l.findIndex((x) => x.key === key);
+  if (i >= 0 && l[i]!.rule === e.rule) return l[i]!.built;
   const built = build();
-  if (m.size >= 16) m.clear();
-  m.set(key, { rule: e.rule, built });
+  if (i >= 0) l.splice(i, 1);
+  else if (l.length >= 16) l.length = 0;
+  l.push({ key, rule: e.rule, built });
   return built;
 }
 

@@ -134,18 +134,20 @@ export function portPolicy(dr: DestinationRule | undefined, port: number, subset
   if (!dr) return NO_POLICY;
   // Memoized per rule (model objects are frozen): translation asks for each cluster, endpoint
   // assignment and route hash, and the same merged object lets cluster-policy share its pieces.
-  let m = policyMemo.get(dr);
-  if (!m) { m = new Map(); policyMemo.set(dr, m); }
   const si = subset ? dr.subsets.indexOf(subset) : -1;
   if (subset && si < 0) return Object.freeze(mergePortPolicy(dr, port, subset)); // not one of the rule's own subsets
-  const k = `${port}|${si}`;
-  let p = m.get(k);
-  if (!p) { p = Object.freeze(mergePortPolicy(dr, port, subset)); m.set(k, p); }
+  // Per rule: port number → merged policy by subset position + 1 (number keys, no key strings).
+  let m = policyMemo.get(dr);
+  if (!m) { m = new Map(); policyMemo.set(dr, m); }
+  let row = m.get(port);
+  if (!row) { row = new Array<PortTrafficPolicy | undefined>(dr.subsets.length + 1); m.set(port, row); }
+  let p = row[si + 1];
+  if (!p) { p = Object.freeze(mergePortPolicy(dr, port, subset)); row[si + 1] = p; }
   return p;
 }
 
 const NO_POLICY: PortTrafficPolicy = Object.freeze({});
-const policyMemo = new WeakMap<DestinationRule, Map<string, PortTrafficPolicy>>();
+const policyMemo = new WeakMap<DestinationRule, Map<number, (PortTrafficPolicy | undefined)[]>>();
 
 function mergePortPolicy(dr: DestinationRule, port: number, subset: Subset | undefined): PortTrafficPolicy {
   let p = overlay({}, dr.trafficPolicy);

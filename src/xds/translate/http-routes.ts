@@ -181,12 +181,16 @@ function hashLookup(dest: DestScope): HashLookup {
   };
 }
 
+/** `spec.http[i]` (the common ones built once: every rule of every visible host asks). */
+const HTTP_FIELDS = Array.from({ length: 32 }, (_, i) => `spec.http[${i}]`);
+const httpField = (i: number): string => HTTP_FIELDS[i] ?? `spec.http[${i}]`;
+
 function setRoutes(hashPolicy: HashLookup, rs: RouteSet, port: number, inputs: RouteInputs, hosts: HostIndex, diagnostics: Diagnostic[]): EnvoyObject[] {
   const out: EnvoyObject[] = [];
   if (rs.ports && !rs.ports.includes(port)) return out;
   const mctx: MatchContext = { port, namespace: inputs.proxy.namespace, labels: inputs.labels };
   for (let i = 0; i < rs.http.length; i++) {
-    ruleRoutes(out, rs, i, rs.http[i]!, mctx, { port, hosts, set: rs, field: `spec.http[${i}]`, diagnostics, hashPolicy });
+    ruleRoutes(out, rs, i, rs.http[i]!, mctx, { port, hosts, set: rs, field: httpField(i), diagnostics, hashPolicy });
   }
   return out;
 }

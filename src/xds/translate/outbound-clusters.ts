@@ -46,23 +46,26 @@ export interface Endpoint {
  * port; a second workload on the same address:port is dropped (first by name wins).
  */
 export function serviceEndpoints(snapshot: MeshSnapshot, svc: Service, sp: ServicePort): Endpoint[] {
-  const out: Endpoint[] = [];
-  const seen = new Set<string>();
+  const all: Endpoint[] = [];
   for (const w of selectedWorkloads(snapshot, svc)) {
     if (!w.ready) continue;
     const port = workloadPort(w, sp);
     if (port === undefined) continue;
-    const id = `${w.address}|${port}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
     let mtls = w.meshed;
     if (mtls) {
       const eff = effectiveMtls(snapshot, w);
       mtls = (eff.ports.get(port) ?? eff.mode) !== 'DISABLE';
     }
-    out.push({ workload: w, port, mtls });
+    all.push({ workload: w, port, mtls });
   }
-  return out.sort((a, b) => cmp(a.workload.address, b.workload.address) || a.port - b.port);
+  // A stable sort keeps name order among equal address:port, so keeping the first of each run drops the later names.
+  all.sort((a, b) => cmp(a.workload.address, b.workload.address) || a.port - b.port);
+  const out: Endpoint[] = [];
+  for (const e of all) {
+    const last = out[out.length - 1];
+    if (!last || last.workload.address !== e.workload.address || last.port !== e.port) out.push(e);
+  }
+  return out;
 }
 
 /** SPIFFE ids of the meshed service accounts behind a service, sorted and unique. */
