@@ -79,11 +79,13 @@ export function serviceSans(snapshot: MeshSnapshot, svc: Service): string[] {
 
 function buildServiceSans(snapshot: MeshSnapshot, svc: Service): string[] {
   const td = snapshot.config.trustDomain;
-  const ids = new Set<string>();
+  const ids: string[] = [];
   for (const w of selectedWorkloads(snapshot, svc)) {
-    if (w.meshed) ids.add(spiffeId({ trustDomain: td, namespace: w.namespace, serviceAccount: w.serviceAccount }));
+    if (w.meshed) ids.push(spiffeId({ trustDomain: td, namespace: w.namespace, serviceAccount: w.serviceAccount }));
   }
-  return [...ids].sort(cmp);
+  // Sorted, then the repeats (workloads sharing a service account) dropped.
+  ids.sort(cmp);
+  return ids.filter((id, i) => i === 0 || id !== ids[i - 1]);
 }
 
 /** ClusterLoadAssignment for a service port; mTLS endpoints carry `tlsMode: istio`. */

@@ -26,6 +26,7 @@ export interface ActionContext {
 
 /** Milliseconds → Envoy duration (`1.5s`). */
 export function duration(ms: number): string {
+  if (ms === 0) return '0s'; // every route without a timeout
   return `${ms / 1000}s`;
 }
 
@@ -208,6 +209,13 @@ export function routeAction(rule: HttpRule, ctx: ActionContext): EnvoyObject {
   return out;
 }
 
+/** The port of an `outbound|<port>|<subset>|<host>` cluster name (without splitting the name). */
+function clusterPort(cluster: string): number {
+  const a = cluster.indexOf('|') + 1;
+  const b = cluster.indexOf('|', a);
+  return Number(b < 0 ? cluster.slice(a) : cluster.slice(a, b));
+}
+
 /** The `route` action of a rule that forwards: clusters (or weighted clusters), rewrite, timeout, retries, mirrors, hash policy. */
 function forwardAction(rule: HttpRule, dests: readonly WeightedDestination[], clusters: readonly (string | undefined)[], ctx: ActionContext): EnvoyObject {
   const r: Record<string, unknown> = {};
@@ -218,7 +226,7 @@ function forwardAction(rule: HttpRule, dests: readonly WeightedDestination[], cl
   r.timeout = duration(rule.timeoutMs ?? 0);
   // Consistent hashing applies to a single destination (as Istio: with several, the split decides).
   const d0 = dests[0]!.destination;
-  const port = single && clusters[0] ? Number(clusters[0].split('|')[1]) : undefined;
+  const port = single && clusters[0] ? clusterPort(clusters[0]) : undefined;
   const hashes = port !== undefined && ctx.hashPolicy ? ctx.hashPolicy(d0.host, port, d0.subset) : undefined;
   let retries = retryPolicy(rule.retries);
   if (retries && hashes?.length) {
