@@ -233,7 +233,9 @@ function usesEds(host: RegistryHost, policy: PortTrafficPolicy): boolean {
 
 function assignment(name: string, eps: readonly HostEndpoint[], policy: PortTrafficPolicy, view: LocalityView | undefined): EnvoyObject {
   const groups = localityGroups(eps, localityMode(policy, view), view, tlsModeMetadata);
-  return { cluster_name: name, ...(groups.length ? { endpoints: groups } : {}) };
+  const a: Record<string, unknown> = { cluster_name: name };
+  if (groups.length) a.endpoints = groups;
+  return a;
 }
 
 const endpointKeys = new WeakMap<DestScope, Map<string, string>>();

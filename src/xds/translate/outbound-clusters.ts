@@ -128,18 +128,21 @@ export function autoMtlsSocketMatches(src: SecretSource, alpn: readonly string[]
  * A sidecar's outbound cluster: EDS over ADS; auto-mTLS by `transport_socket_matches` (mesh
  * mTLS to endpoints tagged `tlsMode: istio`, plaintext to the rest).
  */
+const HTTP_ALPN: readonly string[] = Object.freeze([MESH_ALPN, 'h2', 'http/1.1']);
+const TCP_ALPN: readonly string[] = Object.freeze([MESH_ALPN]);
+
 export function sidecarCluster(snapshot: MeshSnapshot, svc: Service, sp: ServicePort, src: SecretSource, connectTimeout: string): EnvoyObject {
   const http = isHttpProtocol(sp.protocol);
-  const alpn = http ? [MESH_ALPN, 'h2', 'http/1.1'] : [MESH_ALPN];
-  return {
+  const c: Record<string, unknown> = {
     name: outboundClusterName(sp.port, svc.hostname),
     type: 'EDS',
     eds_cluster_config: EDS_OVER_ADS,
     connect_timeout: connectTimeout,
     lb_policy: 'ROUND_ROBIN',
-    transport_socket_matches: autoMtlsSocketMatches(src, alpn, serviceSans(snapshot, svc)),
-    ...(http ? { typed_extension_protocol_options: httpProtocolOptions(sp.protocol) } : {}),
+    transport_socket_matches: autoMtlsSocketMatches(src, http ? HTTP_ALPN : TCP_ALPN, serviceSans(snapshot, svc)),
   };
+  if (http) c.typed_extension_protocol_options = httpProtocolOptions(sp.protocol);
+  return c;
 }
 
 /** A proxyless gRPC client's cluster: EDS over ADS, plaintext (grpc-js-xds does its own TLS, if any). */
