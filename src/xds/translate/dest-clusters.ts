@@ -97,6 +97,8 @@ function memoized(snapshot: MeshSnapshot, key: string, build: () => Built): Buil
   return b;
 }
 
+const NO_ENDPOINTS: readonly HostEndpoint[] = Object.freeze([]);
+
 function subsetEndpoints(eps: readonly HostEndpoint[], s: Subset | undefined): readonly HostEndpoint[] {
   return s ? eps.filter((e) => selects(s.labels, e.labels)) : eps;
 }
@@ -184,7 +186,8 @@ function entryClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typ
   const diagnostics: Diagnostic[] = [];
   const out: EnvoyObject[] = [];
   for (const p of e.host.ports) {
-    const eps = hostEndpoints(snapshot, e.host, p);
+    // A Service's clusters use EDS and its SANs: its endpoints are not read here (the endpoint side builds them).
+    const eps = e.host.service ? NO_ENDPOINTS : hostEndpoints(snapshot, e.host, p);
     const base = baseCluster(snapshot, e.host, p, eps, src, timeout, diagnostics);
     if (!base) continue;
     out.push(withPolicy(snapshot, base, outboundClusterName(p.port, e.host.hostname), e, p, undefined, eps, src, diagnostics));
