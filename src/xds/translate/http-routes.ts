@@ -84,9 +84,19 @@ export function routeSetOrder(a: RouteSet, b: RouteSet): number {
   return cmp(ta, tb) || cmp(a.meta.namespace, b.meta.namespace) || cmp(a.meta.name, b.meta.name);
 }
 
-/** Route sets visible from `namespace`, with HTTP rules, oldest first. */
-function visibleHttpSets(snapshot: MeshSnapshot, namespace: string): RouteSet[] {
-  return snapshot.routeSets.filter((rs) => rs.http.length > 0 && exportedTo(rs.exportTo, namespace)).sort(routeSetOrder);
+/** Per snapshot: the route sets with HTTP rules, oldest first (sorted once), and the visible ones by namespace. */
+const httpSetsMemo = new WeakMap<MeshSnapshot, { readonly sorted: readonly RouteSet[]; readonly byNamespace: Map<string, readonly RouteSet[]> }>();
+
+/** Route sets visible from `namespace`, with HTTP rules, oldest first. Memoized per snapshot; must not be mutated. */
+function visibleHttpSets(snapshot: MeshSnapshot, namespace: string): readonly RouteSet[] {
+  let m = httpSetsMemo.get(snapshot);
+  if (!m) {
+    m = { sorted: snapshot.routeSets.filter((rs) => rs.http.length > 0).sort(routeSetOrder), byNamespace: new Map() };
+    httpSetsMemo.set(snapshot, m);
+  }
+  let v = m.byNamespace.get(namespace);
+  if (!v) { v = m.sorted.filter((rs) => exportedTo(rs.exportTo, namespace)); m.byNamespace.set(namespace, v); }
+  return v;
 }
 
 /** The winning route set for each host, and a diagnostic for every loser. */
