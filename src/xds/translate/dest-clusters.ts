@@ -67,7 +67,8 @@ export function destScope(snapshot: MeshSnapshot, proxy: Pick<ProxyInfo, 'namesp
   let ds = m.get(memoKey);
   if (ds) return ds;
   const entries: DestEntry[] = [];
-  const hash = createHash('sha256');
+  // One string hashed once (the digest of sequential updates is the digest of their concatenation).
+  let hashed = '';
   let any = false;
   let localityAware = false;
   for (const host of scope.hosts) {
@@ -75,11 +76,11 @@ export function destScope(snapshot: MeshSnapshot, proxy: Pick<ProxyInfo, 'namesp
     entries.push(rule ? { host, rule } : { host });
     if (rule) {
       any = true;
-      hash.update(`${host.namespace}/${host.hostname}=${ruleId(rule)}\n`);
+      hashed += `${host.namespace}/${host.hostname}=${ruleId(rule)}\n`;
       if (mayUseLocality(rule)) localityAware = true;
     }
   }
-  ds = Object.freeze({ scope, entries, key: `${scope.key}|${any ? hash.digest('hex').slice(0, 16) : '-'}`, localityAware });
+  ds = Object.freeze({ scope, entries, key: `${scope.key}|${any ? createHash('sha256').update(hashed).digest('hex').slice(0, 16) : '-'}`, localityAware });
   m.set(memoKey, ds);
   return ds;
 }
