@@ -9,6 +9,7 @@
  * The proxy's own labels (and each inbound chain's service) are not in those blocks but in the
  * listener's `meshd.self` metadata, so the blocks are the same for every proxy.
  */
+import { createHash } from 'node:crypto';
 import type { Diagnostic, MeshSnapshot, Service, Workload } from '../../model/types.js';
 import { Filter, TypeName, typed, typedStruct, type EnvoyObject } from '../resource-types.js';
 import { outboundClusterName, parseOutboundClusterName } from '../names.js';
@@ -126,7 +127,8 @@ function providerCluster(snapshot: MeshSnapshot, p: { name: string; target: { se
 function tracingConfig(snapshot: MeshSnapshot, t: NonNullable<SideTelemetry['tracing']>, serviceName: string, diags: Diagnostic[]): EnvoyObject | undefined {
   const cluster = providerCluster(snapshot, t.provider, diags);
   if (!cluster) return undefined;
-  const key = JSON.stringify([t.provider, t.sampling, Object.keys(t.customTags).sort().map((k) => [k, t.customTags[k]]), serviceName, cluster]);
+  // Zipkin names the service from the node (Envoy's local cluster): the block is the same for every workload.
+  const key = JSON.stringify([t.provider, t.sampling, Object.keys(t.customTags).sort().map((k) => [k, t.customTags[k]]), t.provider.kind === 'zipkin' ? '' : serviceName, cluster]);
   return sharedBlocks.get(`tracing|${key}`, () => buildTracing(t, serviceName, cluster));
 }
 
@@ -250,6 +252,29 @@ export function withHcmTelemetry(hcm: EnvoyObject, t: HcmTelemetry): EnvoyObject
   };
 }
 
+/** A process-unique id per shared (frozen) telemetry block, for memo keys. */
+const blockIds = new WeakMap<object, number>();
+let nextBlockId = 1;
+function blockId(o: object | undefined): number {
+  if (o === undefined) return 0;
+  let id = blockIds.get(o);
+  if (id === undefined) { id = nextBlockId++; blockIds.set(o, id); }
+  return id;
+}
+const sharedHcms = new FrozenMemo<EnvoyObject>();
+
+/**
+ * An outbound HCM with telemetry, shared by value: the proxy's own labels are in the listener
+ * metadata, so every proxy with the same HCM and the same telemetry blocks gets the identical
+ * frozen filter, encoded once per snapshot instead of once per proxy (and compared by identity
+ * when interned). Keyed by the blocks' ids and a hash of the HCM as built.
+ */
+function sharedOutboundHcm(hcm: EnvoyObject, t: HcmTelemetry): EnvoyObject {
+  const blocks = [...t.httpFilters, ...(t.accessLogs ?? [])].map(blockId).join(',');
+  const digest = createHash('sha256').update(JSON.stringify(hcm)).digest('base64url');
+  return sharedHcms.get(`${blocks}|${blockId(t.statsLogs)}|${blockId(t.tracing)}|${t.accessLogs ? 'l' : ''}|${digest}`, () => withHcmTelemetry(hcm, t));
+}
+
 /** Telemetry of an inbound tcp_proxy (reporter `destination`). */
 export function inboundTcpTelemetry(snapshot: MeshSnapshot, w: Workload, mtls: boolean): readonly EnvoyObject[] {
   const e = telemetryFor(snapshot, w, w.namespace);
@@ -317,7 +342,7 @@ export function withListenerTelemetry(snapshot: MeshSnapshot, w: Workload | unde
     const filters = ((c.filters as EnvoyObject[] | undefined) ?? []).map((f) => {
       if (f.name === Filter.HttpConnectionManager) {
         touched = true;
-        return withHcmTelemetry(f, inbound ? inboundHcmTelemetry(snapshot, w!, mtls, diags) : outbound());
+        return inbound ? withHcmTelemetry(f, inboundHcmTelemetry(snapshot, w!, mtls, diags)) : sharedOutboundHcm(f, outbound());
       }
       if (f.name === Filter.TcpProxy) {
         const cluster = String((f.typed_config as EnvoyObject).cluster ?? '');
