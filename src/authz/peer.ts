@@ -42,6 +42,8 @@ function inherit(parent: EffectiveMode | undefined, mode: MtlsMode | undefined):
 }
 
 const memo = new WeakMap<MeshSnapshot, Map<string, EffectiveMtls>>();
+/** What every workload gets when the snapshot has no PeerAuthentication at all (shared; the common case). */
+const NOTHING_SET: EffectiveMtls = Object.freeze({ mode: 'PERMISSIVE', ports: new Map<number, EffectiveMode>() });
 
 /**
  * Merges PeerAuthentications for one workload. Precedence: the workload-selector policy over
@@ -52,6 +54,7 @@ const memo = new WeakMap<MeshSnapshot, Map<string, EffectiveMtls>>();
  * number, and an UNSET port inherits the workload's effective mode.
  */
 export function effectiveMtls(snapshot: MeshSnapshot, workload: Workload): EffectiveMtls {
+  if (snapshot.peerAuthentications.length === 0) return NOTHING_SET;
   let bySnap = memo.get(snapshot);
   if (!bySnap) { bySnap = new Map(); memo.set(snapshot, bySnap); }
   const key = `${workload.namespace}/${workload.name}`;

@@ -21,10 +21,12 @@ const FLAGS: readonly FlagSpec[] = [
   OUTPUT_FLAG, ...ADMIN_FLAGS, { name: 'help', type: 'bool', help: 'show this help' },
 ];
 
+const LEVEL = { error: 'Error', warning: 'Warning', info: 'Info' } as const;
+
 /** `Warning [analyzer] Kind ns/name field: message`, one line each, as istioctl prints them. */
 export function formatFindings(list: readonly Finding[]): string {
   if (list.length === 0) return '√ No validation issues found.\n';
-  return list.map((f) => `${f.severity === 'error' ? 'Error' : 'Warning'} [${f.analyzer}] (${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name ?? ''} ${f.field}) ${f.message}${f.source ? ` [${f.source}]` : ''}`).join('\n') + '\n';
+  return list.map((f) => `${LEVEL[f.severity]} [${f.analyzer}] (${f.kind} ${f.namespace ? `${f.namespace}/` : ''}${f.name ?? ''} ${f.field}) ${f.message}${f.source ? ` [${f.source}]` : ''}`).join('\n') + '\n';
 }
 
 /** A config folder read once with the file store's parsers: the snapshot and the diagnostics (shown as findings). */
@@ -40,7 +42,7 @@ async function loadDir(dir: string): Promise<{ snapshot: MeshSnapshot; diagnosti
 /** `meshctl analyze`: exit 1 only for error-level findings. */
 export const analyzeCommand: Command = {
   path: ['analyze'],
-  summary: 'policy and traffic lint: selectors matching nothing, DENY rules that hit TCP, STRICT breaking plaintext clients, shadowed policies, missing subsets, unknown hosts, conflicting VirtualServices, Sidecars hiding called services',
+  summary: 'policy and traffic lint: selectors matching nothing, DENY rules that hit TCP, STRICT breaking plaintext clients, shadowed policies, missing subsets, unknown hosts, conflicting VirtualServices, Sidecars hiding called services, what learned scopes keep',
   async run(args) {
     const { values: v, positional } = parseFlags(FLAGS, expandShortFlags(args));
     if (v.help) { process.stdout.write(flagHelp('usage: meshctl analyze [--config-dir DIR] [-n NS] [-o table|json|yaml] [--meshd URL]', FLAGS)); return 0; }

@@ -34,7 +34,10 @@ export async function serveApp(o: ServeOptions): Promise<Server> {
       }, delay);
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than any quiet spell in a test or the demo: an app that closes an idle keep-alive
+  // connection while its sidecar reuses it gets a 503 "connection termination" (the classic
+  // keep-alive race, Envoy's upstream idle timeout being 1 h), which would look like a mesh failure.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.host, resolve); });
   return server;
 }

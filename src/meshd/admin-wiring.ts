@@ -27,7 +27,7 @@ import { routezView } from '../admin/routez.js';
 import { translate } from '../xds/translate/index.js';
 import { dashboardRoutes } from '../admin/dashboard.js';
 import { route } from '../admin/route-table.js';
-import { analyze } from '../analyze/index.js';
+import { analyze, type ScopedWorkload } from '../analyze/index.js';
 import type { MeshdOptions } from './options.js';
 import type { PushLog } from './push-log.js';
 import { MESHD_VERSION } from '../version.js';
@@ -65,6 +65,8 @@ export interface AdminViewsDeps {
   readonly snapshot: () => MeshSnapshot;
   /** The config source's diagnostics (what /debug/diagnostics shows), for /debug/analyze. */
   readonly diagnostics?: () => readonly Diagnostic[];
+  /** Workloads under learned scoping and what their scopes keep, for /debug/analyze. */
+  readonly scopes?: () => readonly ScopedWorkload[];
   readonly now?: () => number;
 }
 
@@ -159,11 +161,12 @@ export function adminViewRoutes(d: AdminViewsDeps): RouteAdder[] {
     (app) => app.get('/debug/push_status', route(DEBUG, 'the last 50 pushes: trigger, generation, proxies, converged, milliseconds'), async () => ({ generation: d.snapshot().generation, connected: d.xds.connectedProxies().length, ...d.pushes.status() })),
     (app) => app.get<{ Querystring: { pem?: string } }>('/debug/connections', route(DEBUG, 'authenticated ADS streams: proxy, identity, peer, Envoy version, the certificate chain meshd holds for it (?pem=true adds the PEM; never a key)'), async (req) => connections(d, req.query.pem === 'true')),
     (app) => app.get('/version', route({ kind: 'public' }, 'meshd\'s version'), async () => ({ version: MESHD_VERSION, node: process.version })),
-    (app) => app.get<{ Querystring: { window?: string } }>('/debug/analyze', route(DEBUG, 'policy and traffic lint over the current snapshot, the plaintext seen in the last 10 minutes, the telemetry edges and the config diagnostics (what meshctl analyze shows)'), async () => {
+    (app) => app.get<{ Querystring: { window?: string } }>('/debug/analyze', route(DEBUG, 'policy and traffic lint over the current snapshot, the plaintext seen in the last 10 minutes, the telemetry edges, the config diagnostics and what learned scopes keep (what meshctl analyze shows)'), async () => {
       const snapshot = d.snapshot();
       return analyze({
         snapshot, plaintext: plaintextReport(d.telemetry.store, snapshot, now(), 10 * 60_000),
         edges: edgeRows(d.telemetry.store, snapshot), diagnostics: d.diagnostics?.() ?? [],
+        scopes: d.scopes?.() ?? [], now: now(),
       });
     }),
     ...dashboardRoutes(),

@@ -310,7 +310,7 @@ export async function startMeshd(opts: MeshdOptions, log: Logger, extras: MeshdE
       return { proxy: p.info, identity: p.identity, scope: scoping.report(p), resources: dump };
     },
     routes: [
-      ...adminViewRoutes({ registry, log, ca, certs, xds, telemetry, pushes, snapshot: () => snapshot, diagnostics: () => diagnostics }),
+      ...adminViewRoutes({ registry, log, ca, certs, xds, telemetry, pushes, snapshot: () => snapshot, diagnostics: () => diagnostics, scopes: () => scoping.scopedWorkloads() }),
       ...telemetry.routes(),
       ...scoping.routes(),
       ...(extras.adminRoutes ?? []),

@@ -13,7 +13,8 @@ import type { MeshSnapshot, Service, Workload } from '../model/types.js';
 import type { ConnectedProxy } from '../xds/server/types.js';
 import { parseOutboundClusterName } from '../xds/names.js';
 import { findWorkload } from '../xds/translate/index.js';
-import { selects, workloadPort } from '../xds/translate/common.js';
+import { cmp, selects, workloadPort } from '../xds/translate/common.js';
+import type { ScopedWorkload } from '../analyze/types.js';
 import { scopeReport, type KeptDependency, type ScopeDecision, type ScopeReport } from '../xds/translate/scoping.js';
 import { ObservedCalls, DEFAULT_OBSERVED_LIMITS, type RecordResult } from '../telemetry/observed.js';
 import type { LogRecord } from '../telemetry/records.js';
@@ -240,6 +241,23 @@ export class ScopingController {
     const why = this.deps.options.mode === 'full' ? `scoping is off (meshd --scoping full; label a namespace ${SCOPING_LABEL}=observed to scope it)` : `namespace ${proxy.info.namespace} is labelled ${SCOPING_LABEL}=full`;
     // Computed afresh: the decision kept for translation holds the dependencies as first seen (its key is the host set).
     return scopeReport(snapshot, proxy.info, this.compute(proxy, undefined)?.decision, why);
+  }
+
+  /** For `meshctl analyze`: each workload whose connected sidecars are scoped, and what its scope keeps (computed afresh). */
+  scopedWorkloads(): ScopedWorkload[] {
+    const snapshot = this.deps.snapshot();
+    const byWorkload = new Map<string, { namespace: string; workload: string; reason: string; onDemand: boolean; proxies: number; kept: readonly KeptDependency[] }>();
+    for (const p of this.deps.proxies()) {
+      const decision = this.compute(p, undefined)?.decision;
+      const w = decision ? findWorkload(snapshot, p.info) : undefined;
+      if (!decision || !w) continue;
+      const k = `${w.namespace}/${w.name}`;
+      const seen = byWorkload.get(k);
+      if (seen) { seen.proxies++; continue; }
+      const kept = [...decision.kept].sort((a, b) => (a.namespace === b.namespace ? cmp(a.hostname, b.hostname) : cmp(a.namespace, b.namespace)));
+      byWorkload.set(k, { namespace: w.namespace, workload: w.name, reason: decision.reason, onDemand: decision.onDemand, proxies: 1, kept });
+    }
+    return [...byWorkload.entries()].sort(([a], [b]) => cmp(a, b)).map(([, v]) => v);
   }
 
   /** `/debug/scoping`: every caller's kept dependencies, and the scope of every connected proxy. */

@@ -99,6 +99,11 @@ test('observed scoping: only the own namespace at first, out-of-scope calls work
   assert.ok((await envoyClusters(mesh, 'web')).includes(cluster(mesh, 'orders')), 'orders, got on demand, is still in web\'s Envoy after the window');
   const pinned = await mesh.meshd!.adminJson<{ proxies: { proxy: string; scope: { kept?: { hostname: string; source: string }[] } }[] }>('/debug/scoping');
   assert.equal(pinned.proxies.find((x) => x.proxy.includes('web'))?.scope.kept?.find((d) => d.hostname.startsWith('orders.'))?.source, 'pinned', '/debug/scoping says why orders stays');
+  // meshctl analyze (its /debug/analyze) names what web's scope keeps and why, as info.
+  const findings = await mesh.meshd!.adminJson<{ analyzer: string; severity: string; namespace?: string; name?: string; message: string }[]>('/debug/analyze');
+  const webScope = findings.find((f) => f.analyzer === 'learned-scope' && f.namespace === 'apps' && f.name === 'web');
+  assert.equal(webScope?.severity, 'info', `analyze lists web's learned scope: ${JSON.stringify(findings.filter((f) => f.analyzer === 'learned-scope'))}`);
+  assert.match(webScope!.message, /shop\/orders\.shop\.svc\.cluster\.local \(held by the on-demand stream, kept while that stream lives\)/);
   const t1 = Date.now();
   assert.equal((await mesh.call('web', 'orders')).status, 200, 'orders again after the window');
   assert.ok(Date.now() - t1 < 3000, `answered at once (${Date.now() - t1} ms)`);

@@ -74,7 +74,10 @@ export async function statusApp(name: string, host: string, port: number, status
     req.resume();
     setTimeout(() => { res.statusCode = status; res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ app: name })); }, delayMs);
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than any quiet spell in a test or the demo: an app that closes an idle keep-alive
+  // connection while its sidecar reuses it gets a 503 "connection termination" (the classic
+  // keep-alive race, Envoy's upstream idle timeout being 1 h), which would look like a mesh failure.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, resolve); });
   return Object.assign(app, { server, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) });
 }

@@ -58,6 +58,27 @@ export function lenHeader(field: number, length: number): Buffer {
   return out;
 }
 
+/**
+ * A length-delimited field holding a `google.protobuf.Any` (type_url (1) + value (2)), framed in
+ * one allocation with one copy of `value` (resource bodies of 10+ KB are framed per proxy).
+ */
+export function anyField(field: number, typeUrl: string, value: Uint8Array): Buffer {
+  const urlLen = Buffer.byteLength(typeUrl, 'utf8');
+  const anyLen = (urlLen ? 1 + varintSize(urlLen) + urlLen : 0) + 1 + varintSize(value.length) + value.length;
+  const tag = (field << 3) | WIRE_LEN;
+  const out = Buffer.allocUnsafe(varintSize(tag) + varintSize(anyLen) + anyLen);
+  let pos = writeVarint(out, writeVarint(out, 0, tag), anyLen);
+  if (urlLen) {
+    out[pos++] = (1 << 3) | WIRE_LEN;
+    pos = writeVarint(out, pos, urlLen);
+    pos += out.write(typeUrl, pos, 'utf8');
+  }
+  out[pos++] = (2 << 3) | WIRE_LEN;
+  pos = writeVarint(out, pos, value.length);
+  out.set(value, pos);
+  return out;
+}
+
 /** `google.protobuf.Any` bytes: type_url (1) + value (2). */
 export function anyBytes(typeUrl: string, value: Uint8Array): Buffer {
   return Buffer.concat([stringField(1, typeUrl), lenField(2, value)]);

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { encodeResource, type EnvoyObject, type ResourceTypeUrl, ResourceType } from '../resource-types.js';
-import { anyBytes, lenField, stringField } from './proto-wire.js';
+import { anyField, lenField, stringField } from './proto-wire.js';
 
 /** A chunk of resources of one type, shared by identity across proxies. */
 export type Chunk = readonly EnvoyObject[];
@@ -92,7 +92,7 @@ export class ResourceCache {
     const value = encodeResource(typeUrl, obj);
     this.encodeCount++;
     const version = shortHash([value]);
-    const sotwField = lenField(2, anyBytes(typeUrl, value));
+    const sotwField = anyField(2, typeUrl, value);
     const any = sotwField.subarray(headerLength(sotwField));
     let delta: Buffer | undefined;
     const enc: Encoded = {

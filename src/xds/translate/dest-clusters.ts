@@ -48,8 +48,9 @@ function ruleId(dr: DestinationRule): string {
 }
 
 function mayUseLocality(dr: DestinationRule): boolean {
-  const levels = [dr.trafficPolicy, ...dr.subsets.map((s) => s.trafficPolicy)];
-  return levels.some((p) => p && [p, ...p.portLevelSettings.map((s) => s.policy)].some((x) => x.outlierDetection !== undefined || x.loadBalancer?.localityLbSetting !== undefined));
+  const at = (x: PortTrafficPolicy): boolean => x.outlierDetection !== undefined || x.loadBalancer?.localityLbSetting !== undefined;
+  const level = (p: DestinationRule['trafficPolicy']): boolean => p !== undefined && (at(p) || p.portLevelSettings.some((s) => at(s.policy)));
+  return level(dr.trafficPolicy) || dr.subsets.some((s) => level(s.trafficPolicy));
 }
 
 /**
@@ -66,7 +67,8 @@ export function destScope(snapshot: MeshSnapshot, proxy: Pick<ProxyInfo, 'namesp
   let ds = m.get(memoKey);
   if (ds) return ds;
   const entries: DestEntry[] = [];
-  const hash = createHash('sha256');
+  // One string hashed once (the digest of sequential updates is the digest of their concatenation).
+  let hashed = '';
   let any = false;
   let localityAware = false;
   for (const host of scope.hosts) {
@@ -74,11 +76,11 @@ export function destScope(snapshot: MeshSnapshot, proxy: Pick<ProxyInfo, 'namesp
     entries.push(rule ? { host, rule } : { host });
     if (rule) {
       any = true;
-      hash.update(`${host.namespace}/${host.hostname}=${ruleId(rule)}\n`);
+      hashed += `${host.namespace}/${host.hostname}=${ruleId(rule)}\n`;
       if (mayUseLocality(rule)) localityAware = true;
     }
   }
-  ds = Object.freeze({ scope, entries, key: `${scope.key}|${any ? hash.digest('hex').slice(0, 16) : '-'}`, localityAware });
+  ds = Object.freeze({ scope, entries, key: `${scope.key}|${any ? createHash('sha256').update(hashed).digest('hex').slice(0, 16) : '-'}`, localityAware });
   m.set(memoKey, ds);
   return ds;
 }
@@ -96,6 +98,8 @@ function memoized(snapshot: MeshSnapshot, key: string, build: () => Built): Buil
   return b;
 }
 
+const NO_ENDPOINTS: readonly HostEndpoint[] = Object.freeze([]);
+
 function subsetEndpoints(eps: readonly HostEndpoint[], s: Subset | undefined): readonly HostEndpoint[] {
   return s ? eps.filter((e) => selects(s.labels, e.labels)) : eps;
 }
@@ -112,18 +116,30 @@ function baseCluster(snapshot: MeshSnapshot, host: RegistryHost, p: RegistryPort
   return serviceEntryCluster(host, p, eps, src, timeout, sansOf(snapshot, host, eps), diagnostics);
 }
 
+function isEmpty(o: object): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
 function withPolicy(snapshot: MeshSnapshot, base: EnvoyObject, name: string, e: DestEntry, p: RegistryPort, subset: Subset | undefined, eps: readonly HostEndpoint[], src: Parameters<typeof sidecarCluster>[3], diagnostics: Diagnostic[]): EnvoyObject {
-  let c: EnvoyObject = { ...base, name };
-  if (subset && c.load_assignment) {
-    // DNS clusters carry their endpoints inline: the subset keeps the ones its labels select.
-    c = { ...c, load_assignment: dnsAssignment(name, e.host, p, subsetEndpoints(eps, subset)) ?? { cluster_name: name } };
-  }
   const policy = portPolicy(e.rule, p.port, subset);
-  if (!e.rule || Object.keys(policy).length === 0) return c;
+  const plain = !e.rule || isEmpty(policy);
+  let c: EnvoyObject;
+  if (subset && base.load_assignment) {
+    // DNS clusters carry their endpoints inline: the subset keeps the ones its labels select.
+    c = { ...base, name, load_assignment: dnsAssignment(name, e.host, p, subsetEndpoints(eps, subset)) ?? { cluster_name: name } };
+  } else if (plain) {
+    c = { ...base, name };
+  } else {
+    // applyClusterPolicy copies: the name is set on that copy (in base's first key) instead of copying twice.
+    c = base;
+  }
+  if (plain) return c;
   c = applyClusterPolicy(c, policy, {
     hostname: e.host.hostname, http: isHttpProtocol(p.protocol), src, sans: sansOf(snapshot, e.host, eps),
     rule: e.rule, port: p.port, ...(subset ? { subset } : {}), diagnostics,
   });
+  if (c.name !== name) (c as Record<string, unknown>).name = name;
   if (policy.loadBalancer?.localityLbSetting?.distribute.length) {
     c = { ...c, common_lb_config: { ...(c.common_lb_config as EnvoyObject | undefined), locality_weighted_lb_config: {} } };
   }
@@ -138,7 +154,7 @@ function withPolicy(snapshot: MeshSnapshot, base: EnvoyObject, name: string, e: 
  * every other Service's cluster objects: no rebuild and, in the memo's interning, no deep
  * comparison (a DestinationRule on every service tripled that work).
  */
-let serviceClusterMemo = new WeakMap<object, Map<string, { readonly rule: DestinationRule | undefined; readonly built: Built }>>();
+let serviceClusterMemo = new WeakMap<object, { readonly key: string; readonly rule: DestinationRule | undefined; readonly built: Built }[]>();
 
 /** Drops the Service clusters and load assignments kept across snapshots (tests: translation from scratch, the oracle for the carried chunks). */
 export function forgetServiceClusters(): void {
@@ -146,16 +162,25 @@ export function forgetServiceClusters(): void {
   assignmentMemo = new WeakMap();
 }
 
+/** The registry ports as a key (JSON.stringify's information, without its cost per Service): number, name, protocol, target. */
+function portsKey(ports: readonly RegistryPort[]): string {
+  let k = '';
+  for (const p of ports) k += `${p.port}/${p.name.length}:${p.name}/${p.protocol}/${typeof p.targetPort === 'number' ? '#' : '$'}${p.targetPort};`;
+  return k;
+}
+
 function serviceClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typeof sidecarCluster>[3], timeout: string, build: () => Built): Built {
   const svc = e.host.service!;
-  const key = `${src}|${timeout}|${snapshot.config.trustDomain}|${serviceSans(snapshot, svc).join(",")}|${JSON.stringify(e.host.ports)}`;
-  let m = serviceClusterMemo.get(svc);
-  if (!m) serviceClusterMemo.set(svc, (m = new Map()));
-  const hit = m.get(key);
-  if (hit && hit.rule === e.rule) return hit.built;
+  const key = `${src}|${timeout}|${snapshot.config.trustDomain}|${serviceSans(snapshot, svc).join(',')}|${portsKey(e.host.ports)}`;
+  // A short list per Service (usually one entry: one secret source and timeout), not a Map each.
+  let l = serviceClusterMemo.get(svc);
+  if (!l) serviceClusterMemo.set(svc, (l = []));
+  const i = l.findIndex((x) => x.key === key);
+  if (i >= 0 && l[i]!.rule === e.rule) return l[i]!.built;
   const built = build();
-  if (m.size >= 16) m.clear();
-  m.set(key, { rule: e.rule, built });
+  if (i >= 0) l.splice(i, 1);
+  else if (l.length >= 16) l.length = 0;
+  l.push({ key, rule: e.rule, built });
   return built;
 }
 
@@ -163,7 +188,8 @@ function entryClusters(snapshot: MeshSnapshot, e: DestEntry, src: Parameters<typ
   const diagnostics: Diagnostic[] = [];
   const out: EnvoyObject[] = [];
   for (const p of e.host.ports) {
-    const eps = hostEndpoints(snapshot, e.host, p);
+    // A Service's clusters use EDS and its SANs: its endpoints are not read here (the endpoint side builds them).
+    const eps = e.host.service ? NO_ENDPOINTS : hostEndpoints(snapshot, e.host, p);
     const base = baseCluster(snapshot, e.host, p, eps, src, timeout, diagnostics);
     if (!base) continue;
     out.push(withPolicy(snapshot, base, outboundClusterName(p.port, e.host.hostname), e, p, undefined, eps, src, diagnostics));
@@ -212,7 +238,9 @@ function usesEds(host: RegistryHost, policy: PortTrafficPolicy): boolean {
 
 function assignment(name: string, eps: readonly HostEndpoint[], policy: PortTrafficPolicy, view: LocalityView | undefined): EnvoyObject {
   const groups = localityGroups(eps, localityMode(policy, view), view, tlsModeMetadata);
-  return { cluster_name: name, ...(groups.length ? { endpoints: groups } : {}) };
+  const a: Record<string, unknown> = { cluster_name: name };
+  if (groups.length) a.endpoints = groups;
+  return a;
 }
 
 /**
@@ -270,14 +298,17 @@ export function destEndpoints(snapshot: MeshSnapshot, ds: DestScope, view: Local
   const key = destEndpointsKey(ds, view);
   return memoized(snapshot, key, () => {
     const out: EnvoyObject[] = [];
+    const v = ds.localityAware ? view : undefined;
     for (const e of ds.entries) {
+      const subsets = e.rule?.subsets ?? [];
       for (const p of e.host.ports) {
         const eps = hostEndpoints(snapshot, e.host, p);
-        for (const s of [undefined, ...(e.rule?.subsets ?? [])]) {
+        const base = portPolicy(e.rule, p.port, undefined);
+        if (usesEds(e.host, base)) out.push(keptAssignment(outboundClusterName(p.port, e.host.hostname), eps, e, undefined, base, v));
+        for (const s of subsets) {
           const policy = portPolicy(e.rule, p.port, s);
           if (!usesEds(e.host, policy)) continue;
-          const name = s ? outboundSubsetClusterName(p.port, s.name, e.host.hostname) : outboundClusterName(p.port, e.host.hostname);
-          out.push(keptAssignment(name, eps, e, s, policy, ds.localityAware ? view : undefined));
+          out.push(keptAssignment(outboundSubsetClusterName(p.port, s.name, e.host.hostname), eps, e, s, policy, v));
         }
       }
     }

@@ -17,9 +17,19 @@ import type { DestinationRule, PortTrafficPolicy, Subset, TrafficPolicy } from '
 import { cmp } from './common.js';
 import { exportedTo, hostMatches } from './registry.js';
 
+/** A namespace's rules, oldest first, split so a host's candidates are found without a scan. */
+interface NamespaceRules {
+  /** Every rule, oldest first. */
+  readonly all: readonly DestinationRule[];
+  /** Rules by exact `host` (a wildcard host too: it matches itself), each list oldest first. */
+  readonly byHost: ReadonlyMap<string, readonly DestinationRule[]>;
+  /** Rules whose host is a pattern (`*`, `*.suffix`), oldest first. */
+  readonly patterns: readonly DestinationRule[];
+  /** Position of each rule in `all` (ties in rank go to the older). */
+  readonly order: ReadonlyMap<DestinationRule, number>;
+}
 interface DrIndex {
-  /** Namespace → rules, oldest first. */
-  readonly byNamespace: ReadonlyMap<string, readonly DestinationRule[]>;
+  readonly byNamespace: ReadonlyMap<string, NamespaceRules>;
 }
 const indexes = new WeakMap<MeshSnapshot, DrIndex>();
 
@@ -32,8 +42,21 @@ function index(snapshot: MeshSnapshot): DrIndex {
       l.push(dr);
       m.set(dr.meta.namespace, l);
     }
-    for (const l of m.values()) l.sort((a, b) => cmp(a.meta.creationTimestamp ?? '', b.meta.creationTimestamp ?? '') || cmp(a.meta.name, b.meta.name));
-    idx = { byNamespace: m };
+    const byNamespace = new Map<string, NamespaceRules>();
+    for (const [ns, l] of m) {
+      l.sort((a, b) => cmp(a.meta.creationTimestamp ?? '', b.meta.creationTimestamp ?? '') || cmp(a.meta.name, b.meta.name));
+      const byHost = new Map<string, DestinationRule[]>();
+      const patterns: DestinationRule[] = [];
+      const order = new Map<DestinationRule, number>();
+      l.forEach((dr, i) => {
+        order.set(dr, i);
+        const h = byHost.get(dr.host);
+        if (h) h.push(dr); else byHost.set(dr.host, [dr]);
+        if (dr.host === '*' || dr.host.startsWith('*.')) patterns.push(dr);
+      });
+      byNamespace.set(ns, { all: l, byHost, patterns, order });
+    }
+    idx = { byNamespace };
     indexes.set(snapshot, idx);
   }
   return idx;
@@ -50,14 +73,26 @@ function rank(dr: DestinationRule, hostname: string): number {
   return (dr.workloadSelector ? 1_000_000 : 0) + exact * 100_000 + dr.host.length;
 }
 
-function bestIn(list: readonly DestinationRule[] | undefined, hostname: string, proxyNs: string, labels: Labels | undefined): DestinationRule | undefined {
+/**
+ * The best rule of one namespace for `hostname`: the highest rank, the older on a tie (as a
+ * scan of `all` keeping the first maximum). Only rules that can match are looked at: those
+ * whose host equals `hostname` and the patterns (a plain host matches only itself).
+ */
+function bestIn(rules: NamespaceRules | undefined, hostname: string, proxyNs: string, labels: Labels | undefined): DestinationRule | undefined {
+  if (!rules) return undefined;
   let best: DestinationRule | undefined;
-  for (const dr of list ?? []) {
-    if (!exportedTo(dr.exportTo, proxyNs) && dr.meta.namespace !== proxyNs) continue;
-    if (dr.workloadSelector && (!labels || !selectorMatches(dr.workloadSelector, labels))) continue;
-    if (!hostMatches(dr.host, hostname)) continue;
-    if (!best || rank(dr, hostname) > rank(best, hostname)) best = dr;
-  }
+  let bestRank = -1;
+  let bestOrder = 0;
+  const consider = (dr: DestinationRule): void => {
+    if (!exportedTo(dr.exportTo, proxyNs) && dr.meta.namespace !== proxyNs) return;
+    if (dr.workloadSelector && (!labels || !selectorMatches(dr.workloadSelector, labels))) return;
+    if (!hostMatches(dr.host, hostname)) return;
+    const r = rank(dr, hostname);
+    const o = rules.order.get(dr)!;
+    if (!best || r > bestRank || (r === bestRank && o < bestOrder)) { best = dr; bestRank = r; bestOrder = o; }
+  };
+  for (const dr of rules.byHost.get(hostname) ?? []) consider(dr);
+  for (const dr of rules.patterns) if (dr.host !== hostname) consider(dr);
   return best;
 }
 
@@ -77,7 +112,7 @@ export function destinationRuleFor(snapshot: MeshSnapshot, proxyNamespace: strin
 /** Whether any rule of `proxyNamespace` has a workloadSelector matching `labels` (then the proxy's labels matter). */
 export function selectorRulesFor(snapshot: MeshSnapshot, proxyNamespace: string, labels: Labels): readonly DestinationRule[] {
   if (snapshot.destinationRules.length === 0) return [];
-  return (index(snapshot).byNamespace.get(proxyNamespace) ?? []).filter((dr) => dr.workloadSelector && selectorMatches(dr.workloadSelector, labels));
+  return (index(snapshot).byNamespace.get(proxyNamespace)?.all ?? []).filter((dr) => dr.workloadSelector && selectorMatches(dr.workloadSelector, labels));
 }
 
 function overlay(base: PortTrafficPolicy, top: PortTrafficPolicy | undefined): PortTrafficPolicy {
@@ -99,18 +134,20 @@ export function portPolicy(dr: DestinationRule | undefined, port: number, subset
   if (!dr) return NO_POLICY;
   // Memoized per rule (model objects are frozen): translation asks for each cluster, endpoint
   // assignment and route hash, and the same merged object lets cluster-policy share its pieces.
-  let m = policyMemo.get(dr);
-  if (!m) { m = new Map(); policyMemo.set(dr, m); }
   const si = subset ? dr.subsets.indexOf(subset) : -1;
   if (subset && si < 0) return Object.freeze(mergePortPolicy(dr, port, subset)); // not one of the rule's own subsets
-  const k = `${port}|${si}`;
-  let p = m.get(k);
-  if (!p) { p = Object.freeze(mergePortPolicy(dr, port, subset)); m.set(k, p); }
+  // Per rule: port number → merged policy by subset position + 1 (number keys, no key strings).
+  let m = policyMemo.get(dr);
+  if (!m) { m = new Map(); policyMemo.set(dr, m); }
+  let row = m.get(port);
+  if (!row) { row = new Array<PortTrafficPolicy | undefined>(dr.subsets.length + 1); m.set(port, row); }
+  let p = row[si + 1];
+  if (!p) { p = Object.freeze(mergePortPolicy(dr, port, subset)); row[si + 1] = p; }
   return p;
 }
 
 const NO_POLICY: PortTrafficPolicy = Object.freeze({});
-const policyMemo = new WeakMap<DestinationRule, Map<string, PortTrafficPolicy>>();
+const policyMemo = new WeakMap<DestinationRule, Map<number, (PortTrafficPolicy | undefined)[]>>();
 
 function mergePortPolicy(dr: DestinationRule, port: number, subset: Subset | undefined): PortTrafficPolicy {
   let p = overlay({}, dr.trafficPolicy);

@@ -84,9 +84,19 @@ export function routeSetOrder(a: RouteSet, b: RouteSet): number {
   return cmp(ta, tb) || cmp(a.meta.namespace, b.meta.namespace) || cmp(a.meta.name, b.meta.name);
 }
 
-/** Route sets visible from `namespace`, with HTTP rules, oldest first. */
-function visibleHttpSets(snapshot: MeshSnapshot, namespace: string): RouteSet[] {
-  return snapshot.routeSets.filter((rs) => rs.http.length > 0 && exportedTo(rs.exportTo, namespace)).sort(routeSetOrder);
+/** Per snapshot: the route sets with HTTP rules, oldest first (sorted once), and the visible ones by namespace. */
+const httpSetsMemo = new WeakMap<MeshSnapshot, { readonly sorted: readonly RouteSet[]; readonly byNamespace: Map<string, readonly RouteSet[]> }>();
+
+/** Route sets visible from `namespace`, with HTTP rules, oldest first. Memoized per snapshot; must not be mutated. */
+function visibleHttpSets(snapshot: MeshSnapshot, namespace: string): readonly RouteSet[] {
+  let m = httpSetsMemo.get(snapshot);
+  if (!m) {
+    m = { sorted: snapshot.routeSets.filter((rs) => rs.http.length > 0).sort(routeSetOrder), byNamespace: new Map() };
+    httpSetsMemo.set(snapshot, m);
+  }
+  let v = m.byNamespace.get(namespace);
+  if (!v) { v = m.sorted.filter((rs) => exportedTo(rs.exportTo, namespace)); m.byNamespace.set(namespace, v); }
+  return v;
 }
 
 /** The winning route set for each host, and a diagnostic for every loser. */
@@ -133,18 +143,27 @@ function retriesFor(policy: EnvoyObject, hash: readonly EnvoyObject[] | undefine
  */
 const BLOCK_ALL: EnvoyObject = { name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } };
 
-function ruleRoutes(rs: RouteSet, index: number, rule: HttpRule, mctx: MatchContext, actx: Omit<ActionContext, 'field'>): EnvoyObject[] {
-  const field = `spec.http[${index}]`;
-  if (rule.action.kind === 'delegate') return [];
-  const matches = rule.matches.length ? rule.matches.map((m, j) => ({ m, j })).filter(({ m }) => matchApplies(m, mctx)) : [{ m: undefined, j: -1 }];
-  if (!matches.length) return [];
-  const action = routeAction(rule, { ...actx, field });
-  return matches.map(({ m, j }) => ({
-    name: rule.name ?? `${rs.meta.namespace}/${rs.meta.name}.http[${index}]`,
-    match: routeMatch(m),
-    ...action,
-    metadata: { filter_metadata: { [ROUTE_ORIGIN_KEY]: { kind: rs.origin, namespace: rs.meta.namespace, name: rs.meta.name, rule: index, ...(j >= 0 ? { match: j } : {}) } } },
-  }));
+function ruleRoutes(out: EnvoyObject[], rs: RouteSet, index: number, rule: HttpRule, mctx: MatchContext, actx: ActionContext): void {
+  if (rule.action.kind === 'delegate') return;
+  // Built by index loops and assignment: this runs for every rule of every visible host.
+  let applying: number[] | undefined;
+  if (rule.matches.length) {
+    applying = [];
+    for (let j = 0; j < rule.matches.length; j++) if (matchApplies(rule.matches[j]!, mctx)) applying.push(j);
+    if (!applying.length) return;
+  }
+  const action = routeAction(rule, actx);
+  const name = rule.name ?? `${rs.meta.namespace}/${rs.meta.name}.http[${index}]`;
+  const route = (j: number): EnvoyObject => {
+    const r: Record<string, unknown> = { name, match: routeMatch(j >= 0 ? rule.matches[j] : undefined) };
+    for (const k in action) r[k] = action[k];
+    const origin: Record<string, unknown> = { kind: rs.origin, namespace: rs.meta.namespace, name: rs.meta.name, rule: index };
+    if (j >= 0) origin.match = j;
+    r.metadata = { filter_metadata: { [ROUTE_ORIGIN_KEY]: origin } };
+    return r;
+  };
+  if (!applying) out.push(route(-1));
+  else for (const j of applying) out.push(route(j));
 }
 
 /** The routes of one host on one port from its route set (empty: the set says nothing for this port). */
@@ -172,18 +191,27 @@ function hashLookup(dest: DestScope): HashLookup {
   };
 }
 
+/** `spec.http[i]` (the common ones built once: every rule of every visible host asks). */
+const HTTP_FIELDS = Array.from({ length: 32 }, (_, i) => `spec.http[${i}]`);
+const httpField = (i: number): string => HTTP_FIELDS[i] ?? `spec.http[${i}]`;
+
 function setRoutes(hashPolicy: HashLookup, rs: RouteSet, port: number, inputs: RouteInputs, hosts: HostIndex, diagnostics: Diagnostic[]): EnvoyObject[] {
-  if (rs.ports && !rs.ports.includes(port)) return [];
+  const out: EnvoyObject[] = [];
+  if (rs.ports && !rs.ports.includes(port)) return out;
   const mctx: MatchContext = { port, namespace: inputs.proxy.namespace, labels: inputs.labels };
-  return rs.http.flatMap((rule, i) => ruleRoutes(rs, i, rule, mctx, { port, hosts, set: rs, diagnostics, hashPolicy }));
+  for (let i = 0; i < rs.http.length; i++) {
+    ruleRoutes(out, rs, i, rs.http[i]!, mctx, { port, hosts, set: rs, field: httpField(i), diagnostics, hashPolicy });
+  }
+  return out;
 }
 
 /** A Service's caller-facing names (serviceDomains); a ServiceEntry host and its IP addresses, with and without `:port`. */
 function domainsOf(h: RouteHost, port: number, namespace: string): string[] {
   const r = h.registry;
   if (r.service) return serviceDomains(r.service, port, namespace);
-  const ips = r.addresses.filter((a) => !a.includes('/'));
-  return [h.hostname, ...ips].flatMap((d) => [d, `${d}:${port}`]);
+  const out: string[] = [];
+  for (const d of [h.hostname, ...r.addresses.filter((a) => !a.includes('/'))]) out.push(d, `${d}:${port}`);
+  return out;
 }
 
 /**
@@ -221,8 +249,8 @@ export function outboundHttpRoutes(snapshot: MeshSnapshot, inputs: RouteInputs):
       const fromSet = rs ? setRoutes(hashPolicy, rs, port, inputs, hosts, diagnostics) : [];
       const routes = fromSet.length ? fromSet : [defaultRoute(outboundClusterName(port, h.hostname), hashPolicy(h.hostname, port))];
       if (list.length === 1) only = routes;
-      const domains = domainsOf(h, port, inputs.proxy.namespace).filter((d) => !used.has(d));
-      domains.forEach((d) => used.add(d));
+      const domains: string[] = [];
+      for (const d of domainsOf(h, port, inputs.proxy.namespace)) if (!used.has(d)) { used.add(d); domains.push(d); }
       if (domains.length) vhosts.push({ name: apiListenerName(h.hostname, port), domains, routes });
     }
     if (inputs.dest.scope.outboundTrafficPolicy === 'REGISTRY_ONLY') vhosts.push({ name: 'block_all', domains: ['*'], routes: [BLOCK_ALL] });

@@ -6,8 +6,11 @@
  * (the bootstrap registers the namespace). Peer workload labels travel in one header
  * (`x-meshd-peer`, our own metadata exchange): each sidecar adds its own on requests (client)
  * and responses (server); the receiving sidecar moves it into dynamic metadata and strips it.
- * Pure builders; their results are deep-frozen and shared by value (frozen-memo.ts), so the
- * same logger or filter on many chains, proxies and snapshots is one object, encoded once.
+ * The proxy's own labels are not in the loggers and filters: meshd puts them in each listener's
+ * metadata (`meshd.self`, {@link listenerSelfMetadata}), which the loggers and the header
+ * mutation read with `%CEL(xds.listener_metadata...)%`. So the big parts are the same for every
+ * proxy with the same metric settings; the builders' results are deep-frozen and shared by
+ * value (frozen-memo.ts): one object on every chain, proxy and snapshot, converted once.
  */
 import type { TagOverride, Workload } from '../../model/types.js';
 import { Filter, TypeName, typed, typedStruct, type EnvoyObject } from '../resource-types.js';
@@ -21,6 +24,8 @@ const sharedLists = new FrozenMemo<readonly EnvoyObject[]>();
 export const PEER_HEADER = 'x-meshd-peer';
 /** Dynamic metadata namespace the peer's labels land in. */
 export const PEER_METADATA_NS = 'meshd.peer';
+/** Listener metadata namespace holding the proxy's own labels (set by meshd, read by the loggers). */
+export const SELF_METADATA_NS = 'meshd.self';
 /** Envoy's custom stat namespace stripped from Prometheus names (registered by the bootstrap's Wasm service). */
 export const CUSTOM_STAT_NAMESPACE = 'wasmcustom';
 
@@ -98,7 +103,7 @@ function buildPeerHeaderToMetadata(direction: 'request' | 'response'): EnvoyObje
     header: PEER_HEADER,
     on_header_present: {
       metadata_namespace: PEER_METADATA_NS, key: f,
-      regex_value_rewrite: { pattern: { regex: `^${'[^;]*;'.repeat(i)}([^;]*).*$` }, substitution: '\\1' },
+      regex_value_rewrite: { pattern: { regex: i <= 2 ? `^${'[^;]*;'.repeat(i)}([^;]*).*$` : `^(?:[^;]*;){${i}}([^;]*).*$` }, substitution: '\\1' },
     },
     on_header_missing: { metadata_namespace: PEER_METADATA_NS, key: f, value: f === 'canonicalRevision' ? 'latest' : 'unknown' },
     ...(i === PEER_FIELDS.length - 1 ? { remove: true } : {}),
@@ -106,15 +111,45 @@ function buildPeerHeaderToMetadata(direction: 'request' | 'response'): EnvoyObje
   return { name: Filter.HeaderToMetadata, typed_config: typed(TypeName.HeaderToMetadata, direction === 'request' ? { request_rules: rules } : { response_rules: rules }) };
 }
 
-/** header_mutation: this sidecar's own `x-meshd-peer` on requests (client) or responses (server), replacing any. */
-export function peerHeaderMutation(direction: 'request' | 'response', p: PeerInfo): EnvoyObject {
-  const value = peerHeaderValue(p);
-  return shared.get(`mut|${direction}|${value}`, () => buildPeerHeaderMutation(direction, value));
+/** One of the proxy's own fields in its listener's metadata, as a command operator. */
+const selfRef = (key: string): string => `%METADATA(LISTENER:${SELF_METADATA_NS}:${key})%`;
+/** The inbound chain's own entry (its service) in the listener metadata, keyed by the chain's name (CEL: the key is dynamic). */
+const chainRef = (key: string): string => `%CEL(xds.listener_metadata.filter_metadata['${SELF_METADATA_NS}'].chains[xds.filter_chain_name].${key})%`;
+
+/**
+ * header_mutation: this sidecar's own `x-meshd-peer` on requests (client) or responses (server,
+ * with the service of the chain that answered), replacing any. The value comes from the
+ * listener's metadata, so the filter is the same on every proxy.
+ */
+export function peerHeaderMutation(direction: 'request' | 'response'): EnvoyObject {
+  return shared.get(`mut|${direction}`, () => buildPeerHeaderMutation(direction, direction === 'request' ? selfRef('peer') : chainRef('peer')));
 }
 
 function buildPeerHeaderMutation(direction: 'request' | 'response', value: string): EnvoyObject {
   const m = [{ append: { header: { key: PEER_HEADER, value }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' } }];
   return { name: Filter.HeaderMutation, typed_config: typed(TypeName.HeaderMutation, { mutations: direction === 'request' ? { request_mutations: m } : { response_mutations: m } }) };
+}
+
+const SELF_FIELDS: readonly (keyof PeerInfo)[] = ['workload', 'namespace', 'app', 'version', 'canonicalService', 'canonicalRevision', 'cluster'];
+
+/**
+ * A listener's `meshd.self` metadata: the proxy's own labels and its `x-meshd-peer` value (with
+ * no service: the client's), and per inbound chain name the service it serves and the server's
+ * header value. Values come from meshd's own workload record, not from the sidecar's bootstrap.
+ */
+export function listenerSelfMetadata(self: PeerInfo, chains: ReadonlyMap<string, ServiceLabels | undefined>): EnvoyObject {
+  const own: Record<string, unknown> = {};
+  for (const f of SELF_FIELDS) own[f] = self[f];
+  own.peer = peerHeaderValue(self);
+  if (chains.size) {
+    const c: Record<string, unknown> = {};
+    for (const [name, svc] of chains) {
+      const p = { ...self, serviceHost: svc?.host ?? 'unknown', serviceName: svc?.name ?? 'unknown', serviceNamespace: svc?.namespace ?? 'unknown' };
+      c[name] = { serviceHost: p.serviceHost, serviceName: p.serviceName, serviceNamespace: p.serviceNamespace, peer: peerHeaderValue(p) };
+    }
+    own.chains = c;
+  }
+  return { filter_metadata: { [SELF_METADATA_NS]: own } };
 }
 
 /** A literal in an Envoy format string. */
@@ -127,18 +162,18 @@ const orUnknown = (attr: string): string => cel(`has(${attr}) ? ${attr} : 'unkno
 const GRPC_OR_HTTP = cel(`'content-type' in request.headers && request.headers['content-type'].startsWith('application/grpc') ? 'grpc' : 'http'`);
 
 /**
- * The reporting side of a sidecar and what it knows about itself. A server knows its service;
- * a client knows it for TCP (one cluster per listener) and learns it from the server's peer
- * header for HTTP.
+ * The reporting side of a sidecar. Its own labels come from the listener's metadata; a server's
+ * service from its chain's entry there; a client knows its service for TCP (one cluster per
+ * tcp_proxy) and learns it from the server's peer header for HTTP.
  */
 export type Reporter =
-  | { readonly kind: 'destination'; readonly self: PeerInfo; readonly mtls: boolean; readonly service?: ServiceLabels }
-  | { readonly kind: 'source'; readonly self: PeerInfo; readonly service?: ServiceLabels };
+  | { readonly kind: 'destination'; readonly mtls: boolean }
+  | { readonly kind: 'source'; readonly service?: ServiceLabels };
 
 type Tags = [string, string][];
 
-function peerTags(prefix: 'source' | 'destination', p: PeerInfo | 'metadata' | 'unknown'): Tags {
-  const v = (f: keyof PeerInfo): string => p === 'metadata' ? meta(f) : p === 'unknown' ? (f === 'canonicalRevision' ? 'latest' : 'unknown') : lit(p[f]);
+function peerTags(prefix: 'source' | 'destination', p: 'self' | 'metadata' | 'unknown'): Tags {
+  const v = (f: keyof PeerInfo): string => p === 'metadata' ? meta(f) : p === 'self' ? selfRef(f) : (f === 'canonicalRevision' ? 'latest' : 'unknown');
   return [
     [`${prefix}_workload`, v('workload')], [`${prefix}_workload_namespace`, v('namespace')],
     [`${prefix}_app`, v('app')], [`${prefix}_version`, v('version')],
@@ -152,12 +187,11 @@ export function istioTags(r: Reporter, tcp: boolean): Tags {
   const httpOnly = (t: Tags): Tags => tcp ? [] : t;
   if (r.kind === 'destination') {
     const src = r.mtls && !tcp ? 'metadata' : 'unknown';
-    const svc = r.service;
     return [
       ['reporter', 'destination'],
       ...peerTags('source', src).slice(0, 2), ['source_principal', r.mtls ? '%DOWNSTREAM_PEER_URI_SAN%' : 'unknown'], ...peerTags('source', src).slice(2),
-      ...peerTags('destination', r.self).slice(0, 2), ['destination_principal', r.mtls ? '%DOWNSTREAM_LOCAL_URI_SAN%' : 'unknown'], ...peerTags('destination', r.self).slice(2),
-      ['destination_service', svc ? lit(svc.host) : 'unknown'], ['destination_service_name', svc ? lit(svc.name) : 'unknown'], ['destination_service_namespace', svc ? lit(svc.namespace) : 'unknown'],
+      ...peerTags('destination', 'self').slice(0, 2), ['destination_principal', r.mtls ? '%DOWNSTREAM_LOCAL_URI_SAN%' : 'unknown'], ...peerTags('destination', 'self').slice(2),
+      ['destination_service', chainRef('serviceHost')], ['destination_service_name', chainRef('serviceName')], ['destination_service_namespace', chainRef('serviceNamespace')],
       ['request_protocol', tcp ? 'tcp' : GRPC_OR_HTTP],
       ...httpOnly([['response_code', '%RESPONSE_CODE%']]),
       ['response_flags', '%RESPONSE_FLAGS%'],
@@ -169,7 +203,7 @@ export function istioTags(r: Reporter, tcp: boolean): Tags {
   const svcTag = (f: 'serviceHost' | 'serviceName' | 'serviceNamespace', k: keyof ServiceLabels): string => r.service ? lit(r.service[k]) : tcp ? 'unknown' : meta(f);
   return [
     ['reporter', 'source'],
-    ...peerTags('source', r.self).slice(0, 2), ['source_principal', orUnknown('upstream.uri_san_local_certificate')], ...peerTags('source', r.self).slice(2),
+    ...peerTags('source', 'self').slice(0, 2), ['source_principal', orUnknown('upstream.uri_san_local_certificate')], ...peerTags('source', 'self').slice(2),
     ...peerTags('destination', dst).slice(0, 2), ['destination_principal', orUnknown('upstream.uri_san_peer_certificate')], ...peerTags('destination', dst).slice(2),
     ['destination_service', svcTag('serviceHost', 'host')], ['destination_service_name', svcTag('serviceName', 'name')], ['destination_service_namespace', svcTag('serviceNamespace', 'namespace')],
     ['request_protocol', tcp ? 'tcp' : GRPC_OR_HTTP],
@@ -240,7 +274,7 @@ function settingsKey(settings: ReadonlyMap<StandardMetric, MetricSettings>): str
   return k;
 }
 const reporterKey = (r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): string =>
-  JSON.stringify([r.kind, r.self, r.kind === 'destination' ? r.mtls : null, r.service ?? null]) + settingsKey(settings);
+  (r.kind === 'destination' ? `d|${r.mtls}|` : r.service ? `s|${JSON.stringify(r.service)}|` : 's||') + settingsKey(settings);
 
 /** The access log that counts Istio's HTTP metrics for one HCM (none when every HTTP metric is disabled). Shared by value, frozen. */
 export function httpStatsLoggers(r: Reporter, settings: ReadonlyMap<StandardMetric, MetricSettings>): readonly EnvoyObject[] {

@@ -46,23 +46,26 @@ export interface Endpoint {
  * port; a second workload on the same address:port is dropped (first by name wins).
  */
 export function serviceEndpoints(snapshot: MeshSnapshot, svc: Service, sp: ServicePort): Endpoint[] {
-  const out: Endpoint[] = [];
-  const seen = new Set<string>();
+  const all: Endpoint[] = [];
   for (const w of selectedWorkloads(snapshot, svc)) {
     if (!w.ready) continue;
     const port = workloadPort(w, sp);
     if (port === undefined) continue;
-    const id = `${w.address}|${port}`;
-    if (seen.has(id)) continue;
-    seen.add(id);
     let mtls = w.meshed;
     if (mtls) {
       const eff = effectiveMtls(snapshot, w);
       mtls = (eff.ports.get(port) ?? eff.mode) !== 'DISABLE';
     }
-    out.push({ workload: w, port, mtls });
+    all.push({ workload: w, port, mtls });
   }
-  return out.sort((a, b) => cmp(a.workload.address, b.workload.address) || a.port - b.port);
+  // A stable sort keeps name order among equal address:port, so keeping the first of each run drops the later names.
+  all.sort((a, b) => cmp(a.workload.address, b.workload.address) || a.port - b.port);
+  const out: Endpoint[] = [];
+  for (const e of all) {
+    const last = out[out.length - 1];
+    if (!last || last.workload.address !== e.workload.address || last.port !== e.port) out.push(e);
+  }
+  return out;
 }
 
 /** SPIFFE ids of the meshed service accounts behind a service, sorted and unique. */
@@ -76,11 +79,13 @@ export function serviceSans(snapshot: MeshSnapshot, svc: Service): string[] {
 
 function buildServiceSans(snapshot: MeshSnapshot, svc: Service): string[] {
   const td = snapshot.config.trustDomain;
-  const ids = new Set<string>();
+  const ids: string[] = [];
   for (const w of selectedWorkloads(snapshot, svc)) {
-    if (w.meshed) ids.add(spiffeId({ trustDomain: td, namespace: w.namespace, serviceAccount: w.serviceAccount }));
+    if (w.meshed) ids.push(spiffeId({ trustDomain: td, namespace: w.namespace, serviceAccount: w.serviceAccount }));
   }
-  return [...ids].sort(cmp);
+  // Sorted, then the repeats (workloads sharing a service account) dropped.
+  ids.sort(cmp);
+  return ids.filter((id, i) => i === 0 || id !== ids[i - 1]);
 }
 
 /** ClusterLoadAssignment for a service port; mTLS endpoints carry `tlsMode: istio`. */
@@ -123,18 +128,21 @@ export function autoMtlsSocketMatches(src: SecretSource, alpn: readonly string[]
  * A sidecar's outbound cluster: EDS over ADS; auto-mTLS by `transport_socket_matches` (mesh
  * mTLS to endpoints tagged `tlsMode: istio`, plaintext to the rest).
  */
+const HTTP_ALPN: readonly string[] = Object.freeze([MESH_ALPN, 'h2', 'http/1.1']);
+const TCP_ALPN: readonly string[] = Object.freeze([MESH_ALPN]);
+
 export function sidecarCluster(snapshot: MeshSnapshot, svc: Service, sp: ServicePort, src: SecretSource, connectTimeout: string): EnvoyObject {
   const http = isHttpProtocol(sp.protocol);
-  const alpn = http ? [MESH_ALPN, 'h2', 'http/1.1'] : [MESH_ALPN];
-  return {
+  const c: Record<string, unknown> = {
     name: outboundClusterName(sp.port, svc.hostname),
     type: 'EDS',
     eds_cluster_config: EDS_OVER_ADS,
     connect_timeout: connectTimeout,
     lb_policy: 'ROUND_ROBIN',
-    transport_socket_matches: autoMtlsSocketMatches(src, alpn, serviceSans(snapshot, svc)),
-    ...(http ? { typed_extension_protocol_options: httpProtocolOptions(sp.protocol) } : {}),
+    transport_socket_matches: autoMtlsSocketMatches(src, http ? HTTP_ALPN : TCP_ALPN, serviceSans(snapshot, svc)),
   };
+  if (http) c.typed_extension_protocol_options = httpProtocolOptions(sp.protocol);
+  return c;
 }
 
 /** A proxyless gRPC client's cluster: EDS over ADS, plaintext (grpc-js-xds does its own TLS, if any). */

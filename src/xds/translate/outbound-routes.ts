@@ -43,8 +43,9 @@ function buildPortsByNumber(snapshot: MeshSnapshot, http: boolean): PortsByNumbe
  */
 export function serviceDomains(svc: Service, port: number, fromNamespace: string | undefined): string[] {
   const { name, namespace } = svc.meta;
-  const hosts = [svc.hostname, `${name}.${namespace}.svc`, `${name}.${namespace}`];
-  if (fromNamespace === namespace) hosts.push(name);
-  if (svc.clusterIP) hosts.push(svc.clusterIP);
-  return hosts.flatMap((h) => [h, `${h}:${port}`]);
+  const short = `${name}.${namespace}`;
+  const out = [svc.hostname, `${svc.hostname}:${port}`, `${short}.svc`, `${short}.svc:${port}`, short, `${short}:${port}`];
+  if (fromNamespace === namespace) out.push(name, `${name}:${port}`);
+  if (svc.clusterIP) out.push(svc.clusterIP, `${svc.clusterIP}:${port}`);
+  return out;
 }

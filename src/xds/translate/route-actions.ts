@@ -26,6 +26,7 @@ export interface ActionContext {
 
 /** Milliseconds → Envoy duration (`1.5s`). */
 export function duration(ms: number): string {
+  if (ms === 0) return '0s'; // every route without a timeout
   return `${ms / 1000}s`;
 }
 
@@ -86,13 +87,14 @@ export function fraction(percent: number): EnvoyObject {
  */
 export function destinationCluster(d: Destination, ctx: ActionContext, field: string): string | undefined {
   const host = ctx.hosts.get(d.host);
-  const where = `${ctx.field}.${field}`;
   if (!host) {
+    const where = `${ctx.field}.${field}`;
     ctx.diagnostics.push(diag(ctx.set.origin, ctx.set.meta.namespace, ctx.set.meta.name, where, `destination host ${d.host} is not in the registry (no Service or ServiceEntry); requests get 503`));
     return undefined;
   }
   const port = d.port ?? (host.ports.length === 1 ? host.ports[0]! : ctx.port);
   if (!host.ports.includes(port)) {
+    const where = `${ctx.field}.${field}`;
     ctx.diagnostics.push(diag(ctx.set.origin, ctx.set.meta.namespace, ctx.set.meta.name, where, `destination ${d.host} has no port ${port}${d.port === undefined ? ' (the route\'s port; set destination.port)' : ''}; requests get 503`));
     return undefined;
   }
@@ -171,6 +173,12 @@ function rewriteFields(w: Rewrite | undefined): EnvoyObject {
   };
 }
 
+/** `route[i].destination`, the field of a rule's i-th destination (the common ones built once: every route asks). */
+const DESTINATION_FIELDS = Array.from({ length: 16 }, (_, i) => `route[${i}].destination`);
+export function destinationField(i: number): string {
+  return DESTINATION_FIELDS[i] ?? `route[${i}].destination`;
+}
+
 /** A route that answers 503 itself (a destination that does not exist), as Istio. */
 export const UNAVAILABLE: EnvoyObject = { direct_response: { status: 503 } };
 
@@ -187,7 +195,7 @@ export function routeAction(rule: HttpRule, ctx: ActionContext): EnvoyObject {
   else if (a.kind === 'direct-response') out.direct_response = a.body !== undefined ? { status: a.status, body: { inline_string: a.body } } : { status: a.status };
   else if (a.kind === 'delegate') out.direct_response = UNAVAILABLE.direct_response;
   else {
-    const clusters = a.destinations.map((wd, i) => destinationCluster(wd.destination, ctx, `route[${i}].destination`));
+    const clusters = a.destinations.map((wd, i) => destinationCluster(wd.destination, ctx, destinationField(i)));
     if (clusters.every((c) => c === undefined)) out.direct_response = UNAVAILABLE.direct_response;
     else out.route = forwardAction(rule, a.destinations, clusters, ctx);
   }
@@ -201,6 +209,13 @@ export function routeAction(rule: HttpRule, ctx: ActionContext): EnvoyObject {
   return out;
 }
 
+/** The port of an `outbound|<port>|<subset>|<host>` cluster name (without splitting the name). */
+function clusterPort(cluster: string): number {
+  const a = cluster.indexOf('|') + 1;
+  const b = cluster.indexOf('|', a);
+  return Number(b < 0 ? cluster.slice(a) : cluster.slice(a, b));
+}
+
 /** The `route` action of a rule that forwards: clusters (or weighted clusters), rewrite, timeout, retries, mirrors, hash policy. */
 function forwardAction(rule: HttpRule, dests: readonly WeightedDestination[], clusters: readonly (string | undefined)[], ctx: ActionContext): EnvoyObject {
   const r: Record<string, unknown> = {};
@@ -211,7 +226,7 @@ function forwardAction(rule: HttpRule, dests: readonly WeightedDestination[], cl
   r.timeout = duration(rule.timeoutMs ?? 0);
   // Consistent hashing applies to a single destination (as Istio: with several, the split decides).
   const d0 = dests[0]!.destination;
-  const port = single && clusters[0] ? Number(clusters[0].split('|')[1]) : undefined;
+  const port = single && clusters[0] ? clusterPort(clusters[0]) : undefined;
   const hashes = port !== undefined && ctx.hashPolicy ? ctx.hashPolicy(d0.host, port, d0.subset) : undefined;
   let retries = retryPolicy(rule.retries);
   if (retries && hashes?.length) {

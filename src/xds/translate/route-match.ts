@@ -29,24 +29,23 @@ export function matchApplies(m: HttpMatch, ctx: MatchContext): boolean {
 
 /** Envoy `StringMatcher` for a model string match. */
 export function stringMatcher(m: StringMatch, ignoreCase = false): EnvoyObject {
-  const icase = ignoreCase ? { ignore_case: true } : {};
   switch (m.type) {
-    case 'exact': return { exact: m.value, ...icase };
-    case 'prefix': return { prefix: m.value, ...icase };
+    case 'exact': return ignoreCase ? { exact: m.value, ignore_case: true } : { exact: m.value };
+    case 'prefix': return ignoreCase ? { prefix: m.value, ignore_case: true } : { prefix: m.value };
     case 'regex': return { safe_regex: { regex: m.value } };
   }
 }
 
 function valueMatcher(name: string, m: ValueMatch, invert: boolean): EnvoyObject {
-  const inv = invert ? { invert_match: true } : {};
-  if (m.type === 'present') return { name, present_match: true, ...inv };
-  return { name, string_match: stringMatcher(m), ...inv };
+  const r: Record<string, unknown> = m.type === 'present' ? { name, present_match: true } : { name, string_match: stringMatcher(m) };
+  if (invert) r.invert_match = true;
+  return r;
 }
 
 /** The path part of a RouteMatch: exact → `path`, prefix → `prefix` / `path_separated_prefix`, regex → `safe_regex`. */
 function pathMatch(m: HttpMatch): EnvoyObject {
   const uri = m.uri;
-  if (!uri) return { prefix: '/' };
+  if (!uri) return { prefix: '/' }; // a fresh object: routeMatch adds to it
   switch (uri.type) {
     case 'exact': return { path: uri.value };
     case 'regex': return { safe_regex: { regex: uri.value } };
@@ -57,19 +56,20 @@ function pathMatch(m: HttpMatch): EnvoyObject {
   }
 }
 
-/** Envoy `RouteMatch` for one model match (an absent match: every request). */
+/** The every-request match (shared, frozen: most rules end in one). */
+const MATCH_ALL: EnvoyObject = Object.freeze({ prefix: '/' });
+
+/** Envoy `RouteMatch` for one model match (an absent match: every request). Built by assignment: this runs for every route. */
 export function routeMatch(m: HttpMatch | undefined): EnvoyObject {
-  if (!m) return { prefix: '/' };
+  if (!m) return MATCH_ALL;
   const headers: EnvoyObject[] = [];
   if (m.method) headers.push(valueMatcher(':method', m.method, false));
   if (m.authority) headers.push(valueMatcher(':authority', m.authority, false));
   if (m.scheme) headers.push(valueMatcher(':scheme', m.scheme, false));
   for (const h of m.headers) headers.push(valueMatcher(h.name, h.match, h.invert));
-  const query = m.queryParams.map((q) => (q.match.type === 'present' ? { name: q.name, present_match: true } : { name: q.name, string_match: stringMatcher(q.match) }));
-  return {
-    ...pathMatch(m),
-    ...(m.ignoreUriCase ? { case_sensitive: false } : {}),
-    ...(headers.length ? { headers } : {}),
-    ...(query.length ? { query_parameters: query } : {}),
-  };
+  const r = pathMatch(m) as Record<string, unknown>;
+  if (m.ignoreUriCase) r.case_sensitive = false;
+  if (headers.length) r.headers = headers;
+  if (m.queryParams.length) r.query_parameters = m.queryParams.map((q) => (q.match.type === 'present' ? { name: q.name, present_match: true } : { name: q.name, string_match: stringMatcher(q.match) }));
+  return r;
 }

@@ -16,7 +16,7 @@ import type { L4Match, RouteSet, WeightedDestination } from '../../model/traffic
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { BLACKHOLE_CLUSTER, parseOutboundClusterName } from '../names.js';
 import { diag } from './common.js';
-import { destinationCluster } from './route-actions.js';
+import { destinationCluster, destinationField } from './route-actions.js';
 import { labelsMatch } from './route-match.js';
 import { routeSetOrder } from './http-routes.js';
 import { exportedTo, hostMatches } from './registry.js';
@@ -53,7 +53,7 @@ function applies(m: L4Match, port: number, inp: L4Inputs, rs: RouteSet, field: s
 
 function tcpProxyTo(statPrefix: string, dests: readonly WeightedDestination[], port: number, rs: RouteSet, field: string, inp: L4Inputs, diagnostics: Diagnostic[]): EnvoyObject {
   const ctx = { port, hosts: inp.hosts, set: rs, field, diagnostics };
-  const clusters = dests.map((d, i) => destinationCluster(d.destination, ctx, `route[${i}].destination`) ?? BLACKHOLE_CLUSTER);
+  const clusters = dests.map((d, i) => destinationCluster(d.destination, ctx, destinationField(i)) ?? BLACKHOLE_CLUSTER);
   const target = clusters.length === 1
     ? { cluster: clusters[0] }
     : { weighted_clusters: { clusters: clusters.map((name, i) => ({ name, weight: dests[i]!.weight })) } };

@@ -6,7 +6,10 @@
  * telemetry adds (stats loggers, peer-exchange filters, tracing, access logs) are deep-frozen
  * and shared by value (frozen-memo.ts): every chain, proxy and snapshot with the same inputs
  * holds the same object, which the encoder converts once and the interner compares by identity.
+ * The proxy's own labels (and each inbound chain's service) are not in those blocks but in the
+ * listener's `meshd.self` metadata, so the blocks are the same for every proxy.
  */
+import { createHash } from 'node:crypto';
 import type { Diagnostic, MeshSnapshot, Service, Workload } from '../../model/types.js';
 import { Filter, TypeName, typed, typedStruct, type EnvoyObject } from '../resource-types.js';
 import { outboundClusterName, parseOutboundClusterName } from '../names.js';
@@ -15,10 +18,37 @@ import { FrozenMemo } from './frozen-memo.js';
 import { meshPorts } from './outbound-clusters.js';
 import { effectiveTelemetry, type AccessLogProvider, type EffectiveTelemetry, type SideTelemetry, type TracingProvider } from '../../telemetry/effective.js';
 import {
-  httpStatsLoggers, peerHeaderMutation, peerHeaderToMetadata, peerInfo, tcpStatsLoggers, type Reporter, type ServiceLabels,
+  httpStatsLoggers, listenerSelfMetadata, peerHeaderMutation, peerHeaderToMetadata, peerHeaderValue, peerInfo, tcpStatsLoggers, SELF_METADATA_NS,
+  type PeerInfo, type ServiceLabels,
 } from './istio-stats.js';
 
 const memo = new WeakMap<MeshSnapshot, Map<string, EffectiveTelemetry>>();
+/** What effective telemetry depends on in a snapshot (mesh config and Telemetry resources), as a small id; per snapshot. */
+const inputsIds = new WeakMap<MeshSnapshot, number>();
+const inputsById = new Map<string, number>();
+function telemetryInputsId(snapshot: MeshSnapshot): number {
+  let id = inputsIds.get(snapshot);
+  if (id === undefined) {
+    const k = JSON.stringify([snapshot.config, snapshot.telemetries ?? []]);
+    id = inputsById.get(k);
+    if (id === undefined) {
+      if (inputsById.size >= 64) inputsById.clear();
+      id = nextInputsId++;
+      inputsById.set(k, id);
+    }
+    inputsIds.set(snapshot, id);
+  }
+  return id;
+}
+let nextInputsId = 1;
+/**
+ * Effective telemetry by value across snapshots: equal inputs (mesh config, Telemetry
+ * resources, namespace, labels) give the same object, so a push that changes neither does not
+ * recompute it and the per-settings memos below it (stats logger keys) hit by identity.
+ * Bounded: cleared when full.
+ */
+const across = new Map<string, EffectiveTelemetry>();
+const ACROSS_MAX = 20_000;
 
 /** The effective telemetry for a workload (or a proxy without one: its namespace), memoized per snapshot. */
 export function telemetryFor(snapshot: MeshSnapshot, w: Workload | undefined, namespace: string): EffectiveTelemetry {
@@ -26,7 +56,18 @@ export function telemetryFor(snapshot: MeshSnapshot, w: Workload | undefined, na
   if (!m) { m = new Map(); memo.set(snapshot, m); }
   const key = w ? `${w.namespace}/${w.name}` : `${namespace}/`;
   let e = m.get(key);
-  if (!e) { e = effectiveTelemetry(snapshot, w?.namespace ?? namespace, w?.labels ?? {}); m.set(key, e); }
+  if (!e) {
+    const ns = w?.namespace ?? namespace;
+    const labels = w?.labels ?? {};
+    const valueKey = `${ns}\u0000${JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]))}\u0000${telemetryInputsId(snapshot)}`;
+    e = across.get(valueKey);
+    if (!e) {
+      e = effectiveTelemetry(snapshot, ns, labels);
+      if (across.size >= ACROSS_MAX) across.clear();
+      across.set(valueKey, e);
+    }
+    m.set(key, e);
+  }
   return e;
 }
 
@@ -86,7 +127,8 @@ function providerCluster(snapshot: MeshSnapshot, p: { name: string; target: { se
 function tracingConfig(snapshot: MeshSnapshot, t: NonNullable<SideTelemetry['tracing']>, serviceName: string, diags: Diagnostic[]): EnvoyObject | undefined {
   const cluster = providerCluster(snapshot, t.provider, diags);
   if (!cluster) return undefined;
-  const key = JSON.stringify([t.provider, t.sampling, Object.keys(t.customTags).sort().map((k) => [k, t.customTags[k]]), serviceName, cluster]);
+  // Zipkin names the service from the node (Envoy's local cluster): the block is the same for every workload.
+  const key = JSON.stringify([t.provider, t.sampling, Object.keys(t.customTags).sort().map((k) => [k, t.customTags[k]]), t.provider.kind === 'zipkin' ? '' : serviceName, cluster]);
   return sharedBlocks.get(`tracing|${key}`, () => buildTracing(t, serviceName, cluster));
 }
 
@@ -166,18 +208,15 @@ function serviceName(w: Workload | undefined, namespace: string): string {
   return `${p.canonicalService === 'unknown' ? p.workload : p.canonicalService}.${p.namespace}`;
 }
 
-/** Telemetry of the inbound HCM for one port and chain kind (reporter `destination`). */
-export function inboundHcmTelemetry(snapshot: MeshSnapshot, w: Workload, port: number, mtls: boolean, diags: Diagnostic[]): HcmTelemetry {
+/** Telemetry of the inbound HCM for one chain kind (reporter `destination`; its service is in the listener metadata). */
+export function inboundHcmTelemetry(snapshot: MeshSnapshot, w: Workload, mtls: boolean, diags: Diagnostic[]): HcmTelemetry {
   const e = telemetryFor(snapshot, w, w.namespace);
   if (mtls) diags.push(...e.diagnostics);
-  const svc = inboundService(snapshot, w, port);
-  const self = peerInfo(w, w.namespace, svc);
-  const r: Reporter = { kind: 'destination', self, mtls, ...(svc ? { service: svc } : {}) };
   const tracing = e.server.tracing ? tracingConfig(snapshot, e.server.tracing, serviceName(w, w.namespace), mtls ? diags : []) : undefined;
   const logs = accessLogs(snapshot, e.server, mtls ? diags : []);
   return {
-    httpFilters: [peerHeaderToMetadata('request'), peerHeaderMutation('response', self)],
-    statsLogs: e.server.metrics ? httpStatsLoggers(r, e.server.metrics) : [],
+    httpFilters: [peerHeaderToMetadata('request'), peerHeaderMutation('response')],
+    statsLogs: e.server.metrics ? httpStatsLoggers({ kind: 'destination', mtls }, e.server.metrics) : [],
     ...(logs ? { accessLogs: logs } : {}),
     ...(tracing ? { tracing } : {}),
   };
@@ -186,12 +225,11 @@ export function inboundHcmTelemetry(snapshot: MeshSnapshot, w: Workload, port: n
 /** Telemetry of an outbound HCM (reporter `source`); `w` is the proxy's workload, if known. */
 export function outboundHcmTelemetry(snapshot: MeshSnapshot, w: Workload | undefined, namespace: string, diags: Diagnostic[]): HcmTelemetry {
   const e = telemetryFor(snapshot, w, namespace);
-  const self = peerInfo(w, namespace);
   const tracing = e.client.tracing ? tracingConfig(snapshot, e.client.tracing, serviceName(w, namespace), diags) : undefined;
   const logs = accessLogs(snapshot, e.client, []);
   return {
-    httpFilters: [peerHeaderToMetadata('response'), peerHeaderMutation('request', self)],
-    statsLogs: e.client.metrics ? httpStatsLoggers({ kind: 'source', self }, e.client.metrics) : [],
+    httpFilters: [peerHeaderToMetadata('response'), peerHeaderMutation('request')],
+    statsLogs: e.client.metrics ? httpStatsLoggers({ kind: 'source' }, e.client.metrics) : [],
     ...(logs ? { accessLogs: logs } : {}),
     ...(tracing ? { tracing } : {}),
   };
@@ -214,12 +252,34 @@ export function withHcmTelemetry(hcm: EnvoyObject, t: HcmTelemetry): EnvoyObject
   };
 }
 
+/** A process-unique id per shared (frozen) telemetry block, for memo keys. */
+const blockIds = new WeakMap<object, number>();
+let nextBlockId = 1;
+function blockId(o: object | undefined): number {
+  if (o === undefined) return 0;
+  let id = blockIds.get(o);
+  if (id === undefined) { id = nextBlockId++; blockIds.set(o, id); }
+  return id;
+}
+const sharedHcms = new FrozenMemo<EnvoyObject>();
+
+/**
+ * An outbound HCM with telemetry, shared by value: the proxy's own labels are in the listener
+ * metadata, so every proxy with the same HCM and the same telemetry blocks gets the identical
+ * frozen filter, encoded once per snapshot instead of once per proxy (and compared by identity
+ * when interned). Keyed by the blocks' ids and a hash of the HCM as built.
+ */
+function sharedOutboundHcm(hcm: EnvoyObject, t: HcmTelemetry): EnvoyObject {
+  const blocks = [...t.httpFilters, ...(t.accessLogs ?? [])].map(blockId).join(',');
+  const digest = createHash('sha256').update(JSON.stringify(hcm)).digest('base64url');
+  return sharedHcms.get(`${blocks}|${blockId(t.statsLogs)}|${blockId(t.tracing)}|${t.accessLogs ? 'l' : ''}|${digest}`, () => withHcmTelemetry(hcm, t));
+}
+
 /** Telemetry of an inbound tcp_proxy (reporter `destination`). */
-export function inboundTcpTelemetry(snapshot: MeshSnapshot, w: Workload, port: number, mtls: boolean): readonly EnvoyObject[] {
+export function inboundTcpTelemetry(snapshot: MeshSnapshot, w: Workload, mtls: boolean): readonly EnvoyObject[] {
   const e = telemetryFor(snapshot, w, w.namespace);
   if (!e.server.metrics) return [];
-  const svc = inboundService(snapshot, w, port);
-  return tcpStatsLoggers({ kind: 'destination', self: peerInfo(w, w.namespace, svc), mtls, ...(svc ? { service: svc } : {}) }, e.server.metrics);
+  return tcpStatsLoggers({ kind: 'destination', mtls }, e.server.metrics);
 }
 
 /** Telemetry of an outbound tcp_proxy (reporter `source`); its cluster names the destination service. */
@@ -229,7 +289,7 @@ export function outboundTcpTelemetry(snapshot: MeshSnapshot, w: Workload | undef
   const host = parseOutboundClusterName(cluster)?.hostname;
   const svc = host ? servicesByHost(snapshot).get(host)?.[0] : undefined;
   const service: ServiceLabels | undefined = svc ? { host: svc.hostname, name: svc.meta.name, namespace: svc.meta.namespace } : undefined;
-  return tcpStatsLoggers({ kind: 'source', self: peerInfo(w, namespace), ...(service ? { service } : {}) }, e.client.metrics);
+  return tcpStatsLoggers({ kind: 'source', ...(service ? { service } : {}) }, e.client.metrics);
 }
 
 const FLUSH_ON_CONNECT: EnvoyObject = Object.freeze({ flush_access_log_on_connected: true });
@@ -244,28 +304,60 @@ export function withTcpTelemetry(tcp: EnvoyObject, logs: readonly EnvoyObject[])
 
 const INBOUND_CHAIN = /^inbound\|(\d+)\|(mtls|plaintext|tls-passthrough)$/;
 
+const NO_CHAINS: ReadonlyMap<string, ServiceLabels | undefined> = new Map();
+const selfMetadata = new FrozenMemo<EnvoyObject>();
+
+/** The `meshd.self` listener metadata, shared by value (every listener of a proxy, every snapshot). */
+function sharedSelfMetadata(self: PeerInfo, chains: ReadonlyMap<string, ServiceLabels | undefined>): EnvoyObject {
+  let key = peerHeaderValue(self);
+  for (const [n, svc] of chains) key += `\u0000${n}\u0000${svc ? `${svc.host}\u0000${svc.name}\u0000${svc.namespace}` : ''}`;
+  return selfMetadata.get(key, () => listenerSelfMetadata(self, chains));
+}
+
+/** The listener with `meshd.self` added to its metadata (other namespaces kept). */
+function withSelfMetadata(l: EnvoyObject, md: EnvoyObject): EnvoyObject {
+  const existing = (l.metadata as { filter_metadata?: EnvoyObject } | undefined)?.filter_metadata;
+  if (!existing) return { ...l, metadata: md };
+  return { ...l, metadata: { ...(l.metadata as EnvoyObject), filter_metadata: { ...existing, [SELF_METADATA_NS]: (md.filter_metadata as EnvoyObject)[SELF_METADATA_NS] } } };
+}
+
 /**
  * A sidecar listener with telemetry on each of its HCMs and tcp_proxies: inbound chains by
  * their name (`inbound|8080|mtls`), outbound ones as the proxy's client side. `w` is the
- * proxy's workload (undefined for a proxy that gets outbound config only).
+ * proxy's workload (undefined for a proxy that gets outbound config only). The proxy's own
+ * labels, and each inbound chain's service, go into the listener's `meshd.self` metadata.
  */
 export function withListenerTelemetry(snapshot: MeshSnapshot, w: Workload | undefined, namespace: string, l: EnvoyObject, diags: Diagnostic[], outbound: () => HcmTelemetry): EnvoyObject {
   const chains = (l.filter_chains as EnvoyObject[] | undefined) ?? [];
   const inbound = l.traffic_direction === 'INBOUND';
+  let used = false;
+  let served: Map<string, ServiceLabels | undefined> | undefined;
   const mapped = chains.map((c) => {
-    const m = inbound ? INBOUND_CHAIN.exec(String(c.name ?? '')) : null;
+    const name = String(c.name ?? '');
+    const m = inbound ? INBOUND_CHAIN.exec(name) : null;
     if (inbound && (!m || !w)) return c;
     const port = m ? Number(m[1]) : 0;
     const mtls = m?.[2] === 'mtls';
+    let touched = false;
     const filters = ((c.filters as EnvoyObject[] | undefined) ?? []).map((f) => {
-      if (f.name === Filter.HttpConnectionManager) return withHcmTelemetry(f, inbound ? inboundHcmTelemetry(snapshot, w!, port, mtls, diags) : outbound());
+      if (f.name === Filter.HttpConnectionManager) {
+        touched = true;
+        return inbound ? withHcmTelemetry(f, inboundHcmTelemetry(snapshot, w!, mtls, diags)) : sharedOutboundHcm(f, outbound());
+      }
       if (f.name === Filter.TcpProxy) {
         const cluster = String((f.typed_config as EnvoyObject).cluster ?? '');
-        return withTcpTelemetry(f, inbound ? inboundTcpTelemetry(snapshot, w!, port, mtls) : outboundTcpTelemetry(snapshot, w, namespace, cluster));
+        const logs = inbound ? inboundTcpTelemetry(snapshot, w!, mtls) : outboundTcpTelemetry(snapshot, w, namespace, cluster);
+        if (logs.length) touched = true;
+        return withTcpTelemetry(f, logs);
       }
       return f;
     });
+    if (touched) {
+      used = true;
+      if (inbound) (served ??= new Map()).set(name, inboundService(snapshot, w!, port));
+    }
     return { ...c, filters };
   });
-  return { ...l, filter_chains: mapped };
+  const out = { ...l, filter_chains: mapped };
+  return used ? withSelfMetadata(out, sharedSelfMetadata(peerInfo(w, namespace), served ?? NO_CHAINS)) : out;
 }

@@ -4,7 +4,8 @@
  */
 import type { Labels, MeshSnapshot, Workload } from '../../model/types.js';
 
-type Index = Map<string, Workload[]>;
+/** Namespace → label key → label value → workloads. Nested maps: no key string per workload label. */
+type Index = Map<string, Map<string, Map<string, Workload[]>>>;
 const indexes = new WeakMap<MeshSnapshot, Index>();
 const NONE: readonly Workload[] = Object.freeze([]);
 
@@ -14,11 +15,15 @@ function indexOf(snapshot: MeshSnapshot): Index {
     idx = new Map();
     // Snapshot order is kept within each bucket (workloads are sorted by namespace then name).
     for (const w of snapshot.workloads) {
-      for (const [k, v] of Object.entries(w.labels)) {
-        const key = `${w.namespace}\u0000${k}\u0000${v}`;
-        const list = idx.get(key);
+      let byKey = idx.get(w.namespace);
+      if (!byKey) idx.set(w.namespace, (byKey = new Map()));
+      for (const k in w.labels) {
+        const v = w.labels[k]!;
+        let byValue = byKey.get(k);
+        if (!byValue) byKey.set(k, (byValue = new Map()));
+        const list = byValue.get(v);
         if (list) list.push(w);
-        else idx.set(key, [w]);
+        else byValue.set(v, [w]);
       }
     }
     indexes.set(snapshot, idx);
@@ -28,8 +33,6 @@ function indexOf(snapshot: MeshSnapshot): Index {
 
 /** Workloads of `namespace` carrying one label of the selector (a superset of the selected ones), in snapshot order. */
 export function workloadCandidates(snapshot: MeshSnapshot, namespace: string, selector: Labels): readonly Workload[] {
-  const keys = Object.keys(selector);
-  if (keys.length === 0) return NONE;
-  const k = keys[0]!;
-  return indexOf(snapshot).get(`${namespace}\u0000${k}\u0000${selector[k]}`) ?? NONE;
+  for (const k in selector) return indexOf(snapshot).get(namespace)?.get(k)?.get(selector[k]!) ?? NONE;
+  return NONE;
 }

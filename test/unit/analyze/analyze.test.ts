@@ -36,7 +36,7 @@ const lines = (f: ReturnType<typeof analyze>): string[] => f.map((x) => `${x.ana
 
 test('analyzers are an explicit ordered list with names and descriptions', () => {
   assert.deepEqual(ANALYZERS.map((a) => a.name), ['policy-selectors', 'deny-hits-tcp', 'strict-breaks-plaintext', 'shadowed-policies',
-    'missing-subset', 'unknown-destination-host', 'conflicting-virtualservices', 'route-weights', 'destination-rule-host', 'subset-selects-nothing', 'sidecar-hides-called-service', 'traffic-config']);
+    'missing-subset', 'unknown-destination-host', 'conflicting-virtualservices', 'route-weights', 'destination-rule-host', 'subset-selects-nothing', 'sidecar-hides-called-service', 'traffic-config', 'learned-scope']);
   for (const a of ANALYZERS) assert.ok(a.description.length > 20, a.name);
 });
 

@@ -1,8 +1,9 @@
 /**
  * Telemetry's cost per proxy: the blocks it adds to listeners (stats loggers, peer-exchange
  * filters, tracing) are frozen and shared by value, so chains, proxies and snapshots with the
- * same inputs hold the identical object (encoded once, compared by identity), while anything
- * that differs (the proxy's own workload) gets its own.
+ * same inputs hold the identical object (encoded once, compared by identity). The proxy's own
+ * workload is not in them but in each listener's `meshd.self` metadata, so another workload
+ * shares them too.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,6 +41,16 @@ function snapshot(generation: number, extraPort = false): MeshSnapshot {
 
 const proxy = (workloadName: string, ip: string): ProxyInfo => ({ id: workloadName, ip, workloadName, namespace: 'shop', labels: {}, interceptionMode: 'REDIRECT', proxyless: false });
 
+/** The `meshd.self` metadata of a proxy's listeners, by listener name. */
+function selfMetadata(s: MeshSnapshot, p: ProxyInfo): Map<string, EnvoyObject> {
+  const out = new Map<string, EnvoyObject>();
+  for (const l of translate(s, p).listeners.flat()) {
+    const md = (l.metadata as { filter_metadata?: Record<string, EnvoyObject> } | undefined)?.filter_metadata?.['meshd.self'];
+    if (md) out.set(String(l.name), md);
+  }
+  return out;
+}
+
 /** The HCMs of a proxy's listeners, by listener name. */
 function hcms(s: MeshSnapshot, p: ProxyInfo): Map<string, EnvoyObject> {
   const out = new Map<string, EnvoyObject>();
@@ -67,7 +78,7 @@ test('outbound HCMs of one proxy share one stats logger, peer filters and tracin
   assert.ok(Object.isFrozen(statsLog(out[0]!)) && Object.isFrozen(out[0]!.tracing));
 });
 
-test('a new snapshot with equal inputs reuses the blocks; another workload gets its own', () => {
+test('a new snapshot with equal inputs reuses the blocks; another workload shares them, its identity in the listener metadata', () => {
   const a = hcms(snapshot(1), proxy('frontend', '10.0.0.1'));
   const b = hcms(snapshot(2, true), proxy('frontend', '10.0.0.1'));
   const other = hcms(snapshot(2, true), proxy('backend', '10.0.0.2'));
@@ -77,9 +88,18 @@ test('a new snapshot with equal inputs reuses the blocks; another workload gets 
   const outKey = [...a.keys()].find((k) => !k.startsWith('virtualInbound'))!;
   assert.equal(statsLog(b.get(outKey)!), statsLog(a.get(outKey)!), 'outbound stats logger survives a snapshot change');
   assert.equal(filters(b.get(outKey)!)[1], filters(a.get(outKey)!)[1]);
-  // backend's own identity is in its loggers and its peer header: not frontend's objects.
-  assert.notEqual(statsLog(other.get(outKey)!), statsLog(a.get(outKey)!));
-  assert.notEqual(filters(other.get(outKey)!)[1], filters(a.get(outKey)!)[1]);
-  assert.match(JSON.stringify(filters(other.get(outKey)!)[1]), /backend;shop;/);
-  assert.match(JSON.stringify(statsLog(other.get(outKey)!)), /"value_format":"backend"/);
+  // backend's own identity is in its listeners' metadata, not in the loggers and filters: the same objects.
+  assert.equal(statsLog(other.get(outKey)!), statsLog(a.get(outKey)!));
+  assert.equal(filters(other.get(outKey)!)[1], filters(a.get(outKey)!)[1]);
+  assert.doesNotMatch(JSON.stringify(statsLog(a.get(outKey)!)), /frontend/);
+  const mine = selfMetadata(snapshot(2, true), proxy('frontend', '10.0.0.1'));
+  const theirs = selfMetadata(snapshot(2, true), proxy('backend', '10.0.0.2'));
+  const outName = outKey.slice(0, outKey.indexOf('/'));
+  assert.equal(mine.get(outName)!.workload, 'frontend');
+  assert.match(String(mine.get(outName)!.peer), /^frontend;shop;frontend;unknown;frontend;latest;Kubernetes;unknown;unknown;unknown$/);
+  assert.equal(theirs.get(outName)!.workload, 'backend');
+  // The inbound listener names each chain's service (destination_service and the server's peer header).
+  const chains = theirs.get('virtualInbound')!.chains as Record<string, EnvoyObject>;
+  assert.equal(chains['inbound|8080|mtls']!.serviceHost, 'backend.shop.svc.cluster.local');
+  assert.match(String(chains['inbound|8080|mtls']!.peer), /^backend;shop;.*;backend\.shop\.svc\.cluster\.local;backend;shop$/);
 });
