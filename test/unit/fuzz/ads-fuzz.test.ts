@@ -101,6 +101,8 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
   const asked = new Map<string, Set<string>>();
   const nacked = new Map<string, Set<string>>();
   const lastNames = new Map<string, readonly string[]>([[T.Cluster, []]]);
+  /** Per type: the names the server holds. A SotW request with a stale nonce is ignored whole (names too). */
+  const serverNames = new Map<string, readonly string[]>([[T.Cluster, []]]);
   /** Per type: the nonce of the newest response the client had when it last changed its names. */
   const pendingChange = new Map<string, string>();
   let garbage = false;
@@ -128,12 +130,18 @@ async function runStream(delta: boolean, actions: readonly Action[]): Promise<vo
         : a.ack === 'nack' && last ? { response_nonce: last.nonce, ...(delta ? {} : { version_info: '' }), error_detail: { code: 3, message: 'fuzz says no' } }
           : a.ack === 'stale' ? { response_nonce: 'stale-nonce-x', ...(delta ? {} : { version_info: 'v-stale' }) } : {};
       const namesChanged = JSON.stringify([...names].sort()) !== JSON.stringify([...(prevNames ?? [])].sort());
+      // Whether the server's subscription changes with this request (it ignored a stale SotW one).
+      const serverChange = JSON.stringify([...names].sort()) !== JSON.stringify([...(serverNames.get(type) ?? [])].sort());
+      if (delta || a.ack !== 'stale') serverNames.set(type, names);
       // A NACK that crosses an unanswered subscription change (the newest response the client
       // has is older than that change) may be followed by the answer to the change, with the
       // same version: that is not a resend of the NACKed response.
       const crossed = a.ack === 'nack' && last !== undefined && pendingChange.get(type) === last.nonce;
       if (a.ack !== 'nack' && namesChanged) pendingChange.set(type, last?.nonce ?? '');
-      if (a.ack === 'nack' && last && !crossed) { const s = nacked.get(type) ?? new Set(); s.add(last.version); nacked.set(type, s); }
+      // A NACK whose names the server did not hold yet changes its subscription: the answer for
+      // those names may carry the NACKed version (not a resend for an unchanged subscription).
+      if (a.ack === 'nack' && last && !crossed && !(serverChange && !delta)) { const s = nacked.get(type) ?? new Set(); s.add(last.version); nacked.set(type, s); }
+      else if (a.ack === 'nack' && serverChange && !delta) nacked.delete(type);
       // A request that changes the subscription after a NACK is answered for the new names,
       // possibly with the same version: only a resend for an unchanged subscription is a loop.
       // A request without a nonce asks afresh (Envoy only sends one first), and may get it too.
