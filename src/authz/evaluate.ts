@@ -162,7 +162,8 @@ function denyDecision(e: EngineResult, base: Partial<CallDecision>, where: strin
 }
 
 function extAuthzEnabled(cfg: Obj, ctx: MatchContext): { enabled: boolean; cluster: string } {
-  const gs = isObj(cfg.grpc_service) && isObj(cfg.grpc_service.envoy_grpc) ? String(cfg.grpc_service.envoy_grpc.cluster_name) : 'ext_authz';
+  const gs = isObj(cfg.grpc_service) && isObj(cfg.grpc_service.envoy_grpc) ? String(cfg.grpc_service.envoy_grpc.cluster_name)
+    : isObj(cfg.http_service) && isObj(cfg.http_service.server_uri) ? String(cfg.http_service.server_uri.cluster) : 'ext_authz';
   const m = cfg.filter_enabled_metadata;
   if (!isObj(m)) return { enabled: true, cluster: gs };
   let cur: unknown = ctx.metadata.get(String(m.filter));

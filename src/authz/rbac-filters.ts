@@ -20,6 +20,7 @@ import type { EnvoyObject } from '../xds/resource-types.js';
 import { outboundClusterName, rbacPolicyName } from '../xds/names.js';
 import { MATCH_NEVER, ruleToPolicy } from './rbac-rule.js';
 import { authorizationPoliciesFor } from './select.js';
+import { allHosts } from '../xds/translate/registry.js';
 
 /** ext_authz names; they belong next to `Filter`/`TypeName` in resource-types.ts once that file is free. */
 export const ExtAuthzFilter = {
@@ -92,17 +93,81 @@ function rbacFilter(protocol: 'http' | 'tcp', port: number, label: string, field
   return { name: Filter.NetworkRbac, typed_config: typed(TypeName.NetworkRbac, { ...common, stat_prefix: `meshd_${label}_${port}.` }) };
 }
 
-function extAuthzFilter(protocol: 'http' | 'tcp', port: number, p: ExtAuthzProvider): EnvoyObject {
-  const host = p.service.includes(':') ? p.service.slice(0, p.service.lastIndexOf(':')) : p.service;
-  const grpc_service = { envoy_grpc: { cluster_name: outboundClusterName(p.port, host) } };
+/** The authorizer's registry host: Istio's `service` is `host` or `namespace/host`, and must exist with that port. */
+function providerTarget(snapshot: MeshSnapshot, p: ExtAuthzProvider): { host: string } | { problem: string } {
+  const slash = p.service.indexOf('/');
+  const ns = slash >= 0 ? p.service.slice(0, slash) : undefined;
+  const host = slash >= 0 ? p.service.slice(slash + 1) : p.service;
+  const hosts = allHosts(snapshot).filter((h) => h.hostname === host && (ns === undefined || h.namespace === ns));
+  if (!hosts.length) return { problem: `extension provider "${p.name}": no service ${p.service} in the mesh registry (a Service or ServiceEntry)` };
+  if (!hosts.some((h) => h.ports.some((rp) => rp.port === p.port))) return { problem: `extension provider "${p.name}": service ${p.service} has no port ${p.port}` };
+  return { host };
+}
+
+/**
+ * The ext_authz clusters a workload's CUSTOM policies send checks to (the resolvable ones), so
+ * the translation can say when the proxy's scope (a Sidecar's egress, a learned scope) hides one.
+ */
+export function customProviderClusters(snapshot: MeshSnapshot, w: Workload): { policy: AuthorizationPolicy; provider: string; cluster: string }[] {
+  const out: { policy: AuthorizationPolicy; provider: string; cluster: string }[] = [];
+  for (const p of authorizationPoliciesFor(snapshot, w)) {
+    if (p.action !== 'CUSTOM' || p.dryRun || !p.provider) continue;
+    const provider = snapshot.config.extensionProviders.find((e) => e.name === p.provider!.name);
+    const target = provider ? providerTarget(snapshot, provider) : undefined;
+    if (provider && target && 'host' in target) out.push({ policy: p, provider: provider.name, cluster: outboundClusterName(provider.port, target.host) });
+  }
+  return out;
+}
+
+function headerMatchers(headers: readonly string[] | undefined): EnvoyObject | undefined {
+  if (!headers?.length) return undefined;
+  return {
+    patterns: headers.map((h) => h.startsWith('*') ? { suffix: h.slice(1), ignore_case: true }
+      : h.endsWith('*') ? { prefix: h.slice(0, -1), ignore_case: true } : { exact: h, ignore_case: true }),
+  };
+}
+
+function extAuthzFilter(protocol: 'http' | 'tcp', port: number, p: ExtAuthzProvider, host: string): EnvoyObject {
+  const cluster = outboundClusterName(p.port, host);
+  const timeout = `${(p.timeoutMs ?? 600_000) / 1000}s`;
   const enabled = (filter: string): EnvoyObject => ({
     filter, path: [{ key: `${EXT_AUTHZ_SHADOW_PREFIX}shadow_effective_policy_id` }],
     value: { string_match: { prefix: extAuthzKeyPrefix(p.name) } },
   });
-  if (protocol === 'http') {
-    return { name: ExtAuthzFilter.Http, typed_config: typed(ExtAuthzFilter.HttpType, { grpc_service, transport_api_version: 'V3', filter_enabled_metadata: enabled(Filter.HttpRbac) }) };
+  const grpc_service = { envoy_grpc: { cluster_name: cluster, authority: host }, timeout };
+  const failure = p.failOpen ? { failure_mode_allow: true } : {};
+  if (protocol === 'tcp') {
+    return { name: ExtAuthzFilter.Network, typed_config: typed(ExtAuthzFilter.NetworkType, { stat_prefix: `meshd_ext_authz_${port}.`, grpc_service, ...failure, transport_api_version: 'V3', filter_enabled_metadata: enabled(Filter.NetworkRbac) }) };
   }
-  return { name: ExtAuthzFilter.Network, typed_config: typed(ExtAuthzFilter.NetworkType, { stat_prefix: `meshd_ext_authz_${port}.`, grpc_service, transport_api_version: 'V3', filter_enabled_metadata: enabled(Filter.NetworkRbac) }) };
+  const cfg: Record<string, unknown> = {};
+  if (p.protocol === 'http') {
+    const service: Record<string, unknown> = { server_uri: { uri: `http://${host}`, cluster, timeout } };
+    if (p.pathPrefix) service.path_prefix = p.pathPrefix;
+    const add = Object.keys(p.additionalHeaders ?? {}).sort();
+    if (add.length) service.authorization_request = { headers_to_add: add.map((key) => ({ key, value: p.additionalHeaders![key] })) };
+    if (p.headersToUpstreamOnAllow || p.headersToDownstreamOnDeny || p.headersToDownstreamOnAllow) {
+      const r: Record<string, unknown> = {};
+      const up = headerMatchers(p.headersToUpstreamOnAllow);
+      const deny = headerMatchers(p.headersToDownstreamOnDeny);
+      const ok = headerMatchers(p.headersToDownstreamOnAllow);
+      if (up) r.allowed_upstream_headers = up;
+      if (deny) r.allowed_client_headers = deny;
+      if (ok) r.allowed_client_headers_on_success = ok;
+      service.authorization_response = r;
+    }
+    cfg.http_service = service;
+    const allowed = headerMatchers(p.includeRequestHeaders);
+    if (allowed) cfg.allowed_headers = allowed;
+  } else {
+    cfg.grpc_service = grpc_service;
+  }
+  if (p.statusOnError !== undefined) cfg.status_on_error = { code: p.statusOnError };
+  if (p.failOpen) cfg.failure_mode_allow = true;
+  if (p.includeRequestBody) {
+    const b = p.includeRequestBody;
+    cfg.with_request_body = { max_request_bytes: b.maxRequestBytes, ...(b.allowPartialMessage ? { allow_partial_message: true } : {}), ...(b.packAsBytes ? { pack_as_bytes: true } : {}) };
+  }
+  return { name: ExtAuthzFilter.Http, typed_config: typed(ExtAuthzFilter.HttpType, { ...cfg, transport_api_version: 'V3', filter_enabled_metadata: enabled(Filter.HttpRbac) }) };
 }
 
 function customFilters(snapshot: MeshSnapshot, policies: readonly AuthorizationPolicy[], protocol: 'http' | 'tcp', port: number, diags: Diagnostic[]): EnvoyObject[] {
@@ -124,13 +189,17 @@ function customFilters(snapshot: MeshSnapshot, policies: readonly AuthorizationP
       entries.push(...r.entries);
       diags.push(...r.diagnostics);
     }
-    if (!provider) {
-      for (const p of ps) diags.push(diag(p, 'error', 'spec.provider.name', `no extension provider "${name}" in the mesh config: requests this policy would send to it are denied`));
+    const target = provider ? providerTarget(snapshot, provider) : undefined;
+    const problem = !provider ? `no extension provider "${name}" in the mesh config`
+      : target && 'problem' in target ? target.problem
+        : provider.protocol === 'http' && protocol === 'tcp' ? `extension provider "${name}" is an HTTP authorizer (envoyExtAuthzHttp), which cannot check TCP traffic on port ${port}` : undefined;
+    if (problem !== undefined || !provider || !target || 'problem' in target) {
+      for (const p of ps) diags.push(diag(p, 'error', 'spec.provider.name', `${problem}: requests this policy would send to it are denied`));
       out.push(rbacFilter(protocol, port, 'bad_custom', { rules: rbacConfig('DENY', entries.map(([k, v]) => [k + BAD_CUSTOM_SUFFIX, v])) }));
       continue;
     }
     out.push(rbacFilter(protocol, port, 'ext_authz', { shadow_rules: rbacConfig('DENY', entries), shadowPrefix: EXT_AUTHZ_SHADOW_PREFIX }));
-    out.push(extAuthzFilter(protocol, port, provider));
+    out.push(extAuthzFilter(protocol, port, provider, target.host));
   }
   return out;
 }

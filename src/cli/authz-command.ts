@@ -5,7 +5,9 @@
  *   --meshd URL        the listeners a running meshd sends the destination's proxy (/debug/config_dump).
  */
 import type { Command } from './command.js';
+import { readFileSync } from 'node:fs';
 import { createFileStore } from '../config/file-store.js';
+import { applyMeshConfig, parseMeshConfigYaml } from '../config/mesh-config.js';
 import { buildSnapshot } from '../config/snapshot.js';
 import { DEFAULT_MESH_CONFIG, type MeshSnapshot, type Workload } from '../model/types.js';
 import { runAuthzCheck } from '../authz/index.js';
@@ -17,7 +19,7 @@ import { AdminClient, CliError } from './admin-client.js';
 
 const USAGE = `usage: meshctl authz check --to <namespace>/<workload> --from <spiffe://...|namespace/serviceaccount|plaintext> --port N
     [--method M] [--path P] [--host H] [--header k=v]... [--source-ip IP] [-o json]
-    (--config-dir DIR | --meshd URL [--state-dir DIR] [--token T])      [$MESHD_CONFIG_DIR, $MESHD_ADDR]
+    (--config-dir DIR [--mesh-config FILE] | --meshd URL [--state-dir DIR] [--token T])      [$MESHD_CONFIG_DIR, $MESHD_ADDR]
 
 Prints ALLOW, DENY or REJECT (no filter chain takes the connection) and the deciding policy and
 rule. Exit code: 0 ALLOW, 1 DENY or REJECT, 2 usage error.
@@ -27,6 +29,8 @@ interface SplitArgs {
   readonly configDir?: string; readonly meshd?: string; readonly to?: string;
   /** Where meshctl finds meshd's admin token (a meshd not on loopback closes its debug views without it). */
   readonly stateDir?: string; readonly token?: string;
+  /** Istio MeshConfig YAML applied with --config-dir (extension providers for CUSTOM policies). */
+  readonly meshConfig?: string;
   readonly rest: string[]; readonly help: boolean;
 }
 
@@ -36,11 +40,12 @@ function split(args: readonly string[]): SplitArgs | string {
   let to: string | undefined;
   let stateDir: string | undefined;
   let token: string | undefined;
+  let meshConfig: string | undefined;
   let help = false;
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const m = /^--(config-dir|meshd|to|state-dir|token)(?:=(.*))?$/.exec(a);
+    const m = /^--(config-dir|meshd|to|state-dir|token|mesh-config)(?:=(.*))?$/.exec(a);
     if (a === '--help' || a === '-h') { help = true; continue; }
     if (!m) { rest.push(a); continue; }
     const v = m[2] ?? args[++i];
@@ -49,18 +54,28 @@ function split(args: readonly string[]): SplitArgs | string {
     else if (m[1] === 'meshd') meshd = v;
     else if (m[1] === 'state-dir') stateDir = v;
     else if (m[1] === 'token') token = v;
+    else if (m[1] === 'mesh-config') meshConfig = v;
     else to = v;
   }
-  return { configDir, meshd, to, rest, help, ...(stateDir !== undefined ? { stateDir } : {}), ...(token !== undefined ? { token } : {}) };
+  return { configDir, meshd, to, rest, help, ...(stateDir !== undefined ? { stateDir } : {}), ...(token !== undefined ? { token } : {}), ...(meshConfig !== undefined ? { meshConfig } : {}) };
 }
 
 /** Loads a config folder once with the file store's parsers; diagnostics go to `err`. */
-export async function snapshotFromDir(dir: string, err: (line: string) => void): Promise<MeshSnapshot> {
+export async function snapshotFromDir(dir: string, err: (line: string) => void, meshConfigFile?: string): Promise<MeshSnapshot | string> {
+  let config = DEFAULT_MESH_CONFIG;
+  if (meshConfigFile !== undefined) {
+    let text: string;
+    try { text = readFileSync(meshConfigFile, 'utf8'); } catch (e) { return `--mesh-config ${meshConfigFile}: ${e instanceof Error ? e.message : String(e)}`; }
+    const r = parseMeshConfigYaml(text, meshConfigFile);
+    if (!r.ok) return r.diagnostics.map((d) => `${d.source}: ${d.field}: ${d.message}`).join('\n');
+    for (const d of r.warnings) err(`${d.severity}: ${d.source} ${d.field}: ${d.message}`);
+    config = applyMeshConfig(config, r.value);
+  }
   const store = createFileStore({ dir, watch: false, rescanIntervalMs: 0, domainSuffix: DEFAULT_MESH_CONFIG.domainSuffix });
   await store.start();
   store.close();
   for (const d of store.diagnostics()) err(`${d.severity}: ${d.source} ${d.kind} ${d.namespace ?? ''}/${d.name ?? ''} ${d.field}: ${d.message}`);
-  return buildSnapshot(store.objects(), DEFAULT_MESH_CONFIG, 1);
+  return buildSnapshot(store.objects(), config, 1);
 }
 
 interface Syncz { proxies: { proxyId: string }[] }
@@ -105,7 +120,8 @@ export const authzCheckCommand: Command = {
     const configDir = s.configDir ?? (s.meshd ? undefined : process.env.MESHD_CONFIG_DIR);
     const meshd = s.meshd ?? (configDir ? undefined : process.env.MESHD_ADDR);
     if (configDir) {
-      const snapshot = await snapshotFromDir(configDir, err);
+      const snapshot = await snapshotFromDir(configDir, err, s.meshConfig);
+      if (typeof snapshot === 'string') { err(`meshctl authz check: ${snapshot}`); return 2; }
       return runAuthzCheck([s.to, ...s.rest], { snapshot, translate, out, err });
     }
     if (meshd) {

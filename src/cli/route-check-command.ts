@@ -110,6 +110,7 @@ export const routeCheckCommand: Command = {
     let view: RoutezView;
     if (v['config-dir']) {
       const snapshot = await snapshotFromDir(String(v['config-dir']), (l) => process.stderr.write(l + '\n'));
+      if (typeof snapshot === 'string') { process.stderr.write(`meshctl route check: ${snapshot}\n`); return 2; }
       const r = routezView({ snapshot: () => snapshot, connected: () => [], translate }, from, interception);
       if ('error' in r) { process.stderr.write(`meshctl route check: ${r.error}\n`); return r.status === 400 ? 2 : 1; }
       view = r;

@@ -8,6 +8,8 @@ import YAML from 'yaml';
 import type { DefaultProviders, Diagnostic, ExtAuthzProvider, LogFormat, MeshConfig, ProviderService, TelemetryProvider } from '../model/types.js';
 import { checkKeys, isRecord, issues, readObject, readObjectList, readString, readStringList, typeName, type Issues, type RawObject } from '../authz/parse-util.js';
 import { readPercentage } from '../telemetry/parse-telemetry.js';
+import { parseGoDuration } from './traffic/durations.js';
+import { envoyRoot } from '../xds/protos.js';
 
 /** What a mesh config document sets; absent fields keep meshd's defaults (flags). */
 export type MeshConfigOverrides = Partial<Omit<MeshConfig, 'domainSuffix'>>;
@@ -50,21 +52,95 @@ function readLogFormat(o: RawObject, path: string, is: Issues): LogFormat {
   return { kind: 'default' };
 }
 
+const EXT_AUTHZ_COMMON = ['service', 'port', 'timeout', 'failOpen', 'statusOnError', 'includeRequestBodyInCheck'];
+const EXT_AUTHZ_HTTP = ['pathPrefix', 'includeRequestHeadersInCheck', 'includeAdditionalHeadersInCheck', 'headersToUpstreamOnAllow',
+  'headersToDownstreamOnDeny', 'headersToDownstreamOnAllow', 'includeHeadersInCheck'];
+
+/** Envoy's `type.v3.StatusCode` values (the enum Envoy validates `status_on_error` against). */
+let statusCodes: ReadonlySet<number> | undefined;
+function knownStatus(code: number): boolean {
+  statusCodes ??= new Set(Object.values(envoyRoot().lookupEnum('envoy.type.v3.StatusCode').values).filter((v) => v !== 0));
+  return statusCodes.has(code);
+}
+
+function readHeaderPatterns(body: RawObject, key: string, path: string, is: Issues): readonly string[] | undefined {
+  const l = readStringList(body, key, path, is);
+  l?.forEach((h, i) => {
+    if (h === '' || h === '*' || (h.startsWith('*') && h.endsWith('*'))) is.error(`${path}.${key}[${i}]`, `must be a header name with at most one wildcard at its start or end, got ${JSON.stringify(h)}`);
+  });
+  return l && l.length ? l : undefined;
+}
+
+/** An ext_authz provider (gRPC or HTTP), with Istio's defaults (timeout 600s, fail closed). */
+function readExtAuthz(name: string, kind: 'envoyExtAuthzGrpc' | 'envoyExtAuthzHttp', body: RawObject, p: string, is: Issues): ExtAuthzProvider | undefined {
+  const http = kind === 'envoyExtAuthzHttp';
+  checkKeys(body, http ? [...EXT_AUTHZ_COMMON, ...EXT_AUTHZ_HTTP] : EXT_AUTHZ_COMMON, p, is);
+  const t = readTarget(body, p, is);
+  let timeoutMs: number | undefined;
+  const to = readString(body, 'timeout', p, is);
+  if (to !== undefined) {
+    const ns = parseGoDuration(to);
+    if (ns === undefined || ns < 1e6) is.error(`${p}.timeout`, `must be a duration of at least 1ms such as 0.5s, got ${JSON.stringify(to)}`);
+    else timeoutMs = Math.round(ns / 1e6);
+  }
+  if (body.failOpen !== undefined && typeof body.failOpen !== 'boolean') is.error(`${p}.failOpen`, `must be true or false, got ${typeName(body.failOpen)}`);
+  let statusOnError: number | undefined;
+  const soe = readString(body, 'statusOnError', p, is);
+  if (soe !== undefined) {
+    const code = /^\d{3}$/.test(soe) ? Number(soe) : NaN;
+    if (!knownStatus(code)) is.error(`${p}.statusOnError`, `must be an HTTP status code Envoy knows (such as 403, 500, 503), got ${JSON.stringify(soe)}`);
+    else statusOnError = code;
+  }
+  let body_: ExtAuthzProvider['includeRequestBody'];
+  const rb = readObject(body, 'includeRequestBodyInCheck', p, is);
+  if (rb) {
+    const rp = `${p}.includeRequestBodyInCheck`;
+    checkKeys(rb, ['maxRequestBytes', 'allowPartialMessage', 'packAsBytes'], rp, is);
+    const max = rb.maxRequestBytes;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1) is.error(`${rp}.maxRequestBytes`, max === undefined ? 'is required (Envoy buffers at most this many bytes of the body; it needs a positive limit)' : `must be a positive integer, got ${JSON.stringify(max)}`);
+    for (const k of ['allowPartialMessage', 'packAsBytes']) if (rb[k] !== undefined && typeof rb[k] !== 'boolean') is.error(`${rp}.${k}`, `must be true or false, got ${typeName(rb[k])}`);
+    if (typeof max === 'number') body_ = { maxRequestBytes: max, ...(rb.allowPartialMessage === true ? { allowPartialMessage: true } : {}), ...(rb.packAsBytes === true ? { packAsBytes: true } : {}) };
+  }
+  const common = {
+    name, ...(t ?? { service: '', port: 0 }), protocol: http ? 'http' as const : 'grpc' as const,
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}), ...(body.failOpen === true ? { failOpen: true } : {}),
+    ...(statusOnError !== undefined ? { statusOnError } : {}), ...(body_ ? { includeRequestBody: body_ } : {}),
+  };
+  if (!http) return t ? common : undefined;
+  const prefix = readString(body, 'pathPrefix', p, is);
+  if (prefix !== undefined && (!prefix.startsWith('/') || /[\s?#]/.test(prefix))) is.error(`${p}.pathPrefix`, `must be a path starting with / (no query), got ${JSON.stringify(prefix)}`);
+  if (body.includeHeadersInCheck !== undefined) is.warn(`${p}.includeHeadersInCheck`, 'is deprecated in Istio; use includeRequestHeadersInCheck (meshd reads it only when that is not set)');
+  const reqHeaders = readHeaderPatterns(body, 'includeRequestHeadersInCheck', p, is) ?? readHeaderPatterns(body, 'includeHeadersInCheck', p, is);
+  const extra = readObject(body, 'includeAdditionalHeadersInCheck', p, is);
+  const additional: Record<string, string> = {};
+  for (const [k, v] of Object.entries(extra ?? {})) {
+    if (typeof v !== 'string') is.error(`${p}.includeAdditionalHeadersInCheck.${k}`, `must be a string, got ${typeName(v)}`);
+    else additional[k] = v;
+  }
+  const up = readHeaderPatterns(body, 'headersToUpstreamOnAllow', p, is);
+  const downDeny = readHeaderPatterns(body, 'headersToDownstreamOnDeny', p, is);
+  const downAllow = readHeaderPatterns(body, 'headersToDownstreamOnAllow', p, is);
+  if (!t) return undefined;
+  return {
+    ...common, ...(prefix ? { pathPrefix: prefix } : {}), ...(reqHeaders ? { includeRequestHeaders: reqHeaders } : {}),
+    ...(Object.keys(additional).length ? { additionalHeaders: additional } : {}), ...(up ? { headersToUpstreamOnAllow: up } : {}),
+    ...(downDeny ? { headersToDownstreamOnDeny: downDeny } : {}), ...(downAllow ? { headersToDownstreamOnAllow: downAllow } : {}),
+  };
+}
+
 function readProvider(item: RawObject, path: string, is: Issues): ExtAuthzProvider | TelemetryProvider | undefined {
   const name = readString(item, 'name', path, is);
   if (!name) { is.error(`${path}.name`, 'is required'); return undefined; }
   const kinds = Object.keys(item).filter((k) => k !== 'name');
-  for (const k of kinds) if (!PROVIDER_KINDS.includes(k)) is.error(`${path}.${k}`, `unknown provider type "${k}" (supported: envoyExtAuthzGrpc, zipkin, opentelemetry, envoyFileAccessLog, envoyOtelAls, prometheus)`);
+  for (const k of kinds) if (!PROVIDER_KINDS.includes(k)) is.error(`${path}.${k}`, `unknown provider type "${k}" (supported: envoyExtAuthzGrpc, envoyExtAuthzHttp, zipkin, opentelemetry, envoyFileAccessLog, envoyOtelAls, prometheus)`);
   if (kinds.length !== 1) { if (kinds.length !== 1) is.error(path, `provider ${name} must set exactly one provider type, got ${kinds.length}`); return undefined; }
   const kind = kinds[0]!;
   const p = `${path}.${kind}`;
   const body = readObject(item, kind, path, is) ?? {};
   switch (kind) {
-    case 'envoyExtAuthzGrpc': {
-      checkKeys(body, ['service', 'port', 'timeout', 'failOpen', 'statusOnError', 'includeRequestBodyInCheck'], p, is);
-      const t = readTarget(body, p, is);
-      return t ? { name, service: t.service, port: t.port } : undefined;
-    }
+    case 'envoyExtAuthzGrpc':
+    case 'envoyExtAuthzHttp':
+      return readExtAuthz(name, kind, body, p, is);
     case 'zipkin': {
       checkKeys(body, ['service', 'port', 'maxTagLength', 'enable64bitTraceId', 'path', 'traceContextOption', 'timeout', 'headers'], p, is);
       const t = readTarget(body, p, is);

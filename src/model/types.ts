@@ -284,11 +284,29 @@ export interface Telemetry {
   readonly metrics?: readonly TelemetryMetrics[];
 }
 
+/** An ext_authz provider of the mesh config (`envoyExtAuthzGrpc` / `envoyExtAuthzHttp`), for CUSTOM policies. */
 export interface ExtAuthzProvider {
   readonly name: string;
-  /** `host:port` of an ext_authz gRPC service. */
+  /** The service host (`host` or `namespace/host`, as Istio's `service`) of the authorizer. */
   readonly service: string;
   readonly port: number;
+  /** gRPC `envoy.service.auth.v3.Authorization` (default) or plain HTTP. */
+  readonly protocol?: 'grpc' | 'http';
+  /** Check timeout (Istio's default 600 s when unset). */
+  readonly timeoutMs?: number;
+  /** Let requests through when the authorizer fails or is unreachable (Istio's `failOpen`). */
+  readonly failOpen?: boolean;
+  /** Status returned when the authorizer fails (Envoy's default 403). */
+  readonly statusOnError?: number;
+  /** Buffer the request body and send it with the check. */
+  readonly includeRequestBody?: { readonly maxRequestBytes: number; readonly allowPartialMessage?: boolean; readonly packAsBytes?: boolean };
+  /** HTTP only: path prefix of the check request, headers sent, headers copied back. */
+  readonly pathPrefix?: string;
+  readonly includeRequestHeaders?: readonly string[];
+  readonly additionalHeaders?: Readonly<Record<string, string>>;
+  readonly headersToUpstreamOnAllow?: readonly string[];
+  readonly headersToDownstreamOnDeny?: readonly string[];
+  readonly headersToDownstreamOnAllow?: readonly string[];
 }
 
 export const DEFAULT_MESH_CONFIG: MeshConfig = Object.freeze({

@@ -12,6 +12,8 @@ export interface EchoReply {
   xfcc?: string;
   /** Trace context headers the sidecar passed on (x-b3-*, traceparent). */
   trace?: Record<string, string>;
+  /** Headers an external authorizer added for the upstream (x-authz-*). */
+  authz?: Record<string, string>;
 }
 
 export interface RunningApp { readonly server: Server; readonly requests: EchoReply[]; close(): Promise<void> }
@@ -30,6 +32,8 @@ export async function startEchoApp(app: string, host: string, port: number): Pro
     };
     const trace = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-b3-') || k === 'traceparent').map(([k, v]) => [k, String(v)]));
     if (Object.keys(trace).length) reply.trace = trace;
+    const authz = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-authz-')).map(([k, v]) => [k, String(v)]));
+    if (Object.keys(authz).length) reply.authz = authz;
     requests.push(reply);
     req.resume();
     const sleep = /^\/sleep\/(\d+)/.exec(reply.path);

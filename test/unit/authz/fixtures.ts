@@ -3,8 +3,9 @@
  * (WorkloadEntry, Service, a `MeshConfig` document) so the cases do not depend on the file store.
  */
 import YAML from 'yaml';
-import type { Diagnostic, ExtAuthzProvider, MeshConfig, MeshSnapshot, PortProtocol, Service, Workload } from '../../../src/model/types.js';
+import type { Diagnostic, MeshConfig, MeshSnapshot, PortProtocol, Service, Workload } from '../../../src/model/types.js';
 import { snapshotFromPolicies } from '../../../src/authz/index.js';
+import { parseMeshConfig } from '../../../src/config/mesh-config.js';
 
 type Raw = Record<string, unknown>;
 const rec = (v: unknown): Raw => (v && typeof v === 'object' && !Array.isArray(v) ? v as Raw : {});
@@ -46,20 +47,21 @@ export function loadCase(text: string, source = 'in.yaml'): { snapshot: MeshSnap
   const workloads: Workload[] = [];
   const services: Service[] = [];
   let config: Partial<MeshConfig> = {};
+  const meshDiagnostics: Diagnostic[] = [];
   for (const d of docs) {
     const o = rec(d);
     if (o.kind === 'WorkloadEntry') workloads.push(readWorkloadEntry(o));
     else if (o.kind === 'Service') services.push(readService(o));
     else if (o.kind === 'MeshConfig') {
-      const s = rec(o.spec);
-      config = {
-        ...(typeof s.rootNamespace === 'string' ? { rootNamespace: s.rootNamespace } : {}),
-        ...(Array.isArray(s.extensionProviders) ? { extensionProviders: s.extensionProviders as ExtAuthzProvider[] } : {}),
-      };
+      // Istio's mesh config, read by meshd's own parser (its errors become case diagnostics).
+      const r = parseMeshConfig(o.spec, source);
+      if (r.ok) config = r.value;
+      else meshDiagnostics.push(...r.diagnostics);
     }
   }
   workloads.sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-  return snapshotFromPolicies({ workloads, services, objects: docs, config, source });
+  const r = snapshotFromPolicies({ workloads, services, objects: docs, config, source });
+  return { snapshot: r.snapshot, diagnostics: [...meshDiagnostics, ...r.diagnostics] };
 }
 
 /** Freezes an object graph (translation must not mutate its inputs). */

@@ -8,10 +8,14 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { checkWithPolicies } from '../../../src/authz/index.js';
 import type { Call } from '../../../src/authz/index.js';
+import type { Service } from '../../../src/model/types.js';
 import { REPO_ROOT } from '../../helpers/golden.js';
 import { workload } from './fixtures.js';
 
 const backend = workload('production', 'backend', { app: 'backend' }, { http: 8080, 'tcp-db': 9000 });
+/** The ext_authz service CUSTOM rows send to (a provider must name a service in the registry). */
+const opa: Service = { meta: { name: 'opa', namespace: 'authz', labels: {}, annotations: {}, source: 'test' }, hostname: 'opa.authz.svc.cluster.local', selector: { app: 'opa' }, ports: [{ name: 'grpc', port: 9191, targetPort: 9191, protocol: 'GRPC' }] };
+const OPA = { extensionProviders: [{ name: 'opa', service: 'opa.authz.svc.cluster.local', port: 9191 }] };
 const FE = { principal: 'spiffe://cluster.local/ns/production/sa/frontend' };
 const OTHER = { principal: 'spiffe://cluster.local/ns/production/sa/other' };
 const DEV = { principal: 'spiffe://cluster.local/ns/dev/sa/tool' };
@@ -27,7 +31,7 @@ function pa(name: string, spec: Record<string, unknown>, ns = 'production'): unk
   return { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace: ns }, spec };
 }
 
-interface Row { readonly name: string; readonly objects: readonly unknown[]; readonly call: Call; readonly want: 'ALLOW' | 'DENY' | 'REJECT'; readonly policy?: string; readonly config?: Record<string, unknown> }
+interface Row { readonly name: string; readonly objects: readonly unknown[]; readonly call: Call; readonly want: 'ALLOW' | 'DENY' | 'REJECT'; readonly policy?: string; readonly config?: Record<string, unknown>; readonly services?: readonly Service[] }
 
 const seed = docs(readFileSync(join(REPO_ROOT, 'test', 'golden', 'authz', 'seed', 'in.yaml'), 'utf8'))
   .filter((d) => (d as { kind?: string }).kind !== 'WorkloadEntry');
@@ -103,12 +107,13 @@ const rows: Row[] = [
   { name: 'AUDIT never denies', objects: [ap('au', { action: 'AUDIT', rules: [{}] })], call: { from: FE, ...get('/') }, want: 'ALLOW' },
   { name: 'CUSTOM without provider fails closed for matching requests', objects: [ap('c', { action: 'CUSTOM', provider: { name: 'nope' }, rules: [{ to: [{ operation: { paths: ['/secure*'] } }] }] })], call: { from: FE, ...get('/secure/x') }, want: 'DENY', policy: 'production/c' },
   { name: 'CUSTOM without provider leaves other requests alone', objects: [ap('c', { action: 'CUSTOM', provider: { name: 'nope' }, rules: [{ to: [{ operation: { paths: ['/secure*'] } }] }] })], call: { from: FE, ...get('/open') }, want: 'ALLOW' },
-  { name: 'CUSTOM with provider sends matching requests to ext_authz', objects: [ap('c', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] })], call: { from: FE, ...get('/') }, want: 'ALLOW', config: { extensionProviders: [{ name: 'opa', service: 'opa.authz.svc.cluster.local', port: 9191 }] } },
+  { name: 'CUSTOM with provider sends matching requests to ext_authz', objects: [ap('c', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] })], call: { from: FE, ...get('/') }, want: 'ALLOW', config: OPA, services: [opa] },
+  { name: 'CUSTOM whose provider service is not in the registry fails closed', objects: [ap('c', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{}] })], call: { from: FE, ...get('/') }, want: 'DENY', policy: 'production/c', config: OPA },
 ];
 
 for (const r of rows) {
   test(`simulate: ${r.name} → ${r.want}`, () => {
-    const d = checkWithPolicies({ workloads: [backend], objects: r.objects, ...(r.config ? { config: r.config } : {}) }, backend, r.call);
+    const d = checkWithPolicies({ workloads: [backend], objects: r.objects, ...(r.config ? { config: r.config } : {}), ...(r.services ? { services: r.services } : {}) }, backend, r.call);
     assert.equal(d.decision, r.want, `${d.decision}: ${d.reason}`);
     if (r.policy) assert.equal(d.policy, r.policy, d.reason);
     assert.deepEqual(d.diagnostics.filter((x) => x.severity === 'error' && !/provider/.test(x.message)), []);
@@ -123,8 +128,8 @@ test('simulate: the DENY decision names the policy and rule', () => {
 test('simulate: dry-run and ext_authz results are reported', () => {
   const dry = checkWithPolicies({ workloads: [backend], objects: [ap('d', { action: 'DENY', rules: [{}] }, 'production', { 'istio.io/dry-run': 'true' })] }, backend, { from: FE, ...get('/') });
   assert.deepEqual(dry.shadow, [{ rbacPolicy: 'ns[production]-policy[d]-rule[0]', result: 'denied', filter: 'envoy.filters.http.rbac shadow' }]);
-  const ext = checkWithPolicies({ workloads: [backend], objects: [ap('c', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/s*'] } }] }] })], config: { extensionProviders: [{ name: 'opa', service: 'opa.authz.svc.cluster.local', port: 9191 }] } }, backend, { from: FE, ...get('/s') });
+  const ext = checkWithPolicies({ workloads: [backend], objects: [ap('c', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/s*'] } }] }] })], config: OPA, services: [opa] }, backend, { from: FE, ...get('/s') });
   assert.deepEqual(ext.extAuthz, ['outbound|9191||opa.authz.svc.cluster.local']);
-  const skip = checkWithPolicies({ workloads: [backend], objects: [ap('c', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/s*'] } }] }] })], config: { extensionProviders: [{ name: 'opa', service: 'opa.authz.svc.cluster.local', port: 9191 }] } }, backend, { from: FE, ...get('/other') });
+  const skip = checkWithPolicies({ workloads: [backend], objects: [ap('c', { action: 'CUSTOM', provider: { name: 'opa' }, rules: [{ to: [{ operation: { paths: ['/s*'] } }] }] })], config: OPA, services: [opa] }, backend, { from: FE, ...get('/other') });
   assert.equal(skip.extAuthz, undefined);
 });

@@ -55,8 +55,32 @@ test('mesh config: a malformed extension provider names the field; unknown field
   const good = parseMeshConfig({ accessLogFile: '/dev/stdout', extensionProviders: [{ name: 'z', zipkin: { service: 'z.x.svc.cluster.local', port: 9411 } }, { name: 'ext', envoyExtAuthzGrpc: { service: 'opa.x.svc.cluster.local', port: 9191 } }], defaultProviders: { tracing: ['z'] } }, 'm');
   assert.ok(good.ok);
   assert.ok(good.ok && good.warnings.some((w) => w.field === 'accessLogFile'));
-  assert.deepEqual(good.ok && good.value.extensionProviders, [{ name: 'ext', service: 'opa.x.svc.cluster.local', port: 9191 }], 'ext_authz providers feed CUSTOM policies');
+  assert.deepEqual(good.ok && good.value.extensionProviders, [{ name: 'ext', service: 'opa.x.svc.cluster.local', port: 9191, protocol: 'grpc' }], 'ext_authz providers feed CUSTOM policies');
   assert.equal(good.ok && good.value.telemetryProviders?.[0]?.kind, 'zipkin');
+});
+
+test('mesh config: ext_authz providers (gRPC and HTTP) read every field Istio has, and bad values name the field', () => {
+  const good = parseMeshConfig({ extensionProviders: [
+    { name: 'g', envoyExtAuthzGrpc: { service: 'authz/opa.authz.svc.cluster.local', port: 9191, timeout: '250ms', failOpen: true, statusOnError: '503', includeRequestBodyInCheck: { maxRequestBytes: 1024, packAsBytes: true } } },
+    { name: 'h', envoyExtAuthzHttp: { service: 'h.authz.svc.cluster.local', port: 8000, pathPrefix: '/check', includeRequestHeadersInCheck: ['x-user', 'x-ext-*'], includeAdditionalHeadersInCheck: { 'x-by': 'meshd' }, headersToUpstreamOnAllow: ['x-authz-user'], headersToDownstreamOnDeny: ['x-reason'], headersToDownstreamOnAllow: ['x-ok'] } },
+  ] }, 'm');
+  assert.ok(good.ok, JSON.stringify(!good.ok && good.diagnostics));
+  assert.deepEqual(good.ok && good.value.extensionProviders, [
+    { name: 'g', service: 'authz/opa.authz.svc.cluster.local', port: 9191, protocol: 'grpc', timeoutMs: 250, failOpen: true, statusOnError: 503, includeRequestBody: { maxRequestBytes: 1024, packAsBytes: true } },
+    { name: 'h', service: 'h.authz.svc.cluster.local', port: 8000, protocol: 'http', pathPrefix: '/check', includeRequestHeaders: ['x-user', 'x-ext-*'], additionalHeaders: { 'x-by': 'meshd' }, headersToUpstreamOnAllow: ['x-authz-user'], headersToDownstreamOnDeny: ['x-reason'], headersToDownstreamOnAllow: ['x-ok'] },
+  ]);
+  const bad = parseMeshConfig({ extensionProviders: [
+    { name: 'g', envoyExtAuthzGrpc: { service: 'opa', port: 9191, timeout: 'soon', failOpen: 'yes', statusOnError: '299', includeRequestBodyInCheck: {}, pathPrefix: '/x' } },
+    { name: 'h', envoyExtAuthzHttp: { service: 'h', port: 8000, pathPrefix: 'check', headersToUpstreamOnAllow: ['*x*'] } },
+  ] }, 'm');
+  assert.equal(bad.ok, false);
+  const fields = bad.ok ? [] : bad.diagnostics.filter((d) => d.severity === 'error').map((d) => d.field).sort();
+  assert.deepEqual(fields, [
+    'extensionProviders[0].envoyExtAuthzGrpc.failOpen', 'extensionProviders[0].envoyExtAuthzGrpc.includeRequestBodyInCheck.maxRequestBytes',
+    'extensionProviders[0].envoyExtAuthzGrpc.pathPrefix', // HTTP-only field on a gRPC provider
+    'extensionProviders[0].envoyExtAuthzGrpc.statusOnError', 'extensionProviders[0].envoyExtAuthzGrpc.timeout',
+    'extensionProviders[1].envoyExtAuthzHttp.headersToUpstreamOnAllow[0]', 'extensionProviders[1].envoyExtAuthzHttp.pathPrefix',
+  ]);
 });
 
 function snapshotOf(docs: unknown[], mesh: Record<string, unknown>): ReturnType<typeof buildSnapshot> {

@@ -29,8 +29,7 @@ export async function loadCase(dir: string): Promise<{ snapshot: MeshSnapshot; p
   let config: MeshConfig = DEFAULT_MESH_CONFIG;
   for (const d of docs) {
     if (d.kind === 'Proxy') { proxies.push(proxyFrom(d)); continue; }
-    if (d.kind === 'MeshConfig') { config = { ...config, ...(d.spec as Partial<MeshConfig>) }; continue; }
-    if (d.kind === 'IstioMeshConfig') {
+    if (d.kind === 'MeshConfig' || d.kind === 'IstioMeshConfig') {
       // Istio's MeshConfig YAML, through meshd's own parser.
       const r = parseMeshConfig(d.spec, 'in.yaml');
       if (!r.ok) { parseDiagnostics.push(...r.diagnostics.map(formatDiagnostic)); continue; }
