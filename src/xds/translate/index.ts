@@ -20,7 +20,7 @@ import { explicitOutboundListeners, transparentOutboundListeners } from './outbo
 import { outboundHttpRoutes, outboundRoutesKey, type RouteInputs } from './http-routes.js';
 import { withL4Routes } from './tcp-routes.js';
 import { routeHosts } from './route-hosts.js';
-import { proxylessListeners, proxylessRoutes } from './proxyless.js';
+import { proxylessDiagnostics, proxylessListeners, proxylessRoutes } from './proxyless.js';
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 import { resolveScope } from './scoping.js';
 import { withOnDemandCatchAll, withOnDemandFilters } from './on-demand.js';
@@ -193,7 +193,7 @@ function translateProxyless(snapshot: MeshSnapshot): ProxyResources {
     endpoints: [endpoints(snapshot)],
     listeners: [shared(snapshot, 'proxyless|listeners', () => proxylessListeners(snapshot))],
     routes: [shared(snapshot, 'proxyless|routes', () => proxylessRoutes(snapshot))],
-    diagnostics: [],
+    diagnostics: [...proxylessDiagnostics(snapshot)],
   });
 }
 

@@ -3,7 +3,8 @@
  * `<target>` itself, expects an `api_listener` holding an HCM with RDS over ADS (router filter
  * last), matches virtual host domains against `<target>`, and follows CDS → EDS.
  */
-import type { MeshSnapshot, Service, ServicePort } from '../../model/types.js';
+import type { Diagnostic, MeshSnapshot, Service, ServicePort } from '../../model/types.js';
+import { hostMatches } from './registry.js';
 import { isHttpProtocol } from '../../config/protocol.js';
 import { Filter, TypeName, typed, type EnvoyObject } from '../resource-types.js';
 import { apiListenerName, outboundClusterName } from '../names.js';
@@ -64,4 +65,28 @@ export function proxylessRoutes(snapshot: MeshSnapshot): EnvoyObject[] {
     }
   }
   return out;
+}
+
+const proxylessNotes = new WeakMap<MeshSnapshot, readonly Diagnostic[]>();
+
+/**
+ * What proxyless clients do not get, named (once per snapshot): they are sent plain round-robin
+ * routing to each Service, so a VirtualService, HTTPRoute or GRPCRoute, a DestinationRule, or a
+ * ServiceEntry that covers a host they can call is not applied to them.
+ */
+export function proxylessDiagnostics(snapshot: MeshSnapshot): readonly Diagnostic[] {
+  let d = proxylessNotes.get(snapshot);
+  if (d) return d;
+  const hosts = snapshot.services.filter((svc) => proxylessPorts(svc).length > 0).map((svc) => svc.hostname);
+  const covers = (pattern: string): boolean => hosts.some((h) => hostMatches(pattern, h));
+  const out: Diagnostic[] = [];
+  const note = (kind: string, meta: { source: string; namespace: string; name: string }, field: string, what: string): void => {
+    out.push({ severity: 'warning', source: meta.source, kind, namespace: meta.namespace, name: meta.name, field, message: `proxyless gRPC clients (xds:///) get plain round-robin routing to each Service; meshd does not apply ${what} to them (sidecars get it)` });
+  };
+  for (const rs of snapshot.routeSets) if (rs.http.length && rs.hosts.some(covers)) note(rs.origin, rs.meta, rs.origin === 'VirtualService' ? 'spec.http' : 'spec.rules', `this ${rs.origin}'s routes`);
+  for (const dr of snapshot.destinationRules) if (covers(dr.host)) note('DestinationRule', dr.meta, 'spec', 'its subsets and traffic policy');
+  for (const se of snapshot.serviceEntries) note('ServiceEntry', se.meta, 'spec.hosts', 'ServiceEntry hosts (only Services are served over xds:///)');
+  d = Object.freeze(out);
+  proxylessNotes.set(snapshot, d);
+  return d;
 }
