@@ -68,6 +68,14 @@ export function decisionKey(namespace: string, decision: ScopeDecision): string 
   return h.digest('hex').slice(0, 16);
 }
 
+/** Hostnames of the mesh config's extension providers (ext_authz `service` may be `ns/host`). */
+function providerHosts(snapshot: MeshSnapshot): ReadonlySet<string> {
+  const out = new Set<string>();
+  for (const p of snapshot.config.extensionProviders) out.add(p.service.slice(p.service.indexOf('/') + 1));
+  for (const p of snapshot.config.telemetryProviders ?? []) if ('target' in p) out.add(p.target.service);
+  return out;
+}
+
 const resolved = new WeakMap<MeshSnapshot, Map<string, ResolvedScope>>();
 
 /**
@@ -83,7 +91,10 @@ export function resolveScope(snapshot: MeshSnapshot, proxy: Pick<ProxyInfo, 'nam
   const hit = m.get(memoKey);
   if (hit && hit.decision === decision) return hit;
   const synthetic = syntheticSidecar(proxy.namespace, decision);
-  const hosts: RegistryHost[] = base.hosts.filter((h) => egressAdmits(synthetic, h));
+  // The mesh config's providers (ext_authz, tracing, access-log collectors) stay in every learned
+  // scope: Envoy reaches them by cluster name, never on demand, and no access log shows them.
+  const providers = providerHosts(snapshot);
+  const hosts: RegistryHost[] = base.hosts.filter((h) => egressAdmits(synthetic, h) || providers.has(h.hostname));
   const h = createHash('sha256');
   for (const x of hosts) h.update(`${x.namespace}/${x.hostname}\n`);
   // The visible set only (not onDemand): equal host sets share cluster chunks either way.
