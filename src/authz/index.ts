@@ -9,7 +9,7 @@ export { effectiveMtls, effectiveModeForPort, peerAuthenticationLevels } from '.
 export type { EffectiveMode, EffectiveMtls, PeerAuthenticationLevels } from './peer.js';
 export { mtlsProvenance } from './mtls-provenance.js';
 export type { ModeSource, PortMtls, WorkloadMtls } from './mtls-provenance.js';
-export { inboundAuthz, customProviderClusters, ExtAuthzFilter, extAuthzKeyPrefix, EXT_AUTHZ_SHADOW_PREFIX, BAD_CUSTOM_SUFFIX } from './rbac-filters.js';
+export { inboundAuthz, ExtAuthzFilter, extAuthzKeyPrefix, EXT_AUTHZ_SHADOW_PREFIX, BAD_CUSTOM_SUFFIX } from './rbac-filters.js';
 export type { InboundAuthz } from './rbac-filters.js';
 export { authorizationPoliciesFor, selectorMatches } from './select.js';
 export { policyWarnings } from './warnings.js';

@@ -104,21 +104,6 @@ function providerTarget(snapshot: MeshSnapshot, p: ExtAuthzProvider): { host: st
   return { host };
 }
 
-/**
- * The ext_authz clusters a workload's CUSTOM policies send checks to (the resolvable ones), so
- * the translation can say when the proxy's scope (a Sidecar's egress, a learned scope) hides one.
- */
-export function customProviderClusters(snapshot: MeshSnapshot, w: Workload): { policy: AuthorizationPolicy; provider: string; cluster: string }[] {
-  const out: { policy: AuthorizationPolicy; provider: string; cluster: string }[] = [];
-  for (const p of authorizationPoliciesFor(snapshot, w)) {
-    if (p.action !== 'CUSTOM' || p.dryRun || !p.provider) continue;
-    const provider = snapshot.config.extensionProviders.find((e) => e.name === p.provider!.name);
-    const target = provider ? providerTarget(snapshot, provider) : undefined;
-    if (provider && target && 'host' in target) out.push({ policy: p, provider: provider.name, cluster: outboundClusterName(provider.port, target.host) });
-  }
-  return out;
-}
-
 function headerMatchers(headers: readonly string[] | undefined): EnvoyObject | undefined {
   if (!headers?.length) return undefined;
   return {

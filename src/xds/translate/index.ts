@@ -24,7 +24,6 @@ import { proxylessDiagnostics, proxylessListeners, proxylessRoutes } from './pro
 import { outboundHcmTelemetry, withListenerTelemetry, type HcmTelemetry } from './telemetry.js';
 import { resolveScope } from './scoping.js';
 import { withOnDemandCatchAll, withOnDemandFilters } from './on-demand.js';
-import { customProviderClusters } from '../../authz/index.js';
 import { differsOnlyInWorkloads } from '../incremental/snapshot-delta.js';
 
 export type { ProxyResources, ResourceChunk, TranslateOptions } from './types.js';
@@ -242,14 +241,6 @@ export function translate(snapshot: MeshSnapshot, proxy: ProxyInfo, options: Tra
   ];
   // Outbound listeners follow the visible hosts (what the cluster and route chunks hold).
   const emitted = nameSet(clusterChunks[0]!, clusterChunks[1]!, clusterChunks[2]!);
-  if (w && snapshot.config.extensionProviders.length) {
-    for (const c of customProviderClusters(snapshot, w)) {
-      if (emitted.has(c.cluster)) continue;
-      const m = c.policy.meta;
-      diagnostics.push({ severity: 'warning', source: m.source, kind: 'AuthorizationPolicy', namespace: m.namespace, name: m.name, field: 'spec.provider.name',
-        message: `the scope of ${w.namespace}/${w.name} (a Sidecar's egress.hosts or a learned scope) hides ${c.cluster}, the service of extension provider "${c.provider}": its CUSTOM checks fail closed until the scope includes it` });
-    }
-  }
   const scoped = scopeListeners(listeners, emitted, nameSet(routeChunk),
     proxy.interceptionMode, w?.outboundAddress ?? '127.0.0.1', diagnostics);
   let client: HcmTelemetry | undefined;

@@ -223,9 +223,30 @@ function sidecarId(s: SidecarScope | undefined): string {
   return s ? `${s.meta.namespace}/${s.meta.name}` : '-';
 }
 
+const providerHostMemo = new WeakMap<MeshSnapshot, ReadonlySet<string>>();
+
+/**
+ * Hostnames of the mesh config's extension providers (ext_authz `service` may be `ns/host`;
+ * tracing and access-log collectors). Every scope keeps them, whatever a Sidecar's egress or the
+ * service's exportTo says, and so do learned scopes: the mesh admin named them for every proxy,
+ * Envoy reaches them by cluster name and never on demand, and it refuses a listener whose
+ * tracer names a cluster it does not have (a Sidecar hiding the Zipkin service would get its
+ * listeners rejected; a hidden authorizer would fail every CUSTOM check closed).
+ */
+export function providerHosts(snapshot: MeshSnapshot): ReadonlySet<string> {
+  let out = providerHostMemo.get(snapshot);
+  if (out) return out;
+  const s = new Set<string>();
+  for (const p of snapshot.config.extensionProviders) s.add(p.service.slice(p.service.indexOf('/') + 1));
+  for (const p of snapshot.config.telemetryProviders ?? []) if ('target' in p) s.add(p.target.service);
+  providerHostMemo.set(snapshot, (out = s));
+  return out;
+}
+
 function computeScope(snapshot: MeshSnapshot, memo: ScopeMemo, namespace: string, sidecar: SidecarScope | undefined): Scope {
   const all = allHosts(snapshot);
-  const hosts = all.filter((h) => exportedTo(h.exportTo, namespace) && (!sidecar || egressAdmits(sidecar, h)));
+  const providers = providerHosts(snapshot);
+  const hosts = all.filter((h) => providers.has(h.hostname) || (exportedTo(h.exportTo, namespace) && (!sidecar || egressAdmits(sidecar, h))));
   let key = 'all';
   let list: readonly RegistryHost[] = all;
   if (hosts.length !== all.length) {

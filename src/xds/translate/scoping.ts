@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { MeshSnapshot, ProxyInfo } from '../../model/types.js';
 import type { SidecarScope } from '../../model/traffic.js';
-import { allHosts, egressAdmits, proxyScope, type RegistryHost, type Scope } from './registry.js';
+import { allHosts, egressAdmits, providerHosts, proxyScope, type RegistryHost, type Scope } from './registry.js';
 import { cmp } from './common.js';
 
 /** One dependency kept in a learned scope: a host the workload called, and why it is kept. */
@@ -66,14 +66,6 @@ export function decisionKey(namespace: string, decision: ScopeDecision): string 
   h.update(`${namespace}|${decision.onDemand ? 'od' : '-'}\n`);
   for (const d of decision.kept) h.update(`${d.namespace}/${d.hostname}\n`);
   return h.digest('hex').slice(0, 16);
-}
-
-/** Hostnames of the mesh config's extension providers (ext_authz `service` may be `ns/host`). */
-function providerHosts(snapshot: MeshSnapshot): ReadonlySet<string> {
-  const out = new Set<string>();
-  for (const p of snapshot.config.extensionProviders) out.add(p.service.slice(p.service.indexOf('/') + 1));
-  for (const p of snapshot.config.telemetryProviders ?? []) if ('target' in p) out.add(p.target.service);
-  return out;
 }
 
 const resolved = new WeakMap<MeshSnapshot, Map<string, ResolvedScope>>();
