@@ -35,10 +35,26 @@ function freezeObject(o: object): void {
 
 /** A chunk: resources sorted by `name` (or `cluster_name`), frozen. */
 export function chunk(resources: EnvoyObject[]): readonly EnvoyObject[] {
-  const keyed = resources.map((r) => ({ k: String(r.name ?? r.cluster_name ?? ''), r }));
-  keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0));
-  for (let i = 0; i < keyed.length; i++) resources[i] = keyed[i]!.r;
+  // Builders mostly emit in name order already: one pass says so, and then there is no sort.
+  let sorted = true;
+  let prev = '';
+  for (let i = 0; i < resources.length; i++) {
+    const k = resourceKey(resources[i]!);
+    if (i > 0 && k < prev) { sorted = false; break; }
+    prev = k;
+  }
+  if (!sorted) resources.sort(byResourceKey);
   return freeze(resources);
+}
+
+function byResourceKey(a: EnvoyObject, b: EnvoyObject): number {
+  const x = resourceKey(a);
+  const y = resourceKey(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function resourceKey(r: EnvoyObject): string {
+  return String(r.name ?? r.cluster_name ?? '');
 }
 
 /** Compares strings by code unit (locale-independent, deterministic). */

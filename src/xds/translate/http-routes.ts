@@ -24,7 +24,7 @@ import type { DestinationRule, HttpRule, RouteSet } from '../../model/traffic.js
 import { formatDiagnostic } from '../../model/types.js';
 import type { EnvoyObject } from '../resource-types.js';
 import { PASSTHROUGH_CLUSTER, apiListenerName, outboundClusterName, outboundRouteName } from '../names.js';
-import { cmp, diag } from './common.js';
+import { cmp, diag, freeze } from './common.js';
 import { routeHosts, type HostIndex, type RouteHost } from './route-hosts.js';
 import { exportedTo, hostMatches } from './registry.js';
 import type { DestScope } from './dest-clusters.js';
@@ -143,6 +143,25 @@ function retriesFor(policy: EnvoyObject, hash: readonly EnvoyObject[] | undefine
  */
 const BLOCK_ALL: EnvoyObject = { name: 'block_all', match: { prefix: '/' }, direct_response: { status: 502 } };
 
+/**
+ * A route's origin metadata (which route set, rule and match it came from), deep-frozen and
+ * memoized per model rule (frozen, and the same object while its route set is unchanged): every
+ * proxy scope that routes the host repeats it.
+ */
+const originMemo = new WeakMap<HttpRule, { readonly rs: RouteSet; readonly index: number; readonly byMatch: EnvoyObject[] }>();
+function originMetadata(rs: RouteSet, rule: HttpRule, index: number, j: number): EnvoyObject {
+  let m = originMemo.get(rule);
+  if (!m || m.rs !== rs || m.index !== index) { m = { rs, index, byMatch: [] }; originMemo.set(rule, m); }
+  let md = m.byMatch[j + 1];
+  if (!md) {
+    const origin: Record<string, unknown> = { kind: rs.origin, namespace: rs.meta.namespace, name: rs.meta.name, rule: index };
+    if (j >= 0) origin.match = j;
+    md = freeze({ filter_metadata: { [ROUTE_ORIGIN_KEY]: origin } });
+    m.byMatch[j + 1] = md;
+  }
+  return md;
+}
+
 function ruleRoutes(out: EnvoyObject[], rs: RouteSet, index: number, rule: HttpRule, mctx: MatchContext, actx: ActionContext): void {
   if (rule.action.kind === 'delegate') return;
   // Built by index loops and assignment: this runs for every rule of every visible host.
@@ -157,9 +176,7 @@ function ruleRoutes(out: EnvoyObject[], rs: RouteSet, index: number, rule: HttpR
   const route = (j: number): EnvoyObject => {
     const r: Record<string, unknown> = { name, match: routeMatch(j >= 0 ? rule.matches[j] : undefined) };
     for (const k in action) r[k] = action[k];
-    const origin: Record<string, unknown> = { kind: rs.origin, namespace: rs.meta.namespace, name: rs.meta.name, rule: index };
-    if (j >= 0) origin.match = j;
-    r.metadata = { filter_metadata: { [ROUTE_ORIGIN_KEY]: origin } };
+    r.metadata = originMetadata(rs, rule, index, j);
     return r;
   };
   if (!applying) out.push(route(-1));

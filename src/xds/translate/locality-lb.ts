@@ -73,15 +73,30 @@ export function localityModeKey(mode: LocalityMode, view: LocalityView | undefin
 function lbEndpoint(e: HostEndpoint, metadata: (e: HostEndpoint) => EnvoyObject | undefined): EnvoyObject {
   const md = metadata(e);
   if (md !== undefined && !Object.isFrozen(md)) return buildLbEndpoint(e, md);
+  // The endpoint's last entry, while its metadata is the same shared object (almost always:
+  // an endpoint keeps its tlsMode), without building and hashing the value key.
+  const last = lastEntry.get(e);
+  if (last !== undefined && last.md === md) return last.v;
   // A frozen metadata object is a shared constant (tlsModeMetadata's): its identity is its value.
-  const mdKey = md === undefined ? '-' : sharedMetadataKey(md);
-  return lbEndpoints.get(`${e.address}|${e.port}|${e.weight ?? ''}|${mdKey}`, () => buildLbEndpoint(e, md));
+  const v = lbEndpoints.get(`${e.address}|${e.port}|${e.weight ?? ''}|${md === undefined ? '-' : sharedMetadataKey(md)}`, () => buildLbEndpoint(e, md));
+  lastEntry.set(e, { md, v });
+  return v;
 }
 
+/** Per endpoint (HostEndpoint objects are carried across snapshots while their workload is the same), its last entry and the metadata it was built with. */
+const lastEntry = new WeakMap<HostEndpoint, { readonly md: EnvoyObject | undefined; readonly v: EnvoyObject }>();
+
+/** A short id per shared metadata object (equal values, equal ids): the value key without the metadata's JSON in it. */
 const metadataKeys = new WeakMap<EnvoyObject, string>();
+const metadataIds = new Map<string, string>();
 function sharedMetadataKey(md: EnvoyObject): string {
   let k = metadataKeys.get(md);
-  if (k === undefined) { k = JSON.stringify(md); metadataKeys.set(md, k); }
+  if (k === undefined) {
+    const json = JSON.stringify(md);
+    k = metadataIds.get(json);
+    if (k === undefined) { k = `m${metadataIds.size}`; if (metadataIds.size < 10_000) metadataIds.set(json, k); else k = json; }
+    metadataKeys.set(md, k);
+  }
   return k;
 }
 

@@ -6,6 +6,7 @@
 import type { Labels } from '../../model/types.js';
 import type { HttpMatch, StringMatch, ValueMatch } from '../../model/traffic.js';
 import type { EnvoyObject } from '../resource-types.js';
+import { freeze } from './common.js';
 
 /** Who is asking and on which port: what decides the non-Envoy conditions of a match. */
 export interface MatchContext {
@@ -62,6 +63,16 @@ const MATCH_ALL: EnvoyObject = Object.freeze({ prefix: '/' });
 /** Envoy `RouteMatch` for one model match (an absent match: every request). Built by assignment: this runs for every route. */
 export function routeMatch(m: HttpMatch | undefined): EnvoyObject {
   if (!m) return MATCH_ALL;
+  // Memoized per model match (model objects are frozen and keep their identity while their
+  // object is unchanged), deep-frozen: every proxy scope that routes the host repeats it.
+  let r = matchMemo.get(m);
+  if (!r) { r = freeze(buildRouteMatch(m)); matchMemo.set(m, r); }
+  return r;
+}
+
+const matchMemo = new WeakMap<HttpMatch, EnvoyObject>();
+
+function buildRouteMatch(m: HttpMatch): EnvoyObject {
   const headers: EnvoyObject[] = [];
   if (m.method) headers.push(valueMatcher(':method', m.method, false));
   if (m.authority) headers.push(valueMatcher(':authority', m.authority, false));
