@@ -35,15 +35,9 @@ function freezeObject(o: object): void {
 
 /** A chunk: resources sorted by `name` (or `cluster_name`), frozen. */
 export function chunk(resources: EnvoyObject[]): readonly EnvoyObject[] {
-  // Builders mostly emit in name order already: one pass says so, and then there is no sort.
-  let sorted = true;
-  let prev = '';
-  for (let i = 0; i < resources.length; i++) {
-    const k = resourceKey(resources[i]!);
-    if (i > 0 && k < prev) { sorted = false; break; }
-    prev = k;
-  }
-  if (!sorted) resources.sort(byResourceKey);
+  // In place, no key wrappers: builders mostly emit in name order already, which the sort's
+  // run detection passes through in one pass.
+  resources.sort(byResourceKey);
   return freeze(resources);
 }
 
